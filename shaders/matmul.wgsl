@@ -1,0 +1,295 @@
+// matmul.wgsl — dense GEMM  C = alpha · op(A)·op(B) + beta · C + bias   (f32, row-major).
+//
+// MATH     C[m, n] = alpha · Σ_k A(m, k)·B(k, n) + beta · C[m, n] + bias[n]
+//          A(m, k) = trans_a ? a[k·M + m] : a[m·K + k]     (a is [M, K], or [K, M] transposed)
+//          B(k, n) = trans_b ? b[n·K + k] : b[k·N + n]     (b is [K, N], or [N, K] transposed)
+//          C is [M, N]. beta = 0 never reads C (so NaN there cannot leak in); has_bias = 0
+//          never reads bias (bind any small tensor).
+// KERNELS  Several kernels compute the same function; src/ops/matmul.rs picks one per adapter
+//          (../shared/PLATFORM.md: on lavapipe every workgroup-memory access is a per-lane scalar
+//          loop, so register blocks without workgroup memory win there; real GPUs want
+//          workgroup-memory tiles):
+//   matmul_naive          1 invocation = 1 output, scalar loads. The second oracle and the
+//                         speed baseline. WG 16×16; grid (ceil(N/16), ceil(M/16)).
+//   matmul_regblock       1 invocation = TM×TN = 8×8 outputs at rows m0 + i·8 + ly, columns
+//                         n0 + j·8 + lx (interleaved so neighbouring lanes touch neighbouring
+//                         columns); scalar loads, any shape, any transposes. WG 64 = 8×8 lanes,
+//                         tile 64×64; grid (ceil(N/64), ceil(M/64)).
+//   matmul_regblock_vec4  1 invocation = 8 rows × 8 contiguous columns, loads as vec4: per 4 k,
+//                         8 vec4 of A (one per row) and 8 vec4 of B (2 per k) feed 256 FMAs.
+//                         Needs no transposes, K % 4 = 0 and N % 4 = 0. WG 64 = 8×8, tile 64×64.
+//   matmul_tiled          Workgroup-memory tiles for real GPUs: a 64×16 tile of A and a 16×64
+//                         tile of B staged per step of 16 k (8 KiB), each of 256 invocations
+//                         computing a 4×4 block. Any shape, any transposes (loads are
+//                         bounds-masked to zero). WG 256, tile 64×64; grid (ceil(N/64), ceil(M/64)).
+//          (matmul_subgroup.wgsl adds the subgroup-broadcast variant for adapters with SUBGROUP.)
+// EDGES    Rows/columns past M/N: loads use clamped indices (always in bounds, results unused)
+//          and stores are skipped. K is looped exactly (no padding assumed).
+// WRITES   C: overwrite (=), or accumulate with beta = 1 (C = AB + C).
+// BINDINGS 0 a r | 1 b r | 2 bias r | 3 c rw | 4 params
+// REF      src/reference/matmul.rs   TESTS src/check/cases.rs (op "matmul")
+
+struct MatmulParams {
+    m: u32,
+    n: u32,
+    k: u32,
+    trans_a: u32,   // 1: a is stored [K, M]
+    trans_b: u32,   // 1: b is stored [N, K]
+    has_bias: u32,  // 1: add bias[n]
+    alpha: f32,
+    beta: f32,      // 0: C is not read
+}
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<uniform> p: MatmulParams;
+
+// vec4 views of the same bindings, for matmul_regblock_vec4 only.
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b4: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read> bias4: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> c4: array<vec4<f32>>;
+
+fn a_at(m: u32, k: u32) -> f32 {
+    if (p.trans_a != 0u) {
+        return a[k * p.m + m];
+    }
+    return a[m * p.k + k];
+}
+
+fn b_at(k: u32, n: u32) -> f32 {
+    if (p.trans_b != 0u) {
+        return b[n * p.k + k];
+    }
+    return b[k * p.n + n];
+}
+
+// The epilogue shared by the scalar kernels: alpha, beta, bias.
+fn store_c(m: u32, n: u32, acc: f32) {
+    var v = p.alpha * acc;
+    if (p.beta != 0.0) {
+        v += p.beta * c[m * p.n + n];
+    }
+    if (p.has_bias != 0u) {
+        v += bias[n];
+    }
+    c[m * p.n + n] = v;
+}
+
+// ---------------------------------------------------------------- naive
+@compute @workgroup_size(16, 16)
+fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
+    let n = gid.x;
+    let m = gid.y;
+    if (m >= p.m || n >= p.n) { return; }
+    var acc = 0.0;
+    for (var k = 0u; k < p.k; k++) {
+        acc += a_at(m, k) * b_at(k, n);
+    }
+    store_c(m, n, acc);
+}
+
+// ---------------------------------------------------------------- register block, vec4
+// Stores one row of the 8×8 block (two vec4) with the epilogue; skips what lies past M or N.
+fn store_row4(m: u32, n0: u32, n4: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (m >= p.m) { return; }
+    let row = m * n4;
+    let nv = n0 / 4u;
+    for (var h = 0u; h < 2u; h++) {
+        if (nv + h >= n4) { return; }
+        var v = p.alpha * select(lo, hi, h == 1u);
+        if (p.beta != 0.0) {
+            v += p.beta * c4[row + nv + h];
+        }
+        if (p.has_bias != 0u) {
+            v += bias4[nv + h];
+        }
+        c4[row + nv + h] = v;
+    }
+}
+
+// ---------------------------------------------------------------- register block, scalar
+// A(m, k..k+3) as a vec4; k past K reads as 0, so the last partial chunk adds nothing.
+fn a_chunk(m: u32, kb: u32) -> vec4<f32> {
+    let last = p.k - 1u;
+    return vec4<f32>(
+        a_at(m, min(kb, last)),
+        select(0.0, a_at(m, min(kb + 1u, last)), kb + 1u < p.k),
+        select(0.0, a_at(m, min(kb + 2u, last)), kb + 2u < p.k),
+        select(0.0, a_at(m, min(kb + 3u, last)), kb + 3u < p.k));
+}
+
+// One row of the 8×8 block through the scalar epilogue; skips what lies past M or N.
+fn store_row8(m: u32, n0: u32, lo: vec4<f32>, hi: vec4<f32>) {
+    if (m >= p.m) { return; }
+    for (var j = 0u; j < 4u; j++) {
+        if (n0 + j < p.n) { store_c(m, n0 + j, lo[j]); }
+        if (n0 + 4u + j < p.n) { store_c(m, n0 + 4u + j, hi[j]); }
+    }
+}
+
+// Same 8×8 block and block_fma as matmul_regblock_vec4, with scalar loads gathered into
+// vec4: 32 loads of A and 32 of B per 4 k, for any shape and transposes.
+@compute @workgroup_size(64)
+fn matmul_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let lx = lid % 8u;
+    let ly = lid / 8u;
+    let row0 = (wid.y * 8u + ly) * 8u;  // first of 8 consecutive rows
+    let col0 = (wid.x * 8u + lx) * 8u;  // first of 8 consecutive columns
+    // Clamped indices: loads stay in bounds; results past M or N are never stored.
+    let m0 = min(row0 + 0u, p.m - 1u);
+    let m1 = min(row0 + 1u, p.m - 1u);
+    let m2 = min(row0 + 2u, p.m - 1u);
+    let m3 = min(row0 + 3u, p.m - 1u);
+    let m4 = min(row0 + 4u, p.m - 1u);
+    let m5 = min(row0 + 5u, p.m - 1u);
+    let m6 = min(row0 + 6u, p.m - 1u);
+    let m7 = min(row0 + 7u, p.m - 1u);
+    let n0 = min(col0 + 0u, p.n - 1u);
+    let n1 = min(col0 + 1u, p.n - 1u);
+    let n2 = min(col0 + 2u, p.n - 1u);
+    let n3 = min(col0 + 3u, p.n - 1u);
+    let n4 = min(col0 + 4u, p.n - 1u);
+    let n5 = min(col0 + 5u, p.n - 1u);
+    let n6 = min(col0 + 6u, p.n - 1u);
+    let n7 = min(col0 + 7u, p.n - 1u);
+    var acc: Block8x8;
+    for (var kb = 0u; kb < p.k; kb += 4u) {
+        let k0 = kb;
+        let k1 = min(kb + 1u, p.k - 1u);
+        let k2 = min(kb + 2u, p.k - 1u);
+        let k3 = min(kb + 3u, p.k - 1u);
+        let b00 = vec4<f32>(b_at(k0, n0), b_at(k0, n1), b_at(k0, n2), b_at(k0, n3));
+        let b01 = vec4<f32>(b_at(k0, n4), b_at(k0, n5), b_at(k0, n6), b_at(k0, n7));
+        let b10 = vec4<f32>(b_at(k1, n0), b_at(k1, n1), b_at(k1, n2), b_at(k1, n3));
+        let b11 = vec4<f32>(b_at(k1, n4), b_at(k1, n5), b_at(k1, n6), b_at(k1, n7));
+        let b20 = vec4<f32>(b_at(k2, n0), b_at(k2, n1), b_at(k2, n2), b_at(k2, n3));
+        let b21 = vec4<f32>(b_at(k2, n4), b_at(k2, n5), b_at(k2, n6), b_at(k2, n7));
+        let b30 = vec4<f32>(b_at(k3, n0), b_at(k3, n1), b_at(k3, n2), b_at(k3, n3));
+        let b31 = vec4<f32>(b_at(k3, n4), b_at(k3, n5), b_at(k3, n6), b_at(k3, n7));
+        acc = block_fma(acc,
+            a_chunk(m0, kb),
+            a_chunk(m1, kb),
+            a_chunk(m2, kb),
+            a_chunk(m3, kb),
+            a_chunk(m4, kb),
+            a_chunk(m5, kb),
+            a_chunk(m6, kb),
+            a_chunk(m7, kb),
+            b00, b01, b10, b11, b20, b21, b30, b31);
+    }
+    store_row8(row0 + 0u, col0, acc.c00, acc.c01);
+    store_row8(row0 + 1u, col0, acc.c10, acc.c11);
+    store_row8(row0 + 2u, col0, acc.c20, acc.c21);
+    store_row8(row0 + 3u, col0, acc.c30, acc.c31);
+    store_row8(row0 + 4u, col0, acc.c40, acc.c41);
+    store_row8(row0 + 5u, col0, acc.c50, acc.c51);
+    store_row8(row0 + 6u, col0, acc.c60, acc.c61);
+    store_row8(row0 + 7u, col0, acc.c70, acc.c71);
+}
+
+@compute @workgroup_size(64)
+fn matmul_regblock_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let lx = lid % 8u;
+    let ly = lid / 8u;
+    let m0 = (wid.y * 8u + ly) * 8u;       // first of 8 consecutive rows
+    let n0 = (wid.x * 8u + lx) * 8u;       // first of 8 consecutive columns (2 vec4)
+    let k4 = p.k / 4u;
+    let n4 = p.n / 4u;
+    // Column vec4 indices, clamped; the second half may lie past N when N % 8 = 4.
+    let nv0 = min(n0 / 4u, n4 - 1u);
+    let nv1 = min(n0 / 4u + 1u, n4 - 1u);
+    // Row starts (in vec4) of the 8 rows, clamped to the last row.
+    let r0 = min(m0 + 0u, p.m - 1u) * k4;
+    let r1 = min(m0 + 1u, p.m - 1u) * k4;
+    let r2 = min(m0 + 2u, p.m - 1u) * k4;
+    let r3 = min(m0 + 3u, p.m - 1u) * k4;
+    let r4 = min(m0 + 4u, p.m - 1u) * k4;
+    let r5 = min(m0 + 5u, p.m - 1u) * k4;
+    let r6 = min(m0 + 6u, p.m - 1u) * k4;
+    let r7 = min(m0 + 7u, p.m - 1u) * k4;
+    var acc: Block8x8;
+    for (var kc = 0u; kc < k4; kc++) {
+        let kb = kc * 4u;
+        let b00 = b4[(kb + 0u) * n4 + nv0];
+        let b01 = b4[(kb + 0u) * n4 + nv1];
+        let b10 = b4[(kb + 1u) * n4 + nv0];
+        let b11 = b4[(kb + 1u) * n4 + nv1];
+        let b20 = b4[(kb + 2u) * n4 + nv0];
+        let b21 = b4[(kb + 2u) * n4 + nv1];
+        let b30 = b4[(kb + 3u) * n4 + nv0];
+        let b31 = b4[(kb + 3u) * n4 + nv1];
+        acc = block_fma(acc, a4[r0 + kc], a4[r1 + kc], a4[r2 + kc], a4[r3 + kc], a4[r4 + kc], a4[r5 + kc], a4[r6 + kc], a4[r7 + kc],
+                        b00, b01, b10, b11, b20, b21, b30, b31);
+    }
+    store_row4(m0 + 0u, n0, n4, acc.c00, acc.c01);
+    store_row4(m0 + 1u, n0, n4, acc.c10, acc.c11);
+    store_row4(m0 + 2u, n0, n4, acc.c20, acc.c21);
+    store_row4(m0 + 3u, n0, n4, acc.c30, acc.c31);
+    store_row4(m0 + 4u, n0, n4, acc.c40, acc.c41);
+    store_row4(m0 + 5u, n0, n4, acc.c50, acc.c51);
+    store_row4(m0 + 6u, n0, n4, acc.c60, acc.c61);
+    store_row4(m0 + 7u, n0, n4, acc.c70, acc.c71);
+}
+
+// ---------------------------------------------------------------- workgroup-memory tiles
+const T_BM: u32 = 64u;  // tile rows
+const T_BN: u32 = 64u;  // tile columns
+const T_BK: u32 = 16u;  // k per stage
+const T_TM: u32 = 4u;   // rows per invocation
+const T_TN: u32 = 4u;   // columns per invocation
+// 2 · 16 · 64 · 4 B = 8 KiB of workgroup memory (limit 16 KiB).
+var<workgroup> tile_a: array<f32, 1024>;  // [T_BK][T_BM]: k-major so a row of the tile is contiguous in m
+var<workgroup> tile_b: array<f32, 1024>;  // [T_BK][T_BN]
+
+@compute @workgroup_size(256)
+fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let tm0 = wid.y * T_BM;
+    let tn0 = wid.x * T_BN;
+    let tx = lid % 16u;   // column group: columns tx + 16·j
+    let ty = lid / 16u;   // row group: rows ty + 16·i
+    var acc: array<array<f32, T_TN>, T_TM>;
+    let k_tiles = (p.k + T_BK - 1u) / T_BK;
+    for (var kt = 0u; kt < k_tiles; kt++) {
+        let k0 = kt * T_BK;
+        // Stage: 1024 elements of each tile, 4 per invocation; out-of-range elements are 0.
+        for (var e = lid; e < T_BK * T_BM; e += 256u) {
+            let kk = e / T_BM;
+            let mm = e % T_BM;
+            let k = k0 + kk;
+            let m = tm0 + mm;
+            var va = 0.0;
+            if (k < p.k && m < p.m) { va = a_at(m, k); }
+            tile_a[e] = va;
+            let nn = e % T_BN;
+            let n = tn0 + nn;
+            var vb = 0.0;
+            if (k < p.k && n < p.n) { vb = b_at(k, n); }
+            tile_b[e] = vb;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < T_BK; kk++) {
+            var av: array<f32, T_TM>;
+            var bv: array<f32, T_TN>;
+            for (var i = 0u; i < T_TM; i++) { av[i] = tile_a[kk * T_BM + ty + 16u * i]; }
+            for (var j = 0u; j < T_TN; j++) { bv[j] = tile_b[kk * T_BN + tx + 16u * j]; }
+            for (var i = 0u; i < T_TM; i++) {
+                for (var j = 0u; j < T_TN; j++) {
+                    acc[i][j] = fma(av[i], bv[j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var i = 0u; i < T_TM; i++) {
+        let m = tm0 + ty + 16u * i;
+        for (var j = 0u; j < T_TN; j++) {
+            let n = tn0 + tx + 16u * j;
+            if (m < p.m && n < p.n) {
+                store_c(m, n, acc[i][j]);
+            }
+        }
+    }
+}

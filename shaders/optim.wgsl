@@ -1,0 +1,114 @@
+// optim.wgsl — Adam (with L2 or decoupled weight decay) and SGD (with optional momentum),
+// updating parameters in place.
+//
+// MATH     adam_step, t = counters[counter_index] (already incremented for this step, t ≥ 1):
+//            g  = grad + wd·param                     (L2, PyTorch Adam; skipped when decoupled)
+//            param ← param · (1 − lr·wd)              (decoupled only, PyTorch AdamW)
+//            m  ← β1·m + (1−β1)·g
+//            v  ← β2·v + (1−β2)·g²
+//            param ← param − lr · (m / (1−β1ᵗ)) / (sqrt(v / (1−β2ᵗ)) + eps)
+//            with 1 − βᵗ computed as −expm1(t·ln β) (see one_minus_pow).
+//          sgd_step:          param ← param − lr·(grad + wd·param)
+//          sgd_momentum_step: buf ← μ·buf + (grad + wd·param);  param ← param − lr·buf
+//            (PyTorch SGD without dampening/nesterov; buf starts at 0, which equals PyTorch's
+//            "buf = grad on the first step".)
+//          The step count lives on the GPU (a u32 in `counters`, bumped by
+//          elementwise.wgsl:counter_add once per optimizer step) so a training step needs no
+//          host write and several optimizer steps can share one submission.
+// LAYOUT   param, grad, m, v, buf: same length, contiguous, padded to 4 → array<vec4<f32>>.
+//          A whole model's parameters can be one flat buffer: one dispatch updates them all.
+// WORK     1 invocation = 1 vec4. WG = 256.
+// GRID     ceil(n4/256) workgroups folded to (x, y) (Grid::linear); guard i < n4.
+// WRITES   param, m, v, buf: updated in place (read-modify-write). grad is only read.
+// BINDINGS adam_step:         0 grad r | 1 counters r (u32) | 2 param rw | 3 m rw | 4 v rw | 5 params
+//          sgd_step:          0 grad r | 1 param rw | 2 params
+//          sgd_momentum_step: 0 grad r | 1 param rw | 2 buf rw | 3 params
+// REF      src/reference/optim.rs   TESTS src/check/cases.rs (op "optim")
+
+const WG: u32 = 256u;
+
+struct AdamParams {
+    n4: u32,             // ceil(n / 4)
+    counter_index: u32,  // counters[counter_index] = t
+    lr: f32,
+    beta1: f32,
+    beta2: f32,
+    eps: f32,
+    weight_decay: f32,
+    decoupled: u32,      // 1: AdamW-style decay; 0: L2 added to the gradient
+}
+
+struct SgdParams {
+    n4: u32,
+    lr: f32,
+    weight_decay: f32,
+    momentum: f32,
+}
+
+@group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> counters: array<u32>;
+@group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
+@group(0) @binding(5) var<uniform> ap: AdamParams;
+
+@group(0) @binding(1) var<storage, read_write> sgd_param: array<vec4<f32>>;
+@group(0) @binding(2) var<uniform> sp: SgdParams;
+@group(0) @binding(2) var<storage, read_write> sgd_buf: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> smp: SgdParams;
+
+fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
+    return gid.x + gid.y * nwg.x * WG;
+}
+
+// 1 − βᵗ without the cancellation of `1.0 - pow(β, t)`: with β2 = 0.999 and t = 1 that form
+// loses ~4 of f32's 7 digits (the bias correction is 0.001 while pow rounds at 1e-7 absolute).
+// 1 − βᵗ = −expm1(t·ln β), with expm1 from its Taylor series where |y| is small.
+fn one_minus_pow(beta: f32, t: f32) -> f32 {
+    let y = t * log(beta);
+    if (abs(y) < 0.1) {
+        // Σ_{k=1..6} y^k/k!; the remainder y⁷/7! < 2e-11 relative.
+        let poly = y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))));
+        return -poly;
+    }
+    return 1.0 - exp(y);
+}
+
+@compute @workgroup_size(WG)
+fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= ap.n4) { return; }
+    let t = f32(counters[ap.counter_index]);
+    var w = param[i];
+    var g = grad[i];
+    if (ap.decoupled != 0u) {
+        w = w * (1.0 - ap.lr * ap.weight_decay);
+    } else {
+        g = g + ap.weight_decay * w;
+    }
+    let m_new = ap.beta1 * m[i] + (1.0 - ap.beta1) * g;
+    let v_new = ap.beta2 * v[i] + (1.0 - ap.beta2) * g * g;
+    m[i] = m_new;
+    v[i] = v_new;
+    let bias1 = one_minus_pow(ap.beta1, t);
+    let bias2 = one_minus_pow(ap.beta2, t);
+    param[i] = w - ap.lr * (m_new / bias1) / (sqrt(v_new / bias2) + ap.eps);
+}
+
+@compute @workgroup_size(WG)
+fn sgd_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= sp.n4) { return; }
+    let w = sgd_param[i];
+    sgd_param[i] = w - sp.lr * (grad[i] + sp.weight_decay * w);
+}
+
+@compute @workgroup_size(WG)
+fn sgd_momentum_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= smp.n4) { return; }
+    let w = sgd_param[i];
+    let b = smp.momentum * sgd_buf[i] + (grad[i] + smp.weight_decay * w);
+    sgd_buf[i] = b;
+    sgd_param[i] = w - smp.lr * b;
+}

@@ -1,0 +1,60 @@
+//! Every WGSL module, embedded in the binary. One file per kernel family under `shaders/`; each
+//! opens with a header giving the math, layouts, work per invocation, grid and write mode.
+//!
+//! WGSL has no includes, so a module may be several files concatenated in order at compile
+//! time: `gemm_block.wgsl` (the register-block micro-kernel) is shared by the matmul and conv
+//! families, and the subgroup kernels are appended to their family's file because a module
+//! that uses subgroup operations does not compile where the device lacks SUBGROUP (GL).
+
+/// A WGSL module compiled into the binary.
+#[derive(Debug)]
+pub struct Shader {
+    /// The module's name (its main file), used in error messages and labels.
+    pub file: &'static str,
+    /// The files it is made of, in order.
+    pub parts: &'static [&'static str],
+    pub source: &'static str,
+    /// Uses subgroup operations, so it compiles only where the device has SUBGROUP (never GL).
+    pub needs_subgroups: bool,
+}
+
+macro_rules! shader {
+    ($name:ident, $sub:expr, $file:literal) => {
+        shader!($name, $sub, $file, [$file]);
+    };
+    ($name:ident, $sub:expr, $file:literal, [$($part:literal),+]) => {
+        pub static $name: Shader = Shader {
+            file: $file,
+            parts: &[$($part),+],
+            source: concat!($(include_str!(concat!("../../shaders/", $part))),+),
+            needs_subgroups: $sub,
+        };
+    };
+}
+
+shader!(ELEMENTWISE, false, "elementwise.wgsl");
+shader!(ACTIVATION, false, "activation.wgsl");
+shader!(REDUCE, false, "reduce.wgsl");
+shader!(LOSS, false, "loss.wgsl");
+shader!(OPTIM, false, "optim.wgsl");
+shader!(RANDOM, false, "random.wgsl");
+shader!(BATCHNORM, false, "batchnorm.wgsl");
+shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
+shader!(MATMUL_SUBGROUP, true, "matmul_subgroup.wgsl", ["gemm_block.wgsl", "matmul.wgsl", "matmul_subgroup.wgsl"]);
+shader!(CONV, false, "conv.wgsl", ["gemm_block.wgsl", "conv.wgsl"]);
+shader!(CONV_SUBGROUP, true, "conv_subgroup.wgsl", ["gemm_block.wgsl", "conv.wgsl", "conv_subgroup.wgsl"]);
+
+/// All modules, for validation tests and `--dump-shaders`.
+pub static ALL: &[&Shader] = &[
+    &ELEMENTWISE,
+    &ACTIVATION,
+    &REDUCE,
+    &LOSS,
+    &OPTIM,
+    &RANDOM,
+    &BATCHNORM,
+    &MATMUL,
+    &MATMUL_SUBGROUP,
+    &CONV,
+    &CONV_SUBGROUP,
+];

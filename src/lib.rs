@@ -1,0 +1,14 @@
+//! shadergan: GAN training as hand-written WGSL compute kernels on wgpu.
+//!
+//! - [`gpu`]: the device context, tensors, pipeline cache and prepared dispatches.
+//! - [`ops`]: one host launcher per kernel family in `shaders/`.
+//! - [`reference`]: the plain f64 CPU reference of every op, forward and backward.
+//! - [`check`]: the GPU-vs-reference correctness cases run by `shadergan check` and the tests.
+
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod bench;
+
+pub use error::{Error, Result};
+pub use gpu::{Gpu, GpuTensor};

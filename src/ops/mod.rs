@@ -1,0 +1,22 @@
+//! Host launchers, one module per kernel family in `shaders/`. Each `prepare`-style function
+//! checks shapes and limits, then returns a [`Dispatch`](crate::gpu::Dispatch) that can be
+//! recorded any number of times. The math, layouts and grids are documented in the shader
+//! headers; the launchers do not repeat them.
+
+pub mod matmul;
+
+use crate::error::{Error, Result};
+use crate::gpu::GpuTensor;
+
+/// `t` must have exactly `shape`.
+pub(crate) fn expect_shape(op: &str, name: &str, t: &GpuTensor, shape: &[usize]) -> Result<()> {
+    if t.shape() != shape {
+        return Err(Error::shape(op, format!("{name} ({}) has shape {:?}, expected {shape:?}", t.label(), t.shape())));
+    }
+    Ok(())
+}
+
+/// Dimensions as u32 for a params struct, or a shape error when one does not fit.
+pub(crate) fn u32_of(op: &str, what: &str, v: usize) -> Result<u32> {
+    u32::try_from(v).map_err(|_| Error::shape(op, format!("{what} = {v} does not fit in 32 bits")))
+}
