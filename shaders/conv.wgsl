@@ -1,2 +1,467 @@
-// placeholder
-@compute @workgroup_size(1) fn main() {}
+// conv.wgsl — the convolution family as ONE implicit GEMM: conv2d and conv_transpose2d,
+// forward, backward to the input and backward to the weight (six passes, three gather modes).
+//
+// MATH     out[m, n] (+)= Σ_k A[m, k] · G[k, n]  where G is gathered from x on the fly:
+//   MODE_CONV   out[b, m, oy, ox] = bias[m] + Σ_{c,ky,kx} A[m, (c,ky,kx)] · x[b, c, oy·s−p+ky, ox·s−p+kx]
+//               M = channels out, N = B·Ho·Wo, K = Cx·KH·KW, A = a [M, K] row-major.
+//               conv2d forward (A = w [Cout, Cin·KH·KW]) and conv_transpose2d backward-input
+//               (x := dy, A = w [Cin, Cout·KH·KW]: the same formula with the roles swapped).
+//   MODE_CONVT  out[b, m, oy, ox] = bias[m] + Σ_{c,ky,kx} x[b, c, iy, ix] · w[c, m, ky, kx]
+//               over the taps with oy = iy·s − p + ky (and the same for x).
+//               conv_transpose2d forward (w [Cin, Cout, KH, KW]) and conv2d backward-input
+//               (x := dy, w [Cout, Cin, KH, KW] read as [Cx, M, KH, KW]).
+//               Split by output phase (ry, rx) = ((oy+p) mod s, (ox+p) mod s), grid z = ry·s + rx:
+//               only the taps ky = ry + s·jy (jy < JY = ceil(KH/s)) reach a phase, and for them
+//               iy = Qy − jy with Qy = (oy + p − ry)/s, so each phase is a dense GEMM with
+//               K = Cx·JY·JX and no wasted (zero) taps. A = the weights repacked per phase by
+//               conv_repack_convt: A[z][m, (c,jy,jx)] = w[c, m, ry+s·jy, rx+s·jx] (0 past KH/KW).
+//   MODE_WGRAD  dw[m, (c,ky,kx)] += Σ_{b,oy,ox} g[b, m, oy, ox] · x[b, c, oy·s−p+ky, ox·s−p+kx]
+//               M = channels of g, N = Cx·KH·KW, K = B·Ho·Wo (Ho×Wo = g's spatial size).
+//               conv2d backward-weight (g = dy, x = input) and conv_transpose2d backward-weight
+//               (g = input x [B, Cin, H, W], x := dy: the gather runs over dy).
+//          All three modes gather with ONE function: G = x[xbase(n) + off(k) + iy·Wx + ix] with
+//          iy = y0(n) + ty(k), ix = x0(n) + tx(k), zero outside [0,Hx)×[0,Wx) — only the column
+//          decode (col_info) and the k walk (kstep_at / kstep_next) differ per mode.
+// LAYOUT   x [B, Cx, Hx, Wx] (the gathered tensor), out [B, M, Ho, Wo] (CONV, CONVT) or
+//          [M, N] (WGRAD), g [B, M, Ho, Wo], all NCHW contiguous f32; weights as PyTorch.
+// WORK     conv_gemm_regblock: 1 invocation = 8 consecutive rows (m) × 8 consecutive columns
+//          (n); per chunk of 4 k: 8 A rows as vec4 (one load each with A_VEC4, else 4 scalar
+//          loads) and 32 gathers, into gemm_block.wgsl's block_fma (256 FMAs).
+//          conv_gemm_tiled (real GPUs): 256 invocations stage a 64×16 A tile and a 16×64
+//          gathered tile in workgroup memory (8 KiB) per 16 k; each computes a 4×4 block.
+//          conv_subgroup.wgsl adds the subgroup variant (lanes share columns).
+//          conv_repack_convt: 1 invocation = 1 repacked weight.
+// TILES    64 rows × 64 columns per workgroup (8×8 lanes × 8×8 block; tiled: 16×16 × 4×4).
+// GRID     (ceil(N/64), ceil(M/64), Z): Z = s² phases for MODE_CONVT; Z = splits for
+//          MODE_WGRAD (split-K: the few 64×64 tiles of a weight gradient with K = B·Ho·Wo in
+//          the tens of thousands would otherwise leave all but one core or SM idle); else 1.
+//          repack: ceil(s²·M·K / 256) workgroups folded to (x, y).
+// EDGES    Rows past M and columns past N load clamped/zero values and are never stored;
+//          k past K contributes zero (A is masked). Index math for iy/ix is in i32.
+// WRITES   CONV/CONVT: out overwrite (=) + bias. WGRAD, 1 split: accumulate (+=) into dw, as
+//          every parameter gradient (the caller zeroes it once per step). WGRAD, S > 1 splits:
+//          out = partials [S, M, N] overwritten (=), then reduce.wgsl:sum_leading adds them to dw
+//          in split order (fixed order: reruns are bit-identical).
+// BINDINGS gemm: 0 a r | 1 x r | 2 bias r | 3 out rw | 4 params
+//          conv_repack_convt: 0 w r | 1 a_out rw | 2 params
+// REF      src/reference/conv2d.rs, src/reference/conv_transpose2d.rs (a scatter)
+// TESTS    src/check/cases.rs (ops "conv2d", "conv_transpose2d")
+
+override MODE: u32 = 0u;
+const MODE_CONV: u32 = 0u;
+const MODE_CONVT: u32 = 1u;
+const MODE_WGRAD: u32 = 2u;
+// A rows can be read as vec4: K % 4 = 0 (CONV, CONVT) or Ho·Wo % 4 = 0 (WGRAD). Set by the host.
+override A_VEC4: bool = false;
+
+struct ConvParams {
+    batch: u32,     // B
+    cx: u32,        // channels of the gathered tensor x
+    hx: u32,        // x height
+    wx: u32,        // x width
+    m: u32,         // GEMM rows: output channels (CONV, CONVT) or channels of g (WGRAD)
+    ho: u32,        // output (CONV, CONVT) or g (WGRAD) height
+    wo: u32,        // ... width
+    has_bias: u32,  // 1: add bias[m] (CONV, CONVT)
+    kh: u32,        // kernel height
+    kw: u32,        // kernel width
+    stride: u32,
+    pad: u32,
+    n: u32,         // GEMM columns (CONVT: unused, computed per phase)
+    k: u32,         // GEMM depth (CONVT: Cx·JY·JX per phase)
+    jy: u32,        // CONVT: taps per phase along y = ceil(KH / s)
+    jx: u32,        // CONVT: ... along x
+    k_split: u32,   // WGRAD: k per split (a multiple of 4); split z covers [z·k_split, (z+1)·k_split)
+    accumulate: u32, // WGRAD: 1: out += (out is dw); 0: out = (out is the split partials)
+    _pad0: u32,
+    _pad1: u32,
+}
+
+// A is read only through this vec4 view (scalars as a4[i / 4][i % 4]): naga refuses an entry
+// point that uses two views of one binding, even behind an override-dependent branch.
+@group(0) @binding(0) var<storage, read> a4: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> x: array<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var<storage, read_write> out: array<f32>;
+@group(0) @binding(4) var<uniform> p: ConvParams;
+
+// repack bindings
+@group(0) @binding(0) var<storage, read> w_convt: array<f32>;
+@group(0) @binding(1) var<storage, read_write> a_out: array<f32>;
+@group(0) @binding(2) var<uniform> rp: ConvParams;
+
+// ---------------------------------------------------------------- gather geometry
+
+// One GEMM column n: where its gathered values live and where its results go.
+struct Col {
+    ok: bool,    // inside the problem (n < N, or the phase's N for CONVT)
+    xbase: u32,  // CONV/CONVT: b·Cx·Hx·Wx.   WGRAD: c·Hx·Wx
+    y0: i32,     // CONV: oy·s − p.  CONVT: Qy.  WGRAD: ky
+    x0: i32,     // CONV: ox·s − p.  CONVT: Qx.  WGRAD: kx
+    dst: u32,    // out index of row m = 0 (CONV/CONVT: b·M·Ho·Wo + oy·Wo + ox; WGRAD: n)
+}
+
+// One step k of the reduction, walked incrementally (no divisions in the inner loop).
+struct KStep {
+    k: u32,      // index, for the k < K mask
+    off: u32,    // CONV/CONVT: c·Hx·Wx.       WGRAD: b·Cx·Hx·Wx
+    ty: i32,     // CONV: ky.  CONVT: −jy.      WGRAD: oy·s − p
+    tx: i32,     // CONV: kx.  CONVT: −jx.      WGRAD: ox·s − p
+    a_off: u32,  // column of A: A[m, k] = a[m·a_stride() + a_off]
+}
+
+// Phase of grid z for MODE_CONVT: (ry, rx), the first Q and the phase's output count.
+struct Phase {
+    ry: u32,
+    rx: u32,
+    qy0: u32,
+    qx0: u32,
+    hq: u32,
+    wq: u32,
+}
+
+fn phase_of(z: u32) -> Phase {
+    var ph: Phase;
+    if (MODE != MODE_CONVT) {
+        return ph;
+    }
+    let s = p.stride;
+    ph.ry = z / s;
+    ph.rx = z % s;
+    // Outputs of the phase: oy = Q·s + ry − p for Q in [qy0, (Ho + p − ry + s − 1)/s).
+    ph.qy0 = (p.pad + s - 1u - ph.ry) / s;
+    ph.qx0 = (p.pad + s - 1u - ph.rx) / s;
+    ph.hq = (p.ho + p.pad + s - 1u - ph.ry) / s - ph.qy0;
+    ph.wq = (p.wo + p.pad + s - 1u - ph.rx) / s - ph.qx0;
+    return ph;
+}
+
+fn a_stride() -> u32 {
+    if (MODE == MODE_WGRAD) {
+        return p.ho * p.wo;
+    }
+    return p.k;
+}
+
+fn col_info(n: u32, ph: Phase) -> Col {
+    var col: Col;
+    if (MODE == MODE_WGRAD) {
+        // n = (c, ky, kx) of the weight gradient
+        col.ok = n < p.n;
+        let nn = min(n, p.n - 1u);
+        let taps = p.kh * p.kw;
+        let c = nn / taps;
+        let r = nn - c * taps;
+        let ky = r / p.kw;
+        col.xbase = c * p.hx * p.wx;
+        col.y0 = i32(ky);
+        col.x0 = i32(r - ky * p.kw);
+        col.dst = n;
+    } else if (MODE == MODE_CONVT) {
+        // n = (b, qy, qx) within the phase
+        let per_b = ph.hq * ph.wq;
+        col.ok = n < p.batch * per_b;
+        if (!col.ok) {
+            return col;
+        }
+        let b = n / per_b;
+        let r = n - b * per_b;
+        let qy = ph.qy0 + r / ph.wq;
+        let qx = ph.qx0 + r % ph.wq;
+        let oy = qy * p.stride + ph.ry - p.pad;
+        let ox = qx * p.stride + ph.rx - p.pad;
+        col.xbase = b * p.cx * p.hx * p.wx;
+        col.y0 = i32(qy);
+        col.x0 = i32(qx);
+        col.dst = b * p.m * p.ho * p.wo + oy * p.wo + ox;
+    } else {
+        // n = (b, oy, ox)
+        let plane = p.ho * p.wo;
+        col.ok = n < p.n;
+        let nn = min(n, p.n - 1u);
+        let b = nn / plane;
+        let pix = nn - b * plane;
+        let oy = pix / p.wo;
+        let ox = pix - oy * p.wo;
+        col.xbase = b * p.cx * p.hx * p.wx;
+        col.y0 = i32(oy * p.stride) - i32(p.pad);
+        col.x0 = i32(ox * p.stride) - i32(p.pad);
+        col.dst = b * p.m * plane + pix;
+    }
+    return col;
+}
+
+// Decode step k from scratch (the tiled kernel; the start of the incremental walk).
+fn kstep_at(k: u32, z: u32) -> KStep {
+    var st: KStep;
+    st.k = k;
+    if (MODE == MODE_WGRAD) {
+        let plane = p.ho * p.wo;
+        let b = k / plane;
+        let pix = k - b * plane;
+        let oy = pix / p.wo;
+        st.off = b * p.cx * p.hx * p.wx;
+        st.ty = i32(oy * p.stride) - i32(p.pad);
+        st.tx = i32((pix - oy * p.wo) * p.stride) - i32(p.pad);
+        st.a_off = b * p.m * plane + pix;
+    } else if (MODE == MODE_CONVT) {
+        let taps = p.jy * p.jx;
+        let c = k / taps;
+        let r = k - c * taps;
+        let jy = r / p.jx;
+        st.off = c * p.hx * p.wx;
+        st.ty = -i32(jy);
+        st.tx = -i32(r - jy * p.jx);
+        st.a_off = z * p.m * p.k + k;
+    } else {
+        let taps = p.kh * p.kw;
+        let c = k / taps;
+        let r = k - c * taps;
+        let ky = r / p.kw;
+        st.off = c * p.hx * p.wx;
+        st.ty = i32(ky);
+        st.tx = i32(r - ky * p.kw);
+        st.a_off = k;
+    }
+    return st;
+}
+
+// Step k → k + 1 with adds and compares only.
+fn kstep_next(st: KStep) -> KStep {
+    var t = st;
+    t.k = st.k + 1u;
+    t.a_off = st.a_off + 1u;
+    if (MODE == MODE_WGRAD) {
+        let s = i32(p.stride);
+        t.tx = st.tx + s;
+        if (t.tx >= i32(p.wo) * s - i32(p.pad)) {
+            t.tx = -i32(p.pad);
+            t.ty = st.ty + s;
+            if (t.ty >= i32(p.ho) * s - i32(p.pad)) {
+                t.ty = -i32(p.pad);
+                t.off = st.off + p.cx * p.hx * p.wx;
+                t.a_off = t.a_off + (p.m - 1u) * p.ho * p.wo;  // next sample of g
+            }
+        }
+    } else if (MODE == MODE_CONVT) {
+        t.tx = st.tx - 1;
+        if (t.tx <= -i32(p.jx)) {
+            t.tx = 0;
+            t.ty = st.ty - 1;
+            if (t.ty <= -i32(p.jy)) {
+                t.ty = 0;
+                t.off = st.off + p.hx * p.wx;
+            }
+        }
+    } else {
+        t.tx = st.tx + 1;
+        if (t.tx >= i32(p.kw)) {
+            t.tx = 0;
+            t.ty = st.ty + 1;
+            if (t.ty >= i32(p.kh)) {
+                t.ty = 0;
+                t.off = st.off + p.hx * p.wx;
+            }
+        }
+    }
+    return t;
+}
+
+// G[k, n]: the gathered value, 0 outside the image, past K or past N.
+fn gather(col: Col, st: KStep) -> f32 {
+    let iy = col.y0 + st.ty;
+    let ix = col.x0 + st.tx;
+    if (col.ok && st.k < p.k && iy >= 0 && iy < i32(p.hx) && ix >= 0 && ix < i32(p.wx)) {
+        return x[col.xbase + st.off + u32(iy) * p.wx + u32(ix)];
+    }
+    return 0.0;
+}
+
+fn a_at(i: u32) -> f32 {
+    return a4[i / 4u][i % 4u];
+}
+
+// A[m, k] for the 4 steps of a chunk; k past K gives 0 (so gathered garbage cannot count).
+fn a_chunk(m: u32, s0: KStep, s1: KStep, s2: KStep, s3: KStep) -> vec4<f32> {
+    let row = min(m, p.m - 1u) * a_stride();
+    if (A_VEC4) {
+        // The 4 steps are consecutive in A and the chunk never straddles K (K % 4 = 0).
+        return select(vec4<f32>(0.0), a4[(row + s0.a_off) / 4u], s0.k < p.k);
+    }
+    return vec4<f32>(
+        select(0.0, a_at(row + s0.a_off), s0.k < p.k),
+        select(0.0, a_at(row + s1.a_off), s1.k < p.k),
+        select(0.0, a_at(row + s2.a_off), s2.k < p.k),
+        select(0.0, a_at(row + s3.a_off), s3.k < p.k));
+}
+
+// The epilogue: bias for CONV/CONVT, accumulation for WGRAD. Skips rows past M.
+fn store(m: u32, col: Col, v: f32, z: u32) {
+    if (m >= p.m || !col.ok) {
+        return;
+    }
+    if (MODE == MODE_WGRAD) {
+        let i = (z * p.m + m) * p.n + col.dst;
+        if (p.accumulate != 0u) {
+            out[i] = out[i] + v;
+        } else {
+            out[i] = v;
+        }
+    } else {
+        var r = v;
+        if (p.has_bias != 0u) {
+            r += bias[m];
+        }
+        out[col.dst + m * p.ho * p.wo] = r;
+    }
+}
+
+fn store_row(m: u32, c0: Col, c1: Col, c2: Col, c3: Col, c4: Col, c5: Col, c6: Col, c7: Col,
+             lo: vec4<f32>, hi: vec4<f32>, z: u32) {
+    store(m, c0, lo.x, z);
+    store(m, c1, lo.y, z);
+    store(m, c2, lo.z, z);
+    store(m, c3, lo.w, z);
+    store(m, c4, hi.x, z);
+    store(m, c5, hi.y, z);
+    store(m, c6, hi.z, z);
+    store(m, c7, hi.w, z);
+}
+
+// The k range of grid slice z: all of K, or split z of MODE_WGRAD.
+fn k_range(z: u32) -> vec2<u32> {
+    if (MODE == MODE_WGRAD) {
+        let begin = z * p.k_split;
+        return vec2<u32>(begin, min(p.k, begin + p.k_split));
+    }
+    return vec2<u32>(0u, p.k);
+}
+
+// ---------------------------------------------------------------- register block (no subgroups)
+@compute @workgroup_size(64)
+fn conv_gemm_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let ph = phase_of(wid.z);
+    let m0 = (wid.y * 8u + lid / 8u) * 8u;   // 8 consecutive rows
+    let n0 = (wid.x * 8u + lid % 8u) * 8u;   // 8 consecutive columns
+    let c0 = col_info(n0, ph);
+    let c1 = col_info(n0 + 1u, ph);
+    let c2 = col_info(n0 + 2u, ph);
+    let c3 = col_info(n0 + 3u, ph);
+    let c4 = col_info(n0 + 4u, ph);
+    let c5 = col_info(n0 + 5u, ph);
+    let c6 = col_info(n0 + 6u, ph);
+    let c7 = col_info(n0 + 7u, ph);
+    var acc: Block8x8;
+    let kr = k_range(wid.z);
+    var st = kstep_at(kr.x, wid.z);
+    for (var kb = kr.x; kb < kr.y; kb += 4u) {
+        let s0 = st;
+        let s1 = kstep_next(s0);
+        let s2 = kstep_next(s1);
+        let s3 = kstep_next(s2);
+        st = kstep_next(s3);
+        acc = block_fma(acc,
+            a_chunk(m0, s0, s1, s2, s3), a_chunk(m0 + 1u, s0, s1, s2, s3),
+            a_chunk(m0 + 2u, s0, s1, s2, s3), a_chunk(m0 + 3u, s0, s1, s2, s3),
+            a_chunk(m0 + 4u, s0, s1, s2, s3), a_chunk(m0 + 5u, s0, s1, s2, s3),
+            a_chunk(m0 + 6u, s0, s1, s2, s3), a_chunk(m0 + 7u, s0, s1, s2, s3),
+            vec4<f32>(gather(c0, s0), gather(c1, s0), gather(c2, s0), gather(c3, s0)),
+            vec4<f32>(gather(c4, s0), gather(c5, s0), gather(c6, s0), gather(c7, s0)),
+            vec4<f32>(gather(c0, s1), gather(c1, s1), gather(c2, s1), gather(c3, s1)),
+            vec4<f32>(gather(c4, s1), gather(c5, s1), gather(c6, s1), gather(c7, s1)),
+            vec4<f32>(gather(c0, s2), gather(c1, s2), gather(c2, s2), gather(c3, s2)),
+            vec4<f32>(gather(c4, s2), gather(c5, s2), gather(c6, s2), gather(c7, s2)),
+            vec4<f32>(gather(c0, s3), gather(c1, s3), gather(c2, s3), gather(c3, s3)),
+            vec4<f32>(gather(c4, s3), gather(c5, s3), gather(c6, s3), gather(c7, s3)));
+    }
+    store_row(m0, c0, c1, c2, c3, c4, c5, c6, c7, acc.c00, acc.c01, wid.z);
+    store_row(m0 + 1u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c10, acc.c11, wid.z);
+    store_row(m0 + 2u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c20, acc.c21, wid.z);
+    store_row(m0 + 3u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c30, acc.c31, wid.z);
+    store_row(m0 + 4u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c40, acc.c41, wid.z);
+    store_row(m0 + 5u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c50, acc.c51, wid.z);
+    store_row(m0 + 6u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c60, acc.c61, wid.z);
+    store_row(m0 + 7u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c70, acc.c71, wid.z);
+}
+
+// ---------------------------------------------------------------- workgroup-memory tiles
+const T_BK: u32 = 16u;
+var<workgroup> tile_a: array<f32, 1024>;  // [T_BK][64]: k-major, contiguous in m
+var<workgroup> tile_g: array<f32, 1024>;  // [T_BK][64]: k-major, contiguous in n
+
+@compute @workgroup_size(256)
+fn conv_gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+    let ph = phase_of(wid.z);
+    let tm0 = wid.y * 64u;
+    let tn0 = wid.x * 64u;
+    // Staging: invocation lid loads row/column lid % 64 at k = lid / 64 + 4·r, r < 4, so its
+    // column (and A row) is fixed and decoded once.
+    let lane64 = lid % 64u;
+    let stage_col = col_info(tn0 + lane64, ph);
+    let stage_row = min(tm0 + lane64, p.m - 1u) * a_stride();
+    let stage_row_ok = tm0 + lane64 < p.m;
+    // Compute: rows ty + 16·i, columns tx + 16·j of the tile.
+    let tx = lid % 16u;
+    let ty = lid / 16u;
+    var acc: array<array<f32, 4>, 4>;
+    let kr = k_range(wid.z);
+    for (var k0 = kr.x; k0 < kr.y; k0 += T_BK) {
+        for (var r = 0u; r < 4u; r++) {
+            let kk = lid / 64u + 4u * r;
+            let st = kstep_at(k0 + kk, wid.z);
+            var av = 0.0;
+            // k_split is a multiple of T_BK when tiled, so a stage never crosses a split.
+            if (stage_row_ok && st.k < kr.y) {
+                av = a_at(stage_row + st.a_off);
+            }
+            tile_a[kk * 64u + lane64] = av;
+            var gv = 0.0;
+            if (st.k < kr.y) {
+                gv = gather(stage_col, st);
+            }
+            tile_g[kk * 64u + lane64] = gv;
+        }
+        workgroupBarrier();
+        for (var kk = 0u; kk < T_BK; kk++) {
+            for (var i = 0u; i < 4u; i++) {
+                let av = tile_a[kk * 64u + ty + 16u * i];
+                for (var j = 0u; j < 4u; j++) {
+                    acc[i][j] = fma(av, tile_g[kk * 64u + tx + 16u * j], acc[i][j]);
+                }
+            }
+        }
+        workgroupBarrier();
+    }
+    for (var j = 0u; j < 4u; j++) {
+        let col = col_info(tn0 + tx + 16u * j, ph);
+        for (var i = 0u; i < 4u; i++) {
+            store(tm0 + ty + 16u * i, col, acc[i][j], wid.z);
+        }
+    }
+}
+
+// ---------------------------------------------------------------- weight repack for MODE_CONVT
+// a_out[z][m][(c, jy, jx)] = w[c, m, ry + s·jy, rx + s·jx], 0 where the tap lies past KH/KW.
+// w is [Cx, M, KH, KW]; a_out is [s², M, Cx·JY·JX]. 1 invocation = 1 element of a_out.
+@compute @workgroup_size(256)
+fn conv_repack_convt(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = gid.x + gid.y * nwg.x * 256u;
+    let per_phase = rp.m * rp.k;
+    if (i >= rp.stride * rp.stride * per_phase) { return; }
+    let z = i / per_phase;
+    let rem = i - z * per_phase;
+    let m = rem / rp.k;
+    let kk = rem - m * rp.k;
+    let taps = rp.jy * rp.jx;
+    let c = kk / taps;
+    let t = kk - c * taps;
+    let jy = t / rp.jx;
+    let jx = t - jy * rp.jx;
+    let ky = z / rp.stride + rp.stride * jy;
+    let kx = z % rp.stride + rp.stride * jx;
+    var v = 0.0;
+    if (ky < rp.kh && kx < rp.kw) {
+        v = w_convt[((c * rp.m + m) * rp.kh + ky) * rp.kw + kx];
+    }
+    a_out[i] = v;
+}

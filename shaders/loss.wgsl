@@ -53,14 +53,14 @@ fn bce_with_logits(@builtin(local_invocation_index) t: u32) {
     var prob_acc = 0.0;
     for (var i = t; i < p.n; i += WG) {
         let v = logits[i];
-        let target = targets[i];
+        let tgt = targets[i];
         let e = exp(-abs(v));           // in (0, 1]
         let s_small = e / (1.0 + e);    // σ(−|v|), precise even when tiny
         let pos = v >= 0.0;
         // σ(v) − t, formed so that neither σ(v) ≈ 1 nor t ≈ 1 cancels: for v ≥ 0 it is
         // (1 − t) − σ(−v), for v < 0 it is σ(v) − t.
-        let resid = select(s_small - target, (1.0 - target) - s_small, pos);
-        loss_acc += max(v, 0.0) - v * target + log1p_small(e);
+        let resid = select(s_small - tgt, (1.0 - tgt) - s_small, pos);
+        loss_acc += max(v, 0.0) - v * tgt + log1p_small(e);
         prob_acc += select(s_small, 1.0 - s_small, pos);
         dlogits[i] = p.scale * resid * inv_n;
     }

@@ -61,11 +61,22 @@ fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
 }
 
+// ln β for β in (0, 1). Near 1, drivers' log is accurate only to ~1e-7 absolute (llvmpipe:
+// 6e-5 relative on ln 0.999), so there it is the series ln(1 − d) = −Σ dᵏ/k with d = 1 − β,
+// which is exact in f32; the remainder d⁶/6 is < 1e-12·d for d < 0.01.
+fn log_beta(beta: f32) -> f32 {
+    let d = 1.0 - beta;
+    if (d < 0.01) {
+        return -d * (1.0 + d * (0.5 + d * (1.0 / 3.0 + d * (0.25 + d * 0.2))));
+    }
+    return log(beta);
+}
+
 // 1 − βᵗ without the cancellation of `1.0 - pow(β, t)`: with β2 = 0.999 and t = 1 that form
 // loses ~4 of f32's 7 digits (the bias correction is 0.001 while pow rounds at 1e-7 absolute).
 // 1 − βᵗ = −expm1(t·ln β), with expm1 from its Taylor series where |y| is small.
 fn one_minus_pow(beta: f32, t: f32) -> f32 {
-    let y = t * log(beta);
+    let y = t * log_beta(beta);
     if (abs(y) < 0.1) {
         // Σ_{k=1..6} y^k/k!; the remainder y⁷/7! < 2e-11 relative.
         let poly = y * (1.0 + y * (0.5 + y * (1.0 / 6.0 + y * (1.0 / 24.0 + y * (1.0 / 120.0 + y * (1.0 / 720.0))))));

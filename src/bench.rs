@@ -143,3 +143,69 @@ pub fn time_dispatches(gpu: &Gpu, dispatches: &[&Dispatch], protocol: &Protocol)
     }
     Ok(Timing { samples_ms: samples, method })
 }
+
+/// One timed case.
+#[derive(Clone, Debug)]
+pub struct BenchRow {
+    pub kernel: String,
+    pub shape: String,
+    pub timing: Timing,
+    pub flops: f64,
+    /// Relative error of a sample of outputs against the f64 reference (validate, then time).
+    pub rel_err: f64,
+}
+
+impl BenchRow {
+    pub fn gflops(&self) -> f64 {
+        self.flops / self.timing.median_ms() / 1e6
+    }
+}
+
+/// `bench --op matmul`: every requested kernel at every size n (C = A·B, n×n×n).
+pub fn bench_matmul(
+    gpu: &Gpu,
+    sizes: &[usize],
+    kernels: &[crate::ops::matmul::MatmulKernel],
+    protocol: &Protocol,
+    naive_all: bool,
+    mut on_row: impl FnMut(&BenchRow),
+    mut on_skip: impl FnMut(String),
+) -> Result<Vec<BenchRow>> {
+    use crate::gpu::{DType, GpuTensor};
+    use crate::ops::matmul::{matmul, MatmulKernel, MatmulSpec};
+    let mut rows = Vec::new();
+    let mut rng = crate::check::Rng::new(0x5eed);
+    for &n in sizes {
+        let a_data = rng.normals(n * n, 1.0);
+        let b_data = rng.normals(n * n, 1.0);
+        let a = GpuTensor::from_f32(gpu, &[n, n], &a_data, "a")?;
+        let b = GpuTensor::from_f32(gpu, &[n, n], &b_data, "b")?;
+        let c = GpuTensor::zeros(gpu, &[n, n], DType::F32, "c")?;
+        let spec = MatmulSpec::new(n, n, n);
+        // 64 output elements in f64, enough to catch a wrong kernel without an n³ reference.
+        let probes: Vec<(usize, usize)> = (0..64).map(|_| ((rng.next_u64() as usize) % n, (rng.next_u64() as usize) % n)).collect();
+        let want: Vec<f64> = probes
+            .iter()
+            .map(|&(i, j)| (0..n).map(|k| a_data[i * n + k] as f64 * b_data[k * n + j] as f64).sum())
+            .collect();
+        for &kernel in kernels {
+            if !kernel.supports(gpu, &spec) {
+                on_skip(format!("{} {n}³: not supported on this adapter/shape", kernel.name()));
+                continue;
+            }
+            if kernel == MatmulKernel::Naive && n > 1024 && !naive_all {
+                on_skip(format!("naive {n}³: skipped (~45 s per run on lavapipe); pass --naive-all to time it"));
+                continue;
+            }
+            let d = matmul(gpu, &spec, &a, &b, None, &c, Some(kernel))?;
+            let timing = time_dispatches(gpu, &[&d], protocol)?;
+            let out = c.read_f32(gpu)?;
+            let got: Vec<f32> = probes.iter().map(|&(i, j)| out[i * n + j]).collect();
+            let (_, rel_err) = crate::check::errors(&got, &want);
+            let row = BenchRow { kernel: kernel.name().to_string(), shape: format!("{n}x{n}x{n}"), timing, flops: spec.flops(), rel_err };
+            on_row(&row);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}

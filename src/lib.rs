@@ -8,7 +8,9 @@
 pub mod error;
 pub mod gpu;
 pub mod ops;
+pub mod reference;
 pub mod bench;
+pub mod check;
 
 pub use error::{Error, Result};
 pub use gpu::{Gpu, GpuTensor};

@@ -1,27 +1,162 @@
-use shadergan::bench::{time_dispatches, Protocol};
-use shadergan::gpu::{AdapterChoice, DType, Gpu, GpuTensor};
-use shadergan::ops::matmul::{matmul, MatmulKernel, MatmulSpec};
+//! The `shadergan` command: dispatches to devices | check | bench. Every error is printed as
+//! one line (`error: ...`) with exit status 1.
 
-fn main() {
-    let gpu = Gpu::new(&AdapterChoice::default()).unwrap();
-    println!("{}", gpu.describe());
-    println!("{:?}", gpu.caps);
-    for &n in &[256usize, 512, 1024] {
-        let a: Vec<f32> = (0..n * n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0) - 0.5).collect();
-        let b: Vec<f32> = (0..n * n).map(|i| ((i * 104729 % 997) as f32 / 997.0) - 0.5).collect();
-        let ta = GpuTensor::from_f32(&gpu, &[n, n], &a, "a").unwrap();
-        let tb = GpuTensor::from_f32(&gpu, &[n, n], &b, "b").unwrap();
-        let tc = GpuTensor::zeros(&gpu, &[n, n], DType::F32, "c").unwrap();
-        let spec = MatmulSpec::new(n, n, n);
-        let mut reference: Option<Vec<f32>> = None;
-        for k in MatmulKernel::ALL {
-            if !k.supports(&gpu, &spec) { continue; }
-            if k == MatmulKernel::Naive && n > 512 { continue; }
-            let d = matmul(&gpu, &spec, &ta, &tb, None, &tc, Some(k)).unwrap();
-            let t = time_dispatches(&gpu, &[&d], &Protocol { warmup: 1, reps: 5, min_reps: 3, budget: std::time::Duration::from_secs(20) }).unwrap();
-            let out = tc.read_f32(&gpu).unwrap();
-            let err = match &reference { None => { reference = Some(out.clone()); 0.0 }, Some(r) => r.iter().zip(&out).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max) };
-            println!("{n} {:>14} {:8.2} ms {:6.2} GFLOP/s ({}) maxdiff {err:e}", k.name(), t.median_ms(), spec.flops() / t.median_ms() / 1e6, t.method);
+mod cli;
+
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+
+use cli::{AdapterArgs, BenchArgs, CheckArgs, Cli, Command};
+use shadergan::bench::{bench_matmul, Protocol};
+use shadergan::check;
+use shadergan::gpu::{self, AdapterChoice, Gpu};
+use shadergan::ops::matmul::MatmulKernel;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
+            eprintln!("error: {}", chain.join(": "));
+            ExitCode::FAILURE
         }
     }
+}
+
+fn choice(a: &AdapterArgs) -> AdapterChoice {
+    AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Devices => devices(&cli.adapter),
+        Command::Check(args) => check_cmd(&cli.adapter, &args),
+        Command::Bench(args) => bench_cmd(&cli.adapter, &args),
+    }
+}
+
+fn devices(a: &AdapterArgs) -> Result<ExitCode> {
+    let choice = choice(a);
+    let all = gpu::list_adapters(&choice)?;
+    if all.is_empty() {
+        // The same one-line hint as when opening a device.
+        gpu::choose_adapter(&choice)?;
+    }
+    let chosen = gpu::choose_adapter(&choice).ok().map(|e| e.index);
+    for e in &all {
+        let mark = if Some(e.index) == chosen { "  <- selected" } else { "" };
+        let f = e.adapter.features();
+        let sub = if f.contains(wgpu::Features::SUBGROUP) { " subgroups" } else { "" };
+        let ts = if f.contains(wgpu::Features::TIMESTAMP_QUERY) { " timestamps" } else { "" };
+        println!("{}{sub}{ts}{mark}", e.describe());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn open(a: &AdapterArgs) -> Result<Gpu> {
+    let gpu = Gpu::new(&choice(a))?;
+    eprintln!("adapter: {}", gpu.describe());
+    Ok(gpu)
+}
+
+fn check_cmd(a: &AdapterArgs, args: &CheckArgs) -> Result<ExitCode> {
+    let names = check::op_names();
+    if let Some(op) = &args.op
+        && !names.contains(&op.as_str())
+    {
+        bail!("unknown op '{op}' for --op; choose one of: {}", names.join(", "));
+    }
+    let gpu = open(a)?;
+    let seed = args.seed.unwrap_or_else(check::seed_from_env_or_clock);
+    println!("seed {seed} (replay with --seed {seed}); kernels: {}", gpu.caps.kernels.name());
+    println!(
+        "{:<17} {:<34} {:<14} {:<46} {:>10} {:>10} {:>9}  result",
+        "op", "pass", "kernel", "shape", "max|err|", "rel err", "bound"
+    );
+    let mut failures = 0;
+    let mut total = 0;
+    let start = std::time::Instant::now();
+    check::run(&gpu, args.op.as_deref(), seed, |r| {
+        total += 1;
+        if !r.ok {
+            failures += 1;
+        }
+        if !args.failures_only || !r.ok {
+            println!(
+                "{:<17} {:<34} {:<14} {:<46} {:>10.2e} {:>10.2e} {:>9.1e}  {}",
+                r.op,
+                r.pass,
+                r.kernel,
+                r.shape,
+                r.max_abs,
+                r.rel,
+                r.bound,
+                if r.ok { "PASS" } else { "FAIL" }
+            );
+        }
+    })
+    .context("running the checks")?;
+    println!(
+        "{} of {total} checks passed in {:.1} s on {} (seed {seed})",
+        total - failures,
+        start.elapsed().as_secs_f64(),
+        gpu.info.name
+    );
+    Ok(if failures == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+fn bench_cmd(a: &AdapterArgs, args: &BenchArgs) -> Result<ExitCode> {
+    if args.op != "matmul" {
+        bail!("--op {}: this release benchmarks `matmul` only", args.op);
+    }
+    if args.sizes.is_empty() || args.sizes.contains(&0) {
+        bail!("--sizes must list positive sizes, e.g. --sizes 256,1024");
+    }
+    if args.reps == 0 {
+        bail!("--reps must be at least 1");
+    }
+    let kernels: Vec<MatmulKernel> = if args.kernels.is_empty() {
+        MatmulKernel::ALL.to_vec()
+    } else {
+        args.kernels
+            .iter()
+            .map(|name| {
+                MatmulKernel::ALL.into_iter().find(|k| k.name() == name).with_context(|| {
+                    let all: Vec<&str> = MatmulKernel::ALL.iter().map(|k| k.name()).collect();
+                    format!("unknown kernel '{name}' for --kernels; choose from {}", all.join(", "))
+                })
+            })
+            .collect::<Result<_>>()?
+    };
+    let gpu = open(a)?;
+    let protocol = Protocol { warmup: args.warmup, reps: args.reps, ..Protocol::default() };
+    println!(
+        "{:<14} {:<16} {:>11} {:>11} {:>9} {:>5} {:>6} {:>9}",
+        "kernel", "shape", "median ms", "min ms", "GFLOP/s", "reps", "timer", "rel err"
+    );
+    bench_matmul(
+        &gpu,
+        &args.sizes,
+        &kernels,
+        &protocol,
+        args.naive_all,
+        |r| {
+            println!(
+                "{:<14} {:<16} {:>11.3} {:>11.3} {:>9.2} {:>5} {:>6} {:>9.1e}",
+                r.kernel,
+                r.shape,
+                r.timing.median_ms(),
+                r.timing.min_ms(),
+                r.gflops(),
+                r.timing.samples_ms.len(),
+                r.timing.method,
+                r.rel_err
+            );
+        },
+        |msg| println!("  ({msg})"),
+    )?;
+    Ok(ExitCode::SUCCESS)
 }

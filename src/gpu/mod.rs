@@ -291,6 +291,24 @@ impl Gpu {
         Ok(self.dummy.get_or_init(|| t).clone())
     }
 
+    /// The same device with grids folded once they pass `cap` workgroups per dimension (a
+    /// limit below the real one, so every dispatch stays valid). The correctness suite uses it
+    /// to exercise 2-D grid folding, which real limits reach only with huge tensors.
+    pub fn with_workgroup_cap(&self, cap: u32) -> Gpu {
+        let mut limits = self.limits.clone();
+        limits.max_compute_workgroups_per_dimension = cap.clamp(1, self.limits.max_compute_workgroups_per_dimension);
+        Gpu {
+            device: self.device.clone(),
+            queue: self.queue.clone(),
+            info: self.info.clone(),
+            limits,
+            caps: self.caps.clone(),
+            pipelines: pipeline::PipelineCache::default(),
+            uncaptured: self.uncaptured.clone(),
+            dummy: std::sync::OnceLock::new(),
+        }
+    }
+
     /// One line naming the adapter, for logs and run directories.
     pub fn describe(&self) -> String {
         let i = &self.info;

@@ -3,7 +3,17 @@
 //! recorded any number of times. The math, layouts and grids are documented in the shader
 //! headers; the launchers do not repeat them.
 
+pub mod activation;
+pub mod batchnorm;
+pub mod conv;
+pub mod conv2d;
+pub mod conv_transpose2d;
+pub mod elementwise;
+pub mod loss;
 pub mod matmul;
+pub mod optim;
+pub mod random;
+pub mod reduce;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuTensor;

@@ -1,0 +1,832 @@
+//! The shape tables: every op, forward and every backward, on 1 element, smaller than a tile,
+//! exactly a tile, tile + 1, odd primes, batch 1, stride 1 and 2, padding 0 and 1, kernels
+//! 1, 3 and 4, grids folded past the workgroup limit, and the real DCGAN layer shapes (batch
+//! 64, the 32×32×1 and 64×64×3 models of pytorch/examples with ngf = ndf = 64).
+
+use super::{sum_bound, Case, Rng, Row, ELEMENTWISE_BOUND, TRANSCENDENTAL_BOUND};
+use crate::error::Result;
+use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
+use crate::ops::activation::Activation;
+use crate::ops::batchnorm::BnConfig;
+use crate::ops::conv::ConvKernel;
+use crate::ops::conv2d::{Conv2dShape, Conv2dSpec};
+use crate::ops::conv_transpose2d::{ConvT2dShape, ConvT2dSpec};
+use crate::ops::matmul::{MatmulKernel, MatmulSpec};
+use crate::ops::optim::AdamConfig;
+use crate::ops::random::{Distribution, RngKey};
+use crate::ops::{self};
+use crate::reference::{self as cpu, Tensor};
+
+/// Every case, in the order `check` prints them.
+pub fn all() -> Vec<Case> {
+    let mut v = Vec::new();
+    v.extend(elementwise_cases());
+    v.extend(reduce_cases());
+    v.extend(activation_cases());
+    v.extend(loss_cases());
+    v.extend(optim_cases());
+    v.extend(random_cases());
+    v.extend(batchnorm_cases());
+    v.extend(matmul_cases());
+    v.extend(conv2d_cases());
+    v.extend(conv_transpose2d_cases());
+    v
+}
+
+// ------------------------------------------------------------------------------------ helpers
+
+fn upload(gpu: &Gpu, shape: &[usize], data: &[f32], label: &str) -> Result<GpuTensor> {
+    GpuTensor::from_f32(gpu, shape, data, label)
+}
+
+/// Poison `out` with NaN, run `dispatches`, read `out` back.
+fn run_poisoned(gpu: &Gpu, label: &str, dispatches: &[Dispatch], out: &GpuTensor) -> Result<Vec<f32>> {
+    out.poison(gpu)?;
+    gpu.run(label, &dispatches.iter().collect::<Vec<_>>())?;
+    out.read_f32(gpu)
+}
+
+/// Run `dispatches` (outputs already initialised) and read `outs` back.
+fn run_read(gpu: &Gpu, label: &str, dispatches: &[Dispatch], outs: &[&GpuTensor]) -> Result<Vec<Vec<f32>>> {
+    gpu.run(label, &dispatches.iter().collect::<Vec<_>>())?;
+    outs.iter().map(|t| t.read_f32(gpu)).collect()
+}
+
+fn f64s(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| x as f64).collect()
+}
+
+fn add(a: &[f32], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(&x, &y)| x as f64 + y).collect()
+}
+
+/// A copy of `gpu` whose grids fold past `cap` workgroups per dimension, to exercise the
+/// folding logic (shaders recover flat indices from 2-D grids) with small tensors.
+fn folded(gpu: &Gpu, cap: u32) -> Gpu {
+    gpu.with_workgroup_cap(cap)
+}
+
+const FOLD_CAP: u32 = 8;
+
+// ------------------------------------------------------------------------------- elementwise
+
+fn elementwise_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for &(n, fold) in &[(1usize, false), (3, false), (17, false), (1000, false), (65_537, false), (10_007, true)] {
+        let name = format!("elementwise n={n}{}", if fold { " folded" } else { "" });
+        v.push(Case::new("elementwise", name, move |gpu, rng| {
+            let capped;
+            let gpu = if fold {
+                capped = folded(gpu, FOLD_CAP);
+                &capped
+            } else {
+                gpu
+            };
+            let shape = format!("n={n}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            let xs = rng.normals(n, 1.0);
+            let ys = rng.normals(n, 1.0);
+            let (alpha, beta, value) = (rng.normal() as f32, rng.normal() as f32, rng.normal() as f32);
+            let x = upload(gpu, &[n], &xs, "x")?;
+            let y_in = upload(gpu, &[n], &ys, "y")?;
+            let out = GpuTensor::zeros(gpu, &[n], DType::F32, "out")?;
+            let mut rows = Vec::new();
+            let mut cmp = |pass: &str, got: Vec<f32>, want: Vec<f64>| {
+                rows.push(Row::compare("elementwise", pass, &shape, "vec4", &got, &want, ELEMENTWISE_BOUND));
+            };
+            let got = run_poisoned(gpu, "fill", &[ops::elementwise::fill(gpu, &out, value)?], &out)?;
+            cmp("fill", got, vec![value as f64; n]);
+            let got = run_poisoned(gpu, "copy", &[ops::elementwise::copy(gpu, &x, &out)?], &out)?;
+            cmp("copy", got, f64s(&xs));
+            let got = run_poisoned(gpu, "scale", &[ops::elementwise::scale(gpu, &x, &out, alpha)?], &out)?;
+            cmp("scale", got, xs.iter().map(|&a| alpha as f64 * a as f64).collect());
+            let got = run_poisoned(gpu, "axpby", &[ops::elementwise::axpby(gpu, alpha, &x, beta, &y_in, &out)?], &out)?;
+            cmp("axpby", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + beta as f64 * b as f64).collect());
+            out.write_f32(gpu, &ys)?;
+            let got = run_read(gpu, "axpy", &[ops::elementwise::axpy(gpu, alpha, &x, &out)?], &[&out])?.remove(0);
+            cmp("axpy", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + b as f64).collect());
+            Ok(rows)
+        }));
+    }
+    v.push(Case::new("elementwise", "counter_add", |gpu, rng| {
+        let start: Vec<u32> = (0..5).map(|_| rng.next_u64() as u32 >> 1).collect();
+        let counters = GpuTensor::from_u32(gpu, &[5], &start, "counters")?;
+        let delta = 1 + (rng.next_u64() % 1000) as u32;
+        gpu.run("counter_add", &[&ops::elementwise::counter_add(gpu, &counters, 3, delta)?])?;
+        let got = counters.read_u32(gpu)?;
+        let mut want = start.clone();
+        want[3] = want[3].wrapping_add(delta);
+        let err = got.iter().zip(&want).filter(|(a, b)| a != b).count() as f64;
+        Ok(vec![Row::scalar("elementwise", "counter_add", "5 counters", "scalar", err, 0.0)])
+    }));
+    v
+}
+
+// ------------------------------------------------------------------------------------ reduce
+
+fn reduce_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let shapes: &[(&[usize], bool)] = &[
+        (&[1, 1], false),
+        (&[3, 5, 7], false),
+        (&[64, 65, 17], false),
+        (&[1, 3, 127], false),
+        (&[64, 512, 4, 4], false),
+        (&[5, 10, 3], true),
+    ];
+    for &(shape, fold) in shapes {
+        let shape = shape.to_vec();
+        let name = format!("reduce {shape:?}{}", if fold { " folded" } else { "" });
+        v.push(Case::new("reduce", name, move |gpu, rng| {
+            let capped;
+            let gpu = if fold {
+                capped = folded(gpu, FOLD_CAP);
+                &capped
+            } else {
+                gpu
+            };
+            let n: usize = shape.iter().product();
+            let c = shape[1];
+            let label = format!("{shape:?}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            let xs = rng.normals(n, 1.0);
+            let x = upload(gpu, &shape, &xs, "x")?;
+            let reference = cpu::reduce::sum_channels(&Tensor::from_f32(&shape, &xs));
+            let k = n / c;
+            let mut rows = Vec::new();
+            let out = GpuTensor::zeros(gpu, &[c], DType::F32, "sum")?;
+            let got = run_poisoned(gpu, "sum_channels", &[ops::reduce::sum_channels(gpu, "reduce", &x, &out, false)?], &out)?;
+            rows.push(Row::compare("reduce", "sum_channels", &label, "wg256", &got, &reference, sum_bound(k)));
+            let init = rng.normals(c, 1.0);
+            out.write_f32(gpu, &init)?;
+            let got = run_read(gpu, "sum_channels +=", &[ops::reduce::sum_channels(gpu, "reduce", &x, &out, true)?], &[&out])?.remove(0);
+            rows.push(Row::compare("reduce", "sum_channels +=", &label, "wg256", &got, &add(&init, &reference), sum_bound(k + 1)));
+            // The same tensor seen as [S, rest]: sums over the leading axis.
+            let lead = cpu::reduce::sum_leading(&Tensor::from_f32(&shape, &xs));
+            let out2 = GpuTensor::zeros(gpu, &[n / shape[0]], DType::F32, "sum_leading")?;
+            let got = run_poisoned(gpu, "sum_leading", &[ops::reduce::sum_leading(gpu, "reduce", &x, &out2, false)?], &out2)?;
+            rows.push(Row::compare("reduce", "sum_leading", &label, "scalar", &got, &lead, sum_bound(shape[0])));
+            Ok(rows)
+        }));
+    }
+    v
+}
+
+// -------------------------------------------------------------------------------- activation
+
+fn activation_cases() -> Vec<Case> {
+    let acts = [Activation::Relu, Activation::LeakyRelu(0.2), Activation::Tanh, Activation::Sigmoid];
+    let mut v = Vec::new();
+    // (n, scale of x, grid folded)
+    for &(n, scale, fold) in &[
+        (1usize, 1.0, false),
+        (3, 1.0, false),
+        (17, 2.0, false),
+        (127, 3.0, false),
+        (262_147, 2.0, false),
+        (1000, 100.0, false),
+        (10_007, 2.0, true),
+    ] {
+        for act in acts {
+            let name = format!("{} n={n} scale={scale}{}", act.name(), if fold { " folded" } else { "" });
+            v.push(Case::new("activation", name, move |gpu, rng| {
+                let capped;
+                let gpu = if fold {
+                    capped = folded(gpu, FOLD_CAP);
+                    &capped
+                } else {
+                    gpu
+                };
+                let mut xs = rng.normals(n, scale);
+                // Exact zeros pin the derivative convention at 0 (PyTorch: relu'(0) = 0);
+                // large magnitudes check saturation without NaN.
+                if n >= 17 {
+                    xs[1] = 0.0;
+                    xs[5] = 1e4;
+                    xs[6] = -1e4;
+                    xs[7] = -0.0;
+                }
+                let dys = rng.normals(n, 1.0);
+                let shape = format!("n={n} |x|~{scale}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+                let cpu_act = match act {
+                    Activation::Relu => cpu::activation::Act::Relu,
+                    Activation::LeakyRelu(s) => cpu::activation::Act::LeakyRelu(s as f64),
+                    Activation::Tanh => cpu::activation::Act::Tanh,
+                    Activation::Sigmoid => cpu::activation::Act::Sigmoid,
+                };
+                let xd = f64s(&xs);
+                let y_ref = cpu::activation::forward(cpu_act, &xd);
+                let dx_ref = cpu::activation::backward(cpu_act, &xd, &f64s(&dys));
+                let bound = match act {
+                    Activation::Tanh | Activation::Sigmoid => TRANSCENDENTAL_BOUND,
+                    _ => ELEMENTWISE_BOUND,
+                };
+                let x = upload(gpu, &[n], &xs, "x")?;
+                let dy = upload(gpu, &[n], &dys, "dy")?;
+                let y = GpuTensor::zeros(gpu, &[n], DType::F32, "y")?;
+                let dx = GpuTensor::zeros(gpu, &[n], DType::F32, "dx")?;
+                let got_y = run_poisoned(gpu, "act fwd", &[ops::activation::forward(gpu, act, &x, &y)?], &y)?;
+                let saved = if act.backward_uses_output() { &y } else { &x };
+                let got_dx = run_poisoned(gpu, "act bwd", &[ops::activation::backward(gpu, act, &dy, saved, &dx)?], &dx)?;
+                Ok(vec![
+                    Row::compare("activation", &format!("{}_forward", act.name()), &shape, "vec4", &got_y, &y_ref, bound),
+                    Row::compare("activation", &format!("{}_backward", act.name()), &shape, "vec4", &got_dx, &dx_ref, bound),
+                ])
+            }));
+        }
+    }
+    v
+}
+
+// -------------------------------------------------------------------------------------- loss
+
+fn loss_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    // (n, logit scale, scale): 100 and 1e4 check stability far beyond where e^x overflows.
+    for &(n, spread, scale) in &[
+        (1usize, 1.0, 1.0),
+        (3, 2.0, 1.0),
+        (64, 3.0, 1.0),
+        (64, 3.0, -1.0),
+        (127, 100.0, 1.0),
+        (1000, 1e4, 1.0),
+        (4099, 5.0, 0.5),
+    ] {
+        v.push(Case::new("loss", format!("bce n={n} |x|~{spread} scale={scale}"), move |gpu, rng| {
+            let xs = rng.normals(n, spread);
+            // Targets per element: mostly hard labels, some soft.
+            let ts: Vec<f32> = (0..n)
+                .map(|i| match i % 3 {
+                    0 => 1.0,
+                    1 => 0.0,
+                    _ => rng.uniform() as f32,
+                })
+                .collect();
+            let (xd, td) = (f64s(&xs), f64s(&ts));
+            let (loss_ref, prob_ref) = cpu::loss::bce_with_logits(&xd, &td, scale);
+            let grad_ref = cpu::loss::bce_with_logits_grad(&xd, &td, scale);
+            let logits = upload(gpu, &[n], &xs, "logits")?;
+            let targets = upload(gpu, &[n], &ts, "targets")?;
+            let dlogits = GpuTensor::zeros(gpu, &[n], DType::F32, "dlogits")?;
+            let out = GpuTensor::zeros(gpu, &[4], DType::F32, "loss")?;
+            out.poison(gpu)?;
+            let got_grad =
+                run_poisoned(gpu, "bce", &[ops::loss::bce_with_logits(gpu, &logits, &targets, &dlogits, &out, 1, scale as f32)?], &dlogits)?;
+            let got_out = out.read_f32(gpu)?;
+            let shape = format!("n={n} |x|~{spread} scale={scale}");
+            let k_bound = sum_bound(n).max(TRANSCENDENTAL_BOUND);
+            Ok(vec![
+                Row::compare("loss", "bce_value", &shape, "wg256", &got_out[1..2], &[loss_ref], k_bound),
+                Row::compare("loss", "bce_mean_sigmoid", &shape, "wg256", &got_out[2..3], &[prob_ref], k_bound),
+                Row::compare("loss", "bce_gradient", &shape, "wg256", &got_grad, &grad_ref, TRANSCENDENTAL_BOUND),
+            ])
+        }));
+    }
+    v
+}
+
+// ------------------------------------------------------------------------------------- optim
+
+fn optim_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for &(n, t, wd, decoupled, fold) in &[
+        (1usize, 1u32, 0.0f32, false, false),
+        (17, 1, 0.0, false, false),
+        (1000, 7, 0.01, false, false),
+        (1003, 250, 0.05, true, false),
+        (10_007, 3, 0.0, false, true),
+    ] {
+        let name = format!("adam n={n} t={t} wd={wd} decoupled={decoupled}{}", if fold { " folded" } else { "" });
+        v.push(Case::new("optim", name, move |gpu, rng| {
+            let capped;
+            let gpu = if fold {
+                capped = folded(gpu, FOLD_CAP);
+                &capped
+            } else {
+                gpu
+            };
+            // lr is large so that the step itself (not the parameter) is measured: the
+            // comparison is on Δparam = new − old.
+            let cfg = AdamConfig { lr: 0.1, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: wd, decoupled };
+            let (p0, g, m0, v0) = (rng.normals(n, 1.0), rng.normals(n, 1.0), rng.normals(n, 0.1), rng.uniforms(n, 0.0, 1.0));
+            let (mut p, mut m, mut vv) = (f64s(&p0), f64s(&m0), f64s(&v0));
+            let hyper = (cfg.lr as f64, cfg.beta1 as f64, cfg.beta2 as f64, cfg.eps as f64);
+            cpu::optim::adam_step(&mut p, &f64s(&g), &mut m, &mut vv, t, hyper, wd as f64, decoupled);
+            let counters = GpuTensor::from_u32(gpu, &[2], &[99, t - 1], "counters")?;
+            let (param, grad) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?);
+            let (mt, vt) = (upload(gpu, &[n], &m0, "m")?, upload(gpu, &[n], &v0, "v")?);
+            // The step counter is bumped on the GPU first, as the trainer does.
+            let d = [
+                ops::elementwise::counter_add(gpu, &counters, 1, 1)?,
+                ops::optim::adam_step(gpu, &cfg, &grad, &counters, 1, &param, &mt, &vt)?,
+            ];
+            let got = run_read(gpu, "adam", &d, &[&param, &mt, &vt])?;
+            let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
+            let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
+            let shape = format!("n={n} t={t} wd={wd}{}{}", if decoupled { " AdamW" } else { "" }, if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            Ok(vec![
+                Row::compare("optim", "adam_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, TRANSCENDENTAL_BOUND),
+                Row::compare("optim", "adam_m", &shape, "vec4", &got[1], &m, ELEMENTWISE_BOUND),
+                Row::compare("optim", "adam_v", &shape, "vec4", &got[2], &vv, ELEMENTWISE_BOUND),
+            ])
+        }));
+    }
+    for &(n, momentum) in &[(1usize, None), (1001, None), (3, Some(0.9f32)), (1001, Some(0.9))] {
+        v.push(Case::new("optim", format!("sgd n={n} momentum={momentum:?}"), move |gpu, rng| {
+            let (lr, wd) = (0.1f32, 0.01f32);
+            let (p0, g, b0) = (rng.normals(n, 1.0), rng.normals(n, 1.0), rng.normals(n, 0.1));
+            let mut p = f64s(&p0);
+            let mut buf = f64s(&b0);
+            cpu::optim::sgd_step(&mut p, &f64s(&g), lr as f64, wd as f64, momentum.map(|mu| (mu as f64, &mut buf[..])));
+            let (param, grad, bt) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?, upload(gpu, &[n], &b0, "buf")?);
+            let d = ops::optim::sgd_step(gpu, lr, wd, momentum.map(|mu| (mu, &bt)), &grad, &param)?;
+            let got = run_read(gpu, "sgd", &[d], &[&param, &bt])?;
+            let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
+            let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
+            let shape = format!("n={n} momentum={momentum:?}");
+            let mut rows = vec![Row::compare("optim", "sgd_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, TRANSCENDENTAL_BOUND)];
+            if momentum.is_some() {
+                rows.push(Row::compare("optim", "sgd_momentum_buf", &shape, "vec4", &got[1], &buf, ELEMENTWISE_BOUND));
+            }
+            Ok(rows)
+        }));
+    }
+    v
+}
+
+// ------------------------------------------------------------------------------------ random
+
+fn random_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for &(n, fold) in &[(1usize, false), (7, false), (1027, false), (10_007, true)] {
+        v.push(Case::new("random", format!("philox n={n}{}", if fold { " folded" } else { "" }), move |gpu, rng| {
+            let capped;
+            let gpu = if fold {
+                capped = folded(gpu, FOLD_CAP);
+                &capped
+            } else {
+                gpu
+            };
+            let seed = rng.next_u64();
+            let stream = rng.next_u64() as u32;
+            let step = rng.next_u64() as u32;
+            let key = RngKey { seed, stream, counter_index: 1 };
+            let counters = GpuTensor::from_u32(gpu, &[2], &[0, step], "counters")?;
+            let shape = format!("n={n}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            let bits = GpuTensor::zeros(gpu, &[n], DType::U32, "bits")?;
+            gpu.run("rng bits", &[&ops::random::sample(gpu, Distribution::Bits, key, &counters, &bits)?])?;
+            let got_bits = bits.read_u32(gpu)?;
+            let want_bits = cpu::random::bits(seed, stream, step, n);
+            let wrong = got_bits.iter().zip(&want_bits).filter(|(a, b)| a != b).count() as f64;
+            let out = GpuTensor::zeros(gpu, &[n], DType::F32, "samples")?;
+            // Ranges away from 0: low + (high − low)·u cancels where the result nears 0, and
+            // a relative comparison of one such element would measure that, not the kernel.
+            let uni = Distribution::Uniform { low: 0.5, high: 3.0 };
+            let got_u = run_poisoned(gpu, "rng uniform", &[ops::random::sample(gpu, uni, key, &counters, &out)?], &out)?;
+            let nor = Distribution::Normal { mean: 0.0, std: 2.0 };
+            let got_n = run_poisoned(gpu, "rng normal", &[ops::random::sample(gpu, nor, key, &counters, &out)?], &out)?;
+            Ok(vec![
+                Row::scalar("random", "philox_bits (words differing)", &shape, "vec4", wrong, 0.0),
+                Row::compare("random", "uniform", &shape, "vec4", &got_u, &cpu::random::uniform(seed, stream, step, n, 0.5, 3.0), ELEMENTWISE_BOUND),
+                Row::compare("random", "normal", &shape, "vec4", &got_n, &cpu::random::normal(seed, stream, step, n, 0.0, 2.0), TRANSCENDENTAL_BOUND),
+            ])
+        }));
+    }
+    v.push(Case::new("random", "statistics and reproducibility", |gpu, rng| {
+        let n = 1 << 20;
+        let seed = rng.next_u64();
+        let counters = GpuTensor::from_u32(gpu, &[1], &[0], "counters")?;
+        let key = RngKey { seed, stream: 0, counter_index: 0 };
+        let out = GpuTensor::zeros(gpu, &[n], DType::F32, "normals")?;
+        let normal = Distribution::Normal { mean: 0.0, std: 1.0 };
+        let a = run_poisoned(gpu, "rng normal", &[ops::random::sample(gpu, normal, key, &counters, &out)?], &out)?;
+        let mean = a.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+        let var = a.iter().map(|&x| (x as f64 - mean).powi(2)).sum::<f64>() / (n as f64 - 1.0);
+        // Sample mean ~ N(0, 1/n); sample variance ~ N(1, 2/n): 5 standard deviations.
+        let (mean_bound, var_bound) = (5.0 / (n as f64).sqrt(), 5.0 * (2.0 / n as f64).sqrt());
+        // Same seed again: the same bits.
+        let b = run_poisoned(gpu, "rng normal again", &[ops::random::sample(gpu, normal, key, &counters, &out)?], &out)?;
+        let differing = a.iter().zip(&b).filter(|(x, y)| x.to_bits() != y.to_bits()).count() as f64;
+        // A smaller dispatch draws a prefix of the same sequence.
+        let small = GpuTensor::zeros(gpu, &[1001], DType::F32, "prefix")?;
+        let c = run_poisoned(gpu, "rng prefix", &[ops::random::sample(gpu, normal, key, &counters, &small)?], &small)?;
+        let prefix_diff = c.iter().zip(&a).filter(|(x, y)| x.to_bits() != y.to_bits()).count() as f64;
+        // Another step (counter) draws different numbers.
+        counters.write_u32(gpu, &[1])?;
+        let d = run_poisoned(gpu, "rng next step", &[ops::random::sample(gpu, normal, key, &counters, &out)?], &out)?;
+        let same_as_prev = a.iter().zip(&d).filter(|(x, y)| x.to_bits() == y.to_bits()).count() as f64 / n as f64;
+        let shape = format!("n={n}");
+        Ok(vec![
+            Row::scalar("random", "normal |mean|", &shape, "vec4", mean.abs(), mean_bound),
+            Row::scalar("random", "normal |var − 1|", &shape, "vec4", (var - 1.0).abs(), var_bound),
+            Row::scalar("random", "same seed → same bits (values differing)", &shape, "vec4", differing, 0.0),
+            Row::scalar("random", "dispatch size independence (prefix differing)", "n=1001 vs 2^20", "vec4", prefix_diff, 0.0),
+            Row::scalar("random", "next step differs (fraction equal)", &shape, "vec4", same_as_prev, 1e-3),
+        ])
+    }));
+    v
+}
+
+// --------------------------------------------------------------------------------- batchnorm
+
+fn batchnorm_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    let shapes: &[[usize; 4]] = &[
+        // The fewest values per channel whose input gradient is not degenerate: with 2, x̂ = ±1
+        // and dx is 0 up to O(eps) terms, so a relative error would only measure rounding.
+        [3, 1, 1, 1],
+        [1, 3, 5, 5],
+        [4, 7, 3, 3],
+        [3, 65, 1, 1],
+        [2, 3, 17, 13],
+        // DCGAN: G 64×64 (BN 512@4, 256@8, 128@16, 64@32), D (128@16, 256@8, 512@4), and the
+        // 32×32 G's 64@16.
+        [64, 512, 4, 4],
+        [64, 256, 8, 8],
+        [64, 128, 16, 16],
+        [64, 64, 32, 32],
+        [64, 64, 16, 16],
+    ];
+    for &shape in shapes {
+        v.push(Case::new("batchnorm", format!("batchnorm {shape:?}"), move |gpu, rng| batchnorm_case(gpu, rng, shape, false)));
+    }
+    v.push(Case::new("batchnorm", "batchnorm [3, 12, 7, 9] folded", |gpu, rng| {
+        let capped = folded(gpu, FOLD_CAP);
+        batchnorm_case(&capped, rng, [3, 12, 7, 9], true)
+    }));
+    // More than 65 535 workgroups of 256 invocations: the eval kernel's 2-D grid for real.
+    v.push(Case::new("batchnorm", "batchnorm eval > 65535 workgroups", |gpu, rng| {
+        let shape = [64usize, 64, 64, 64];
+        let n: usize = shape.iter().product();
+        let c = shape[1];
+        let cfg = BnConfig::default();
+        let xs = rng.normals(n, 1.0);
+        let (gamma, beta) = (rng.normals(c, 1.0), rng.normals(c, 1.0));
+        let (rm, rv) = (rng.normals(c, 1.0), rng.uniforms(c, 0.5, 2.0));
+        let want = cpu::batchnorm::forward_eval(&Tensor::from_f32(&shape, &xs), &f64s(&gamma), &f64s(&beta), &f64s(&rm), &f64s(&rv), cfg.eps as f64);
+        let x = upload(gpu, &shape, &xs, "x")?;
+        let (g, b) = (upload(gpu, &[c], &gamma, "gamma")?, upload(gpu, &[c], &beta, "beta")?);
+        let (m, var) = (upload(gpu, &[c], &rm, "running_mean")?, upload(gpu, &[c], &rv, "running_var")?);
+        let y = GpuTensor::zeros(gpu, &shape, DType::F32, "y")?;
+        let d = ops::batchnorm::forward_eval(gpu, &cfg, &x, &g, &b, &m, &var, &y)?;
+        let label = format!("{shape:?} grid {}x{}", d.grid.x, d.grid.y);
+        let got = run_poisoned(gpu, "bn eval", &[d], &y)?;
+        Ok(vec![Row::compare("batchnorm", "forward_eval", &label, "scalar", &got, &want.data, TRANSCENDENTAL_BOUND)])
+    }));
+    v
+}
+
+fn batchnorm_case(gpu: &Gpu, rng: &mut Rng, shape: [usize; 4], fold: bool) -> Result<Vec<Row>> {
+    let cfg = BnConfig::default();
+    let n: usize = shape.iter().product();
+    let c = shape[1];
+    let per_channel = n / c;
+    // An offset mean per channel checks the two-pass variance.
+    let offsets = rng.normals(c, 3.0);
+    let xs: Vec<f32> = rng.normals(n, 1.5).iter().enumerate().map(|(i, &x)| x + offsets[(i / (shape[2] * shape[3])) % c]).collect();
+    let dys = rng.normals(n, 1.0);
+    let (gamma, beta) = (rng.normals(c, 1.0), rng.normals(c, 1.0));
+    let (rm0, rv0) = (rng.normals(c, 1.0), rng.uniforms(c, 0.5, 2.0));
+    let xt = Tensor::from_f32(&shape, &xs);
+    let (eps, mom) = (cfg.eps as f64, cfg.momentum as f64);
+    let fwd = cpu::batchnorm::forward_train(&xt, &f64s(&gamma), &f64s(&beta), &f64s(&rm0), &f64s(&rv0), eps, mom);
+    let (dx_ref, dg_ref, db_ref) = cpu::batchnorm::backward(&xt, &Tensor::from_f32(&shape, &dys), &f64s(&gamma), eps);
+    let eval_ref = cpu::batchnorm::forward_eval(&xt, &f64s(&gamma), &f64s(&beta), &f64s(&rm0), &f64s(&rv0), eps);
+
+    let x = upload(gpu, &shape, &xs, "x")?;
+    let dy = upload(gpu, &shape, &dys, "dy")?;
+    let (g, b) = (upload(gpu, &[c], &gamma, "gamma")?, upload(gpu, &[c], &beta, "beta")?);
+    let (rm, rv) = (upload(gpu, &[c], &rm0, "running_mean")?, upload(gpu, &[c], &rv0, "running_var")?);
+    let y = GpuTensor::zeros(gpu, &shape, DType::F32, "y")?;
+    let saved = GpuTensor::zeros(gpu, &[2, c], DType::F32, "saved")?;
+    let label = format!("{shape:?}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+    let k = sum_bound(per_channel).max(TRANSCENDENTAL_BOUND);
+    let mut rows = Vec::new();
+
+    // Eval mode first, while the running statistics are still the initial ones.
+    let y_eval = GpuTensor::zeros(gpu, &shape, DType::F32, "y_eval")?;
+    let got = run_poisoned(gpu, "bn eval", &[ops::batchnorm::forward_eval(gpu, &cfg, &x, &g, &b, &rm, &rv, &y_eval)?], &y_eval)?;
+    rows.push(Row::compare("batchnorm", "forward_eval", &label, "scalar", &got, &eval_ref.data, TRANSCENDENTAL_BOUND));
+
+    y.poison(gpu)?;
+    saved.poison(gpu)?;
+    let d = ops::batchnorm::forward_train(gpu, &cfg, &x, &g, &b, &y, &saved, &rm, &rv, true)?;
+    let got = run_read(gpu, "bn train", &[d], &[&y, &saved, &rm, &rv])?;
+    let inv_ref: Vec<f64> = fwd.var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
+    rows.push(Row::compare("batchnorm", "forward_train", &label, "wg256/channel", &got[0], &fwd.y.data, k));
+    rows.push(Row::compare("batchnorm", "saved_mean", &label, "wg256/channel", &got[1][..c], &fwd.mean, k));
+    rows.push(Row::compare("batchnorm", "saved_inv_std", &label, "wg256/channel", &got[1][c..], &inv_ref, k));
+    rows.push(Row::compare("batchnorm", "running_mean", &label, "wg256/channel", &got[2], &fwd.running_mean, k));
+    rows.push(Row::compare("batchnorm", "running_var", &label, "wg256/channel", &got[3], &fwd.running_var, k));
+
+    let dx = GpuTensor::zeros(gpu, &shape, DType::F32, "dx")?;
+    let (dg0, db0) = (rng.normals(c, 1.0), rng.normals(c, 1.0));
+    let (dgt, dbt) = (upload(gpu, &[c], &dg0, "dgamma")?, upload(gpu, &[c], &db0, "dbeta")?);
+    dx.poison(gpu)?;
+    let d = ops::batchnorm::backward(gpu, &cfg, &x, &dy, &g, &saved, &dx, &dgt, &dbt)?;
+    let got = run_read(gpu, "bn backward", &[d], &[&dx, &dgt, &dbt])?;
+    rows.push(Row::compare("batchnorm", "backward_input", &label, "wg256/channel", &got[0], &dx_ref.data, k));
+    rows.push(Row::compare("batchnorm", "backward_gamma +=", &label, "wg256/channel", &got[1], &add(&dg0, &dg_ref), k));
+    rows.push(Row::compare("batchnorm", "backward_beta +=", &label, "wg256/channel", &got[2], &add(&db0, &db_ref), k));
+    Ok(rows)
+}
+
+// ------------------------------------------------------------------------------------ matmul
+
+fn matmul_cases() -> Vec<Case> {
+    // (M, N, K, trans_a, trans_b, bias, beta)
+    let shapes: &[(usize, usize, usize, bool, bool, bool, f32)] = &[
+        (1, 1, 1, false, false, false, 0.0),
+        (3, 5, 7, false, false, true, 0.0),
+        (17, 3, 65, false, false, false, 1.0),
+        (64, 64, 64, false, false, false, 0.0),
+        (65, 65, 65, false, false, true, 0.0),
+        (64, 128, 128, false, false, true, 1.0),
+        (7, 13, 127, false, false, false, 0.0),
+        (127, 1, 13, false, false, false, 0.0),
+        (1, 127, 64, false, false, true, 0.0),
+        (123, 255, 72, false, false, false, 0.0),
+        (33, 17, 20, true, false, false, 0.0),
+        (33, 17, 20, false, true, true, 0.0),
+        (33, 17, 20, true, true, false, 1.0),
+        (256, 256, 256, false, false, false, 0.0),
+        // The MLP GAN's linear layers at batch 64: x·Wᵀ, dy·W, dyᵀ·x.
+        (64, 1024, 784, false, true, true, 0.0),
+        (64, 784, 1024, false, false, false, 0.0),
+        (1024, 784, 64, true, false, false, 1.0),
+    ];
+    let mut v = Vec::new();
+    for &(m, n, k, ta, tb, with_bias, beta) in shapes {
+        let spec = MatmulSpec { m, n, k, trans_a: ta, trans_b: tb, alpha: 1.0, beta };
+        let spec = if k == 20 { MatmulSpec { alpha: -0.5, ..spec } } else { spec };
+        let name = format!("matmul {m}x{n}x{k} ta={ta} tb={tb} bias={with_bias} beta={beta}");
+        v.push(Case::new("matmul", name, move |gpu, rng| {
+            let a_data = rng.normals(m * k, 1.0);
+            let b_data = rng.normals(k * n, 1.0);
+            let c0 = rng.normals(m * n, 1.0);
+            let bias_data = rng.normals(n, 1.0);
+            let want = cpu::matmul::matmul(
+                &f64s(&a_data),
+                &f64s(&b_data),
+                Some(&f64s(&c0)),
+                with_bias.then(|| f64s(&bias_data)).as_deref(),
+                (m, n, k),
+                (ta, tb),
+                spec.alpha as f64,
+                beta as f64,
+            );
+            let a = upload(gpu, &if ta { [k, m] } else { [m, k] }, &a_data, "a")?;
+            let b = upload(gpu, &if tb { [n, k] } else { [k, n] }, &b_data, "b")?;
+            let bias = upload(gpu, &[n], &bias_data, "bias")?;
+            let c = GpuTensor::zeros(gpu, &[m, n], DType::F32, "c")?;
+            let shape = format!("{m}x{n}x{k}{}{}{}{}", if ta { " Aᵀ" } else { "" }, if tb { " Bᵀ" } else { "" }, if with_bias { " +bias" } else { "" }, if beta != 0.0 { " +C" } else { "" });
+            let mut rows = Vec::new();
+            for kernel in MatmulKernel::ALL {
+                if !kernel.supports(gpu, &spec) {
+                    continue;
+                }
+                let d = ops::matmul::matmul(gpu, &spec, &a, &b, with_bias.then_some(&bias), &c, Some(kernel))?;
+                let got = if beta != 0.0 {
+                    c.write_f32(gpu, &c0)?;
+                    run_read(gpu, "matmul", &[d], &[&c])?.remove(0)
+                } else {
+                    run_poisoned(gpu, "matmul", &[d], &c)?
+                };
+                rows.push(Row::compare("matmul", "forward", &shape, kernel.name(), &got, &want, sum_bound(k + 2)));
+            }
+            Ok(rows)
+        }));
+    }
+    v
+}
+
+// ------------------------------------------------------------------------------------- convs
+
+/// Which conv kernels a case runs: every one the adapter has (small shapes), or only the one
+/// the adapter uses (the large DCGAN shapes, where each kernel costs seconds on lavapipe).
+#[derive(Clone, Copy)]
+enum Kernels {
+    All,
+    Default,
+}
+
+fn conv_kernels(gpu: &Gpu, which: Kernels) -> Vec<ConvKernel> {
+    match which {
+        Kernels::All => ConvKernel::ALL.into_iter().filter(|k| k.available(gpu)).collect(),
+        Kernels::Default => vec![ConvKernel::choose(gpu)],
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct ConvCase {
+    batch: usize,
+    c_in: usize,
+    h: usize,
+    w: usize,
+    c_out: usize,
+    kh: usize,
+    kw: usize,
+    stride: usize,
+    pad: usize,
+    /// conv_transpose2d only.
+    output_padding: usize,
+    bias: bool,
+}
+
+#[allow(clippy::too_many_arguments)]
+const fn cc(batch: usize, c_in: usize, h: usize, w: usize, c_out: usize, k: usize, stride: usize, pad: usize, bias: bool) -> ConvCase {
+    ConvCase { batch, c_in, h, w, c_out, kh: k, kw: k, stride, pad, output_padding: 0, bias }
+}
+
+fn conv2d_cases() -> Vec<Case> {
+    let small: &[ConvCase] = &[
+        cc(1, 1, 1, 1, 1, 1, 1, 0, true),
+        cc(1, 3, 5, 5, 2, 3, 1, 1, true),
+        cc(2, 3, 7, 7, 5, 3, 2, 1, false),
+        cc(1, 4, 13, 13, 3, 4, 2, 1, true),
+        cc(3, 5, 17, 17, 65, 1, 1, 0, true),
+        cc(2, 16, 8, 8, 64, 3, 1, 1, false),
+        cc(1, 1, 127, 3, 1, 3, 1, 0, true),
+        cc(2, 7, 9, 11, 13, 4, 2, 0, true),
+        ConvCase { kh: 3, kw: 2, ..cc(2, 3, 10, 7, 4, 3, 2, 1, true) },
+        cc(4, 32, 16, 16, 64, 4, 2, 1, false),
+    ];
+    // DCGAN discriminators (pytorch/examples, ndf = 64, batch 64, no bias).
+    let dcgan: &[ConvCase] = &[
+        cc(64, 1, 32, 32, 64, 4, 2, 1, false),
+        cc(64, 64, 16, 16, 128, 4, 2, 1, false),
+        cc(64, 128, 8, 8, 256, 4, 2, 1, false),
+        cc(64, 256, 4, 4, 1, 4, 1, 0, false),
+        cc(64, 3, 64, 64, 64, 4, 2, 1, false),
+        cc(64, 64, 32, 32, 128, 4, 2, 1, false),
+        cc(64, 128, 16, 16, 256, 4, 2, 1, false),
+        cc(64, 256, 8, 8, 512, 4, 2, 1, false),
+        cc(64, 512, 4, 4, 1, 4, 1, 0, false),
+    ];
+    let mut v = Vec::new();
+    for (cases, which, tag) in [(small, Kernels::All, ""), (dcgan, Kernels::Default, " dcgan")] {
+        for &case in cases {
+            v.push(Case::new("conv2d", format!("conv2d{tag} {case:?}"), move |gpu, rng| conv2d_case(gpu, rng, case, which)));
+        }
+    }
+    v
+}
+
+fn conv2d_case(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) -> Result<Vec<Row>> {
+    let spec = Conv2dSpec { stride: cs.stride, padding: cs.pad };
+    let sh = Conv2dShape::new(&spec, &[cs.batch, cs.c_in, cs.h, cs.w], &[cs.c_out, cs.c_in, cs.kh, cs.kw])?;
+    let (xs, ws) = (rng.normals(sh.input().iter().product(), 1.0), rng.normals(sh.weight().iter().product(), 0.5));
+    let bs = rng.normals(sh.c_out, 1.0);
+    let dys = rng.normals(sh.output().iter().product(), 1.0);
+    let dw0 = rng.normals(ws.len(), 1.0);
+    let db0 = rng.normals(sh.c_out, 1.0);
+    let (xt, wt, dyt) = (Tensor::from_f32(&sh.input(), &xs), Tensor::from_f32(&sh.weight(), &ws), Tensor::from_f32(&sh.output(), &dys));
+    let y_ref = cpu::conv2d::forward(&xt, &wt, cs.bias.then(|| f64s(&bs)).as_deref(), cs.stride, cs.pad);
+    let dx_ref = cpu::conv2d::backward_input(&dyt, &wt, &sh.input(), cs.stride, cs.pad);
+    let dw_ref = cpu::conv2d::backward_weight(&xt, &dyt, &sh.weight(), cs.stride, cs.pad);
+    let db_ref = cpu::conv2d::backward_bias(&dyt);
+
+    let x = upload(gpu, &sh.input(), &xs, "x")?;
+    let w = upload(gpu, &sh.weight(), &ws, "w")?;
+    let b = upload(gpu, &[sh.c_out], &bs, "bias")?;
+    let dy = upload(gpu, &sh.output(), &dys, "dy")?;
+    let y = GpuTensor::zeros(gpu, &sh.output(), DType::F32, "y")?;
+    let dx = GpuTensor::zeros(gpu, &sh.input(), DType::F32, "dx")?;
+    let dw = GpuTensor::zeros(gpu, &sh.weight(), DType::F32, "dw")?;
+    let db = GpuTensor::zeros(gpu, &[sh.c_out], DType::F32, "dbias")?;
+    let label = format!(
+        "x{:?} w{:?} s{} p{}{}",
+        sh.input(),
+        sh.weight(),
+        cs.stride,
+        cs.pad,
+        if cs.bias { " +bias" } else { "" }
+    );
+    let taps = cs.kh * cs.kw;
+    let mut rows = Vec::new();
+    for kernel in conv_kernels(gpu, which) {
+        let kn = kernel.name();
+        let d = ops::conv2d::forward(gpu, &spec, &x, &w, cs.bias.then_some(&b), &y, Some(kernel))?;
+        let got = run_poisoned(gpu, "conv2d fwd", &d, &y)?;
+        rows.push(Row::compare("conv2d", "forward", &label, kn, &got, &y_ref.data, sum_bound(cs.c_in * taps + 1)));
+        let d = ops::conv2d::backward_input(gpu, &spec, &dy, &w, &dx, Some(kernel))?;
+        let got = run_poisoned(gpu, "conv2d bwd input", &d, &dx)?;
+        rows.push(Row::compare("conv2d", "backward_input", &label, kn, &got, &dx_ref.data, sum_bound(cs.c_out * taps)));
+        dw.write_f32(gpu, &dw0)?;
+        let d = ops::conv2d::backward_weight(gpu, &spec, &x, &dy, &dw, Some(kernel))?;
+        let got = run_read(gpu, "conv2d bwd weight", &d, &[&dw])?.remove(0);
+        let k_w = cs.batch * sh.h_out * sh.w_out;
+        rows.push(Row::compare("conv2d", "backward_weight +=", &label, kn, &got, &add(&dw0, &dw_ref.data), sum_bound(k_w + 1)));
+    }
+    if cs.bias {
+        db.write_f32(gpu, &db0)?;
+        let got = run_read(gpu, "conv2d bwd bias", &[ops::conv2d::backward_bias(gpu, &dy, &db)?], &[&db])?.remove(0);
+        rows.push(Row::compare("conv2d", "backward_bias +=", &label, "wg256", &got, &add(&db0, &db_ref), sum_bound(cs.batch * sh.h_out * sh.w_out + 1)));
+    }
+    Ok(rows)
+}
+
+fn conv_transpose2d_cases() -> Vec<Case> {
+    let small: &[ConvCase] = &[
+        cc(1, 1, 1, 1, 1, 1, 1, 0, true),
+        cc(1, 3, 5, 5, 2, 3, 1, 1, true),
+        cc(2, 3, 7, 7, 5, 3, 2, 1, false),
+        cc(1, 4, 13, 13, 3, 4, 2, 1, true),
+        cc(3, 5, 17, 17, 65, 1, 1, 0, true),
+        cc(2, 64, 8, 8, 16, 3, 1, 1, false),
+        ConvCase { output_padding: 1, ..cc(2, 7, 5, 6, 13, 3, 2, 1, true) },
+        // Stride 3 with a 2-tap kernel: phase 2 of each axis receives no tap at all.
+        cc(2, 3, 4, 5, 4, 2, 3, 0, true),
+        ConvCase { kh: 4, kw: 3, ..cc(2, 3, 6, 5, 4, 4, 2, 1, true) },
+        cc(4, 64, 8, 8, 32, 4, 2, 1, false),
+    ];
+    // DCGAN generators (pytorch/examples, ngf = 64, nz = 100, batch 64, no bias).
+    let dcgan: &[ConvCase] = &[
+        cc(64, 100, 1, 1, 256, 4, 1, 0, false),
+        cc(64, 256, 4, 4, 128, 4, 2, 1, false),
+        cc(64, 128, 8, 8, 64, 4, 2, 1, false),
+        cc(64, 64, 16, 16, 1, 4, 2, 1, false),
+        cc(64, 100, 1, 1, 512, 4, 1, 0, false),
+        cc(64, 512, 4, 4, 256, 4, 2, 1, false),
+        cc(64, 256, 8, 8, 128, 4, 2, 1, false),
+        cc(64, 128, 16, 16, 64, 4, 2, 1, false),
+        cc(64, 64, 32, 32, 3, 4, 2, 1, false),
+    ];
+    let mut v = Vec::new();
+    for (cases, which, tag) in [(small, Kernels::All, ""), (dcgan, Kernels::Default, " dcgan")] {
+        for &case in cases {
+            v.push(Case::new("conv_transpose2d", format!("conv_transpose2d{tag} {case:?}"), move |gpu, rng| {
+                conv_transpose2d_case(gpu, rng, case, which)
+            }));
+        }
+    }
+    v
+}
+
+fn conv_transpose2d_case(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) -> Result<Vec<Row>> {
+    let spec = ConvT2dSpec { stride: cs.stride, padding: cs.pad, output_padding: cs.output_padding };
+    let sh = ConvT2dShape::new(&spec, &[cs.batch, cs.c_in, cs.h, cs.w], &[cs.c_in, cs.c_out, cs.kh, cs.kw])?;
+    let (xs, ws) = (rng.normals(sh.input().iter().product(), 1.0), rng.normals(sh.weight().iter().product(), 0.5));
+    let bs = rng.normals(sh.c_out, 1.0);
+    let dys = rng.normals(sh.output().iter().product(), 1.0);
+    let dw0 = rng.normals(ws.len(), 1.0);
+    let db0 = rng.normals(sh.c_out, 1.0);
+    let (xt, wt, dyt) = (Tensor::from_f32(&sh.input(), &xs), Tensor::from_f32(&sh.weight(), &ws), Tensor::from_f32(&sh.output(), &dys));
+    let y_ref = cpu::conv_transpose2d::forward(&xt, &wt, cs.bias.then(|| f64s(&bs)).as_deref(), cs.stride, cs.pad, cs.output_padding);
+    let dx_ref = cpu::conv_transpose2d::backward_input(&dyt, &wt, &sh.input(), cs.stride, cs.pad);
+    let dw_ref = cpu::conv_transpose2d::backward_weight(&xt, &dyt, &sh.weight(), cs.stride, cs.pad);
+    let db_ref = cpu::conv_transpose2d::backward_bias(&dyt);
+
+    let x = upload(gpu, &sh.input(), &xs, "x")?;
+    let w = upload(gpu, &sh.weight(), &ws, "w")?;
+    let b = upload(gpu, &[sh.c_out], &bs, "bias")?;
+    let dy = upload(gpu, &sh.output(), &dys, "dy")?;
+    let y = GpuTensor::zeros(gpu, &sh.output(), DType::F32, "y")?;
+    let dx = GpuTensor::zeros(gpu, &sh.input(), DType::F32, "dx")?;
+    let dw = GpuTensor::zeros(gpu, &sh.weight(), DType::F32, "dw")?;
+    let db = GpuTensor::zeros(gpu, &[sh.c_out], DType::F32, "dbias")?;
+    let label = format!(
+        "x{:?} w{:?} s{} p{}{}{}",
+        sh.input(),
+        sh.weight(),
+        cs.stride,
+        cs.pad,
+        if cs.output_padding > 0 { format!(" op{}", cs.output_padding) } else { String::new() },
+        if cs.bias { " +bias" } else { "" }
+    );
+    let taps = cs.kh * cs.kw;
+    let mut rows = Vec::new();
+    for kernel in conv_kernels(gpu, which) {
+        let kn = kernel.name();
+        let d = ops::conv_transpose2d::forward(gpu, &spec, &x, &w, cs.bias.then_some(&b), &y, Some(kernel))?;
+        let got = run_poisoned(gpu, "convT fwd", &d, &y)?;
+        rows.push(Row::compare("conv_transpose2d", "forward", &label, kn, &got, &y_ref.data, sum_bound(cs.c_in * taps + 1)));
+        let d = ops::conv_transpose2d::backward_input(gpu, &spec, &dy, &w, &dx, Some(kernel))?;
+        let got = run_poisoned(gpu, "convT bwd input", &d, &dx)?;
+        rows.push(Row::compare("conv_transpose2d", "backward_input", &label, kn, &got, &dx_ref.data, sum_bound(cs.c_out * taps)));
+        dw.write_f32(gpu, &dw0)?;
+        let d = ops::conv_transpose2d::backward_weight(gpu, &spec, &x, &dy, &dw, Some(kernel))?;
+        let got = run_read(gpu, "convT bwd weight", &d, &[&dw])?.remove(0);
+        rows.push(Row::compare(
+            "conv_transpose2d",
+            "backward_weight +=",
+            &label,
+            kn,
+            &got,
+            &add(&dw0, &dw_ref.data),
+            sum_bound(cs.batch * cs.h * cs.w + 1),
+        ));
+    }
+    if cs.bias {
+        db.write_f32(gpu, &db0)?;
+        let got = run_read(gpu, "convT bwd bias", &[ops::conv_transpose2d::backward_bias(gpu, &dy, &db)?], &[&db])?.remove(0);
+        rows.push(Row::compare(
+            "conv_transpose2d",
+            "backward_bias +=",
+            &label,
+            "wg256",
+            &got,
+            &add(&db0, &db_ref),
+            sum_bound(cs.batch * sh.h_out * sh.w_out + 1),
+        ));
+    }
+    Ok(rows)
+}

@@ -1,0 +1,189 @@
+//! The GPU-vs-reference correctness suite, shared by `shadergan check` and `cargo test`.
+//!
+//! Every case draws fresh random inputs from a seed derived from (run seed, case name), so
+//! `--seed S --op NAME` replays one case bit for bit. Outputs that a kernel overwrites are
+//! poisoned with NaN before the dispatch, so an element it forgets to write fails; outputs it
+//! accumulates into start from random values and are compared with start + reference.
+//!
+//! A row passes when ‖gpu − ref‖₂ / ‖ref‖₂ ≤ bound and every value is finite. The bounds
+//! follow from f32 arithmetic (unit roundoff u = 2⁻²⁴ ≈ 6e-8):
+//!   - a sum of K products accumulated in f32 has a rounding error that grows like a random
+//!     walk, ≈ u·√K relative; the bound is 16·u·√K (at least 1e-6), ~2.5e-4 at K = 65 536;
+//!   - elementwise arithmetic is a few roundings: 1e-6;
+//!   - transcendentals (exp, log, tanh, sin, cos) carry the driver's error: 1e-5.
+//! In practice the measured errors sit one to two orders of magnitude under these.
+
+pub mod cases;
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+
+/// f32 unit roundoff.
+pub const F32_U: f64 = 5.960_464_477_539_063e-8;
+
+/// Bound for a result made of sums of `k` f32 products.
+pub fn sum_bound(k: usize) -> f64 {
+    (4.0 * F32_U * (k.max(1) as f64).sqrt()).max(1e-6)
+}
+/// Bound for elementwise arithmetic without transcendentals.
+pub const ELEMENTWISE_BOUND: f64 = 1e-6;
+/// Bound for results through exp/log/tanh/sin/cos.
+pub const TRANSCENDENTAL_BOUND: f64 = 1e-5;
+
+/// One checked output.
+#[derive(Clone, Debug)]
+pub struct Row {
+    pub op: String,
+    /// forward, backward_input, ...
+    pub pass: String,
+    pub shape: String,
+    pub kernel: String,
+    pub max_abs: f64,
+    pub rel: f64,
+    pub bound: f64,
+    pub ok: bool,
+}
+
+impl Row {
+    /// Compare `gpu` with `reference` under `bound`.
+    pub fn compare(op: &str, pass: &str, shape: &str, kernel: &str, gpu: &[f32], reference: &[f64], bound: f64) -> Row {
+        let (max_abs, rel) = errors(gpu, reference);
+        Row {
+            op: op.into(),
+            pass: pass.into(),
+            shape: shape.into(),
+            kernel: kernel.into(),
+            max_abs,
+            rel,
+            bound,
+            ok: rel <= bound,
+        }
+    }
+
+    /// A row for a check that is not a tensor comparison (statistics, determinism).
+    pub fn scalar(op: &str, pass: &str, shape: &str, kernel: &str, error: f64, bound: f64) -> Row {
+        Row {
+            op: op.into(),
+            pass: pass.into(),
+            shape: shape.into(),
+            kernel: kernel.into(),
+            max_abs: error,
+            rel: error,
+            bound,
+            ok: error <= bound,
+        }
+    }
+}
+
+/// (max |gpu − ref|, ‖gpu − ref‖₂ / ‖ref‖₂). Any non-finite GPU value, or a length mismatch,
+/// gives an infinite error; a zero reference compares absolutely.
+pub fn errors(gpu: &[f32], reference: &[f64]) -> (f64, f64) {
+    if gpu.len() != reference.len() {
+        return (f64::INFINITY, f64::INFINITY);
+    }
+    let (mut max_abs, mut diff2, mut ref2) = (0.0f64, 0.0f64, 0.0f64);
+    for (&g, &r) in gpu.iter().zip(reference) {
+        if !g.is_finite() {
+            return (f64::INFINITY, f64::INFINITY);
+        }
+        let d = g as f64 - r;
+        max_abs = max_abs.max(d.abs());
+        diff2 += d * d;
+        ref2 += r * r;
+    }
+    let rel = if ref2 > 0.0 { (diff2 / ref2).sqrt() } else { diff2.sqrt() };
+    (max_abs, rel)
+}
+
+/// SplitMix64: test inputs only (the GPU's own generator is checked against its reference).
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    /// A generator for one case: the run seed mixed with the case's name.
+    pub fn for_case(seed: u64, name: &str) -> Rng {
+        let mut h = 0xcbf2_9ce4_8422_2325u64; // FNV-1a
+        for b in name.bytes() {
+            h = (h ^ b as u64).wrapping_mul(0x0100_0000_01b3);
+        }
+        Rng(seed ^ h)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform on [0, 1).
+    pub fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.uniform();
+        let u2 = self.uniform();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+
+    pub fn normals(&mut self, n: usize, std: f64) -> Vec<f32> {
+        (0..n).map(|_| (self.normal() * std) as f32).collect()
+    }
+
+    pub fn uniforms(&mut self, n: usize, low: f64, high: f64) -> Vec<f32> {
+        (0..n).map(|_| (low + (high - low) * self.uniform()) as f32).collect()
+    }
+}
+
+/// A named correctness case of one op; running it gives one row per pass and kernel.
+pub struct Case {
+    pub op: &'static str,
+    pub name: String,
+    #[allow(clippy::type_complexity)]
+    pub run: Box<dyn Fn(&Gpu, &mut Rng) -> Result<Vec<Row>> + Send + Sync>,
+}
+
+impl Case {
+    pub fn new(
+        op: &'static str,
+        name: impl Into<String>,
+        run: impl Fn(&Gpu, &mut Rng) -> Result<Vec<Row>> + Send + Sync + 'static,
+    ) -> Case {
+        Case { op, name: name.into(), run: Box::new(run) }
+    }
+}
+
+/// The op names `--op` accepts.
+pub fn op_names() -> Vec<&'static str> {
+    let mut names: Vec<&'static str> = cases::all().iter().map(|c| c.op).collect();
+    names.dedup();
+    names
+}
+
+/// Run every case of `op` (all when None) with `seed`, calling `on_row` as rows arrive.
+/// Returns the rows; the caller decides what a failure means.
+pub fn run(gpu: &Gpu, op: Option<&str>, seed: u64, mut on_row: impl FnMut(&Row)) -> Result<Vec<Row>> {
+    let mut rows = Vec::new();
+    for case in cases::all().into_iter().filter(|c| op.is_none_or(|o| c.op == o)) {
+        let mut rng = Rng::for_case(seed, &case.name);
+        for row in (case.run)(gpu, &mut rng)? {
+            on_row(&row);
+            rows.push(row);
+        }
+    }
+    Ok(rows)
+}
+
+/// The seed for this run: `SHADERGAN_SEED` when set (to replay), else fresh from the clock.
+pub fn seed_from_env_or_clock() -> u64 {
+    if let Some(s) = std::env::var("SHADERGAN_SEED").ok().and_then(|s| s.parse().ok()) {
+        return s;
+    }
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(1, |d| d.as_nanos() as u64)
+}

@@ -1,0 +1,143 @@
+//! Host side of shaders/optim.wgsl: Adam / AdamW and SGD (with momentum), in place.
+
+use bytemuck::{Pod, Zeroable};
+
+use super::elementwise::{vec4_count, vec4_grid};
+use crate::error::{Error, Result};
+use crate::gpu::shaders::OPTIM;
+use crate::gpu::{DType, Dispatch, Gpu, GpuTensor, KernelRef};
+
+/// Mirrors `struct AdamParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct AdamParams {
+    pub n4: u32,
+    pub counter_index: u32,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub decoupled: u32,
+}
+const _: () = assert!(std::mem::size_of::<AdamParams>() % 16 == 0);
+
+/// Mirrors `struct SgdParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct SgdParams {
+    pub n4: u32,
+    pub lr: f32,
+    pub weight_decay: f32,
+    pub momentum: f32,
+}
+
+/// Adam hyperparameters (PyTorch names and defaults; DCGAN uses lr 2e-4, β1 0.5).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    /// AdamW: decay the weights directly instead of adding wd·w to the gradient.
+    pub decoupled: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false }
+    }
+}
+
+impl AdamConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(Error::invalid("Adam", m));
+        if !(self.lr.is_finite() && self.lr >= 0.0) {
+            return bad(format!("learning rate {} must be a finite number ≥ 0", self.lr));
+        }
+        if !(0.0..1.0).contains(&self.beta1) || !(0.0..1.0).contains(&self.beta2) {
+            return bad(format!("betas ({}, {}) must lie in [0, 1)", self.beta1, self.beta2));
+        }
+        if !(self.eps.is_finite() && self.eps > 0.0) {
+            return bad(format!("eps {} must be > 0", self.eps));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad(format!("weight decay {} must be ≥ 0", self.weight_decay));
+        }
+        Ok(())
+    }
+}
+
+fn same(op: &str, ts: &[&GpuTensor]) -> Result<()> {
+    for t in ts {
+        if t.numel() != ts[0].numel() || t.dtype() != DType::F32 {
+            return Err(Error::shape(op, format!("{} {:?} does not match {} {:?}", t.label(), t.shape(), ts[0].label(), ts[0].shape())));
+        }
+    }
+    Ok(())
+}
+
+/// One Adam step on `param` with step count t = counters[counter_index] (≥ 1: bump it with
+/// elementwise::counter_add first).
+pub fn adam_step(
+    gpu: &Gpu,
+    cfg: &AdamConfig,
+    grad: &GpuTensor,
+    counters: &GpuTensor,
+    counter_index: usize,
+    param: &GpuTensor,
+    m: &GpuTensor,
+    v: &GpuTensor,
+) -> Result<Dispatch> {
+    let op = "adam_step";
+    cfg.validate()?;
+    same(op, &[param, grad, m, v])?;
+    if counters.dtype() != DType::U32 || counter_index >= counters.numel() {
+        return Err(Error::shape(op, format!("step counter slot {counter_index} of {:?}", counters.shape())));
+    }
+    let n4 = vec4_count(op, param)?;
+    let params = AdamParams {
+        n4,
+        counter_index: counter_index as u32,
+        lr: cfg.lr,
+        beta1: cfg.beta1,
+        beta2: cfg.beta2,
+        eps: cfg.eps,
+        weight_decay: cfg.weight_decay,
+        decoupled: cfg.decoupled as u32,
+    };
+    let label = format!("{op} {} {:?}", param.label(), param.shape());
+    let grid = vec4_grid(gpu, &label, n4)?;
+    gpu.dispatch(&KernelRef::new(&OPTIM, op), label, &[grad, counters], &[param, m, v], &params, grid)
+}
+
+/// One SGD step; with `momentum_buf`, PyTorch's momentum SGD (no dampening, no Nesterov).
+pub fn sgd_step(
+    gpu: &Gpu,
+    lr: f32,
+    weight_decay: f32,
+    momentum: Option<(f32, &GpuTensor)>,
+    grad: &GpuTensor,
+    param: &GpuTensor,
+) -> Result<Dispatch> {
+    let op = "sgd_step";
+    if !(lr.is_finite() && lr >= 0.0) || !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return Err(Error::invalid("SGD", format!("learning rate {lr} and weight decay {weight_decay} must be finite and ≥ 0")));
+    }
+    same(op, &[param, grad])?;
+    let n4 = vec4_count(op, param)?;
+    let label = format!("{op} {} {:?}", param.label(), param.shape());
+    let grid = vec4_grid(gpu, &label, n4)?;
+    match momentum {
+        None => {
+            let params = SgdParams { n4, lr, weight_decay, momentum: 0.0 };
+            gpu.dispatch(&KernelRef::new(&OPTIM, "sgd_step"), label, &[grad], &[param], &params, grid)
+        }
+        Some((mu, buf)) => {
+            same(op, &[param, buf])?;
+            let params = SgdParams { n4, lr, weight_decay, momentum: mu };
+            gpu.dispatch(&KernelRef::new(&OPTIM, "sgd_momentum_step"), label, &[grad], &[param, buf], &params, grid)
+        }
+    }
+}

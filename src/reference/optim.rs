@@ -1,0 +1,45 @@
+//! Optimizer updates, as PyTorch's `torch.optim.Adam` / `AdamW` / `SGD` document them.
+
+/// One Adam step at step count t ≥ 1; updates param, m, v in place.
+#[allow(clippy::too_many_arguments)]
+pub fn adam_step(
+    param: &mut [f64],
+    grad: &[f64],
+    m: &mut [f64],
+    v: &mut [f64],
+    t: u32,
+    (lr, beta1, beta2, eps): (f64, f64, f64, f64),
+    weight_decay: f64,
+    decoupled: bool,
+) {
+    for i in 0..param.len() {
+        let mut g = grad[i];
+        if decoupled {
+            param[i] *= 1.0 - lr * weight_decay;
+        } else {
+            g += weight_decay * param[i];
+        }
+        m[i] = beta1 * m[i] + (1.0 - beta1) * g;
+        v[i] = beta2 * v[i] + (1.0 - beta2) * g * g;
+        let m_hat = m[i] / (1.0 - beta1.powi(t as i32));
+        let v_hat = v[i] / (1.0 - beta2.powi(t as i32));
+        param[i] -= lr * m_hat / (v_hat.sqrt() + eps);
+    }
+}
+
+/// One SGD step; with momentum, buf ← μ·buf + g, param ← param − lr·buf.
+pub fn sgd_step(param: &mut [f64], grad: &[f64], lr: f64, weight_decay: f64, momentum: Option<(f64, &mut [f64])>) {
+    match momentum {
+        None => {
+            for (p, g) in param.iter_mut().zip(grad) {
+                *p -= lr * (g + weight_decay * *p);
+            }
+        }
+        Some((mu, buf)) => {
+            for i in 0..param.len() {
+                buf[i] = mu * buf[i] + grad[i] + weight_decay * param[i];
+                param[i] -= lr * buf[i];
+            }
+        }
+    }
+}
