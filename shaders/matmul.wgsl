@@ -8,23 +8,24 @@
 // KERNELS  Several kernels compute the same function; src/ops/matmul.rs picks one per adapter
 //          (../shared/PLATFORM.md: on lavapipe every workgroup-memory access is a per-lane scalar
 //          loop, so register blocks without workgroup memory win there; real GPUs want
-//          workgroup-memory tiles):
-//   matmul_naive          1 invocation = 1 output, scalar loads. The second oracle and the
-//                         speed baseline. WG 16×16; grid (ceil(N/16), ceil(M/16)).
-//   matmul_regblock       1 invocation = TM×TN = 8×8 outputs at rows m0 + i·8 + ly, columns
-//                         n0 + j·8 + lx (interleaved so neighbouring lanes touch neighbouring
-//                         columns); scalar loads, any shape, any transposes. WG 64 = 8×8 lanes,
-//                         tile 64×64; grid (ceil(N/64), ceil(M/64)).
-//   matmul_regblock_vec4  1 invocation = 8 rows × 8 contiguous columns, loads as vec4: per 4 k,
-//                         8 vec4 of A (one per row) and 8 vec4 of B (2 per k) feed 256 FMAs.
-//                         Needs no transposes, K % 4 = 0 and N % 4 = 0. WG 64 = 8×8, tile 64×64.
-//   matmul_tiled          Workgroup-memory tiles for real GPUs: a 64×16 tile of A and a 16×64
-//                         tile of B staged per step of 16 k (8 KiB), each of 256 invocations
-//                         computing a 4×4 block. Any shape, any transposes (loads are
-//                         bounds-masked to zero). WG 256, tile 64×64; grid (ceil(N/64), ceil(M/64)).
-//          (matmul_subgroup.wgsl adds the subgroup-broadcast variant for adapters with SUBGROUP.)
+//          workgroup-memory tiles). matmul_subgroup.wgsl adds a subgroup-broadcast variant.
+// WORK     matmul_naive:         1 invocation = 1 output; scalar loads. The second oracle and
+//                                the speed baseline.
+//          matmul_regblock:      1 invocation = 8 consecutive rows × 8 consecutive columns;
+//                                per 4 k, 32 scalar loads of A and 32 of B (gathered into vec4)
+//                                feed gemm_block.wgsl's block_fma (256 FMAs). Any shape, any
+//                                transposes.
+//          matmul_regblock_vec4: the same block with vec4 loads: per 4 k, 8 vec4 of A (one per
+//                                row) and 8 of B (2 per k). Needs no transposes, K % 4 = 0 and
+//                                N % 4 = 0.
+//          matmul_tiled:         256 invocations stage a 64×16 tile of A and a 16×64 tile of B
+//                                in workgroup memory per 16 k (8 KiB, loads bounds-masked to 0);
+//                                each computes 4×4 outputs. Any shape, any transposes.
+// TILES    regblock, regblock_vec4, tiled: 64 × 64 outputs per workgroup.
+// GRID     naive: (ceil(N/16), ceil(M/16)) workgroups of 16×16.
+//          the others: (ceil(N/64), ceil(M/64)) workgroups of 64 (regblock) or 256 (tiled).
 // EDGES    Rows/columns past M/N: loads use clamped indices (always in bounds, results unused)
-//          and stores are skipped. K is looped exactly (no padding assumed).
+//          and stores are skipped. K is looped exactly; a partial last chunk of 4 k reads A as 0.
 // WRITES   C: overwrite (=), or accumulate with beta = 1 (C = AB + C).
 // BINDINGS 0 a r | 1 b r | 2 bias r | 3 c rw | 4 params
 // REF      src/reference/matmul.rs   TESTS src/check/cases.rs (op "matmul")

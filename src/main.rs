@@ -41,13 +41,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
 fn devices(a: &AdapterArgs) -> Result<ExitCode> {
     let choice = choice(a);
     let all = gpu::list_adapters(&choice)?;
-    if all.is_empty() {
-        // The same one-line hint as when opening a device.
-        gpu::choose_adapter(&choice)?;
-    }
-    let chosen = gpu::choose_adapter(&choice).ok().map(|e| e.index);
+    // No adapter at all, or none matching --adapter: the same one-line error as opening one.
+    let chosen = gpu::choose_adapter(&choice)?.index;
     for e in &all {
-        let mark = if Some(e.index) == chosen { "  <- selected" } else { "" };
+        let mark = if e.index == chosen { "  <- selected" } else { "" };
         let f = e.adapter.features();
         let sub = if f.contains(wgpu::Features::SUBGROUP) { " subgroups" } else { "" };
         let ts = if f.contains(wgpu::Features::TIMESTAMP_QUERY) { " timestamps" } else { "" };

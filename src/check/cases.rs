@@ -285,6 +285,15 @@ fn loss_cases() -> Vec<Case> {
 
 // ------------------------------------------------------------------------------------- optim
 
+/// Bound for an optimizer step compared as Δ = p_new − p_old: the update's own arithmetic
+/// (through sqrt and the bias corrections: TRANSCENDENTAL_BOUND) plus storing p_new in f32,
+/// which alone costs u·|p_new| per element — large next to a small step. Computed from the
+/// reference, so a step that is tiny relative to its parameter gets the room it needs.
+fn step_bound(p_new: &[f64], delta: &[f64]) -> f64 {
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    TRANSCENDENTAL_BOUND + 2.0 * super::F32_U * norm(p_new) / norm(delta).max(f64::MIN_POSITIVE)
+}
+
 fn optim_cases() -> Vec<Case> {
     let mut v = Vec::new();
     for &(n, t, wd, decoupled, fold) in &[
@@ -323,7 +332,7 @@ fn optim_cases() -> Vec<Case> {
             let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
             let shape = format!("n={n} t={t} wd={wd}{}{}", if decoupled { " AdamW" } else { "" }, if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
             Ok(vec![
-                Row::compare("optim", "adam_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, TRANSCENDENTAL_BOUND),
+                Row::compare("optim", "adam_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&p, &delta_ref)),
                 Row::compare("optim", "adam_m", &shape, "vec4", &got[1], &m, ELEMENTWISE_BOUND),
                 Row::compare("optim", "adam_v", &shape, "vec4", &got[2], &vv, ELEMENTWISE_BOUND),
             ])
@@ -342,7 +351,7 @@ fn optim_cases() -> Vec<Case> {
             let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
             let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
             let shape = format!("n={n} momentum={momentum:?}");
-            let mut rows = vec![Row::compare("optim", "sgd_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, TRANSCENDENTAL_BOUND)];
+            let mut rows = vec![Row::compare("optim", "sgd_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&p, &delta_ref))];
             if momentum.is_some() {
                 rows.push(Row::compare("optim", "sgd_momentum_buf", &shape, "vec4", &got[1], &buf, ELEMENTWISE_BOUND));
             }

@@ -168,9 +168,14 @@ pub fn op_names() -> Vec<&'static str> {
 
 /// Run every case of `op` (all when None) with `seed`, calling `on_row` as rows arrive.
 /// Returns the rows; the caller decides what a failure means.
-pub fn run(gpu: &Gpu, op: Option<&str>, seed: u64, mut on_row: impl FnMut(&Row)) -> Result<Vec<Row>> {
+pub fn run(gpu: &Gpu, op: Option<&str>, seed: u64, on_row: impl FnMut(&Row)) -> Result<Vec<Row>> {
+    run_cases(gpu, |c| op.is_none_or(|o| c.op == o), seed, on_row)
+}
+
+/// Run the cases `select` picks, with `seed`.
+pub fn run_cases(gpu: &Gpu, select: impl Fn(&Case) -> bool, seed: u64, mut on_row: impl FnMut(&Row)) -> Result<Vec<Row>> {
     let mut rows = Vec::new();
-    for case in cases::all().into_iter().filter(|c| op.is_none_or(|o| c.op == o)) {
+    for case in cases::all().into_iter().filter(|c| select(c)) {
         let mut rng = Rng::for_case(seed, &case.name);
         for row in (case.run)(gpu, &mut rng)? {
             on_row(&row);

@@ -75,6 +75,12 @@ pub struct Dispatch {
     pub label: String,
 }
 
+impl std::fmt::Debug for Dispatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Dispatch({} grid {}x{}x{})", self.label, self.grid.x, self.grid.y, self.grid.z)
+    }
+}
+
 impl Dispatch {
     pub fn record(&self, pass: &mut wgpu::ComputePass<'_>) {
         pass.set_pipeline(&self.pipeline);

@@ -309,6 +309,15 @@ impl Gpu {
         }
     }
 
+    /// The same device with module `shader` compiled from `source` instead of the embedded
+    /// file. The mutation tests use it to break a kernel on purpose and see the correctness
+    /// suite fail.
+    pub fn with_shader_source(&self, shader: &'static shaders::Shader, source: String) -> Gpu {
+        let mut fork = self.with_workgroup_cap(self.limits.max_compute_workgroups_per_dimension);
+        fork.pipelines.sources.insert(shader.file, source);
+        fork
+    }
+
     /// One line naming the adapter, for logs and run directories.
     pub fn describe(&self) -> String {
         let i = &self.info;

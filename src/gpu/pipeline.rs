@@ -44,6 +44,30 @@ type Key = (&'static str, &'static str, Vec<(&'static str, u64)>);
 pub(crate) struct PipelineCache {
     modules: Mutex<HashMap<&'static str, wgpu::ShaderModule>>,
     pipelines: Mutex<HashMap<Key, Arc<wgpu::ComputePipeline>>>,
+    /// Replacement sources by module name (see `Gpu::with_shader_source`).
+    pub(crate) sources: HashMap<&'static str, String>,
+}
+
+/// naga's report as one line: its error lines, with `wgsl:LINE:COL` rewritten to the file
+/// of the module the line came from (modules concatenate several files).
+fn condense(shader: &Shader, message: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for line in message.lines().map(str::trim) {
+        if let Some(pos) = line.find("wgsl:") {
+            let loc = &line[pos + 5..];
+            let mut nums = loc.split(':').map(|n| n.trim().parse::<usize>());
+            if let (Some(Ok(l)), Some(Ok(c))) = (nums.next(), nums.next()) {
+                let (file, l) = shader.locate(l);
+                parts.push(format!("at {file}:{l}:{c}"));
+            }
+        } else if line.contains("error") || line.starts_with("= ") {
+            let line = line.trim_start_matches("= ");
+            if !parts.iter().any(|p| p == line) && !line.starts_with("In Device::") {
+                parts.push(line.to_string());
+            }
+        }
+    }
+    if parts.is_empty() { message.split_whitespace().collect::<Vec<_>>().join(" ") } else { parts.join(" ") }
 }
 
 fn scope_error(guard: wgpu::ErrorScopeGuard) -> Option<String> {
@@ -59,13 +83,14 @@ impl Gpu {
         if let Some(m) = modules.get(shader.file) {
             return Ok(m.clone());
         }
+        let source = self.pipelines.sources.get(shader.file).map_or(shader.source, |s| s.as_str());
         let scope = self.device.push_error_scope(wgpu::ErrorFilter::Validation);
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(shader.file),
-            source: wgpu::ShaderSource::Wgsl(shader.source.into()),
+            source: wgpu::ShaderSource::Wgsl(source.into()),
         });
         if let Some(message) = scope_error(scope) {
-            return Err(Error::ShaderCompile { file: shader.file, entry: "(module)".into(), message });
+            return Err(Error::ShaderCompile { file: shader.file, entry: "(module)".into(), message: condense(shader, &message) });
         }
         modules.insert(shader.file, module.clone());
         Ok(module)
@@ -104,7 +129,11 @@ impl Gpu {
             cache: None,
         });
         if let Some(message) = scope_error(scope) {
-            return Err(Error::ShaderCompile { file: kernel.shader.file, entry: kernel.entry.to_string(), message });
+            return Err(Error::ShaderCompile {
+                file: kernel.shader.file,
+                entry: kernel.entry.to_string(),
+                message: condense(kernel.shader, &message),
+            });
         }
         let pipeline = Arc::new(pipeline);
         self.pipelines.pipelines.lock().unwrap_or_else(|p| p.into_inner()).insert(key, pipeline.clone());

@@ -11,8 +11,8 @@
 pub struct Shader {
     /// The module's name (its main file), used in error messages and labels.
     pub file: &'static str,
-    /// The files it is made of, in order.
-    pub parts: &'static [&'static str],
+    /// The files it is made of, in order: (name, source).
+    pub parts: &'static [(&'static str, &'static str)],
     pub source: &'static str,
     /// Uses subgroup operations, so it compiles only where the device has SUBGROUP (never GL).
     pub needs_subgroups: bool,
@@ -25,7 +25,7 @@ macro_rules! shader {
     ($name:ident, $sub:expr, $file:literal, [$($part:literal),+]) => {
         pub static $name: Shader = Shader {
             file: $file,
-            parts: &[$($part),+],
+            parts: &[$(($part, include_str!(concat!("../../shaders/", $part)))),+],
             source: concat!($(include_str!(concat!("../../shaders/", $part))),+),
             needs_subgroups: $sub,
         };
@@ -43,6 +43,26 @@ shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
 shader!(MATMUL_SUBGROUP, true, "matmul_subgroup.wgsl", ["gemm_block.wgsl", "matmul.wgsl", "matmul_subgroup.wgsl"]);
 shader!(CONV, false, "conv.wgsl", ["gemm_block.wgsl", "conv.wgsl"]);
 shader!(CONV_SUBGROUP, true, "conv_subgroup.wgsl", ["gemm_block.wgsl", "conv.wgsl", "conv_subgroup.wgsl"]);
+
+impl Shader {
+    /// Whether the module includes the file `name`.
+    pub fn has_part(&self, name: &str) -> bool {
+        self.parts.iter().any(|(n, _)| *n == name)
+    }
+
+    /// The file and line within it of line `line` (1-based) of the module's source.
+    pub fn locate(&self, line: usize) -> (&'static str, usize) {
+        let mut first = 1;
+        for (name, src) in self.parts {
+            let lines = src.lines().count();
+            if line < first + lines {
+                return (name, line - first + 1);
+            }
+            first += lines;
+        }
+        (self.file, line)
+    }
+}
 
 /// All modules, for validation tests and `--dump-shaders`.
 pub static ALL: &[&Shader] = &[

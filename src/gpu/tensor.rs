@@ -6,7 +6,7 @@
 //! tensor, holds garbage, and is never compared or exported. Several tensors may share one
 //! buffer (a model's flat parameter buffer), each at an offset aligned for binding.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use wgpu::util::DeviceExt;
 
@@ -249,19 +249,27 @@ impl GpuTensor {
 }
 
 /// Map a MAP_READ buffer whose copy has been submitted, wait, and return its bytes.
+///
+/// Waits for the map callback itself, not only for the device: when several threads share the
+/// device, whichever thread polls runs the callbacks, so this thread's poll can return while
+/// another is still delivering this buffer's callback.
 pub fn map_read(gpu: &Gpu, staging: &wgpu::Buffer, what: &str) -> Result<Vec<u8>> {
-    let status: Arc<Mutex<Option<std::result::Result<(), wgpu::BufferAsyncError>>>> = Arc::new(Mutex::new(None));
-    let s = status.clone();
+    let (tx, rx) = std::sync::mpsc::channel();
     staging.map_async(wgpu::MapMode::Read, .., move |r| {
-        *s.lock().unwrap_or_else(|p| p.into_inner()) = Some(r);
+        let _ = tx.send(r);
     });
     gpu.wait()?;
-    let outcome = status.lock().unwrap_or_else(|p| p.into_inner()).take();
-    match outcome {
-        Some(Ok(())) => {}
-        Some(Err(e)) => return Err(Error::Readback { what: what.to_string(), message: e.to_string() }),
-        None => return Err(Error::Readback { what: what.to_string(), message: "map callback never ran".into() }),
-    }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+    let outcome = loop {
+        match rx.recv_timeout(std::time::Duration::from_millis(5)) {
+            Ok(r) => break r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) if std::time::Instant::now() < deadline => {
+                let _ = gpu.device.poll(wgpu::PollType::Poll);
+            }
+            Err(_) => return Err(Error::Readback { what: what.to_string(), message: "the map callback never ran".into() }),
+        }
+    };
+    outcome.map_err(|e| Error::Readback { what: what.to_string(), message: e.to_string() })?;
     let bytes = {
         let view = staging
             .get_mapped_range(..)

@@ -1,0 +1,73 @@
+//! Break a kernel on purpose and see the correctness suite catch it. Each mutation below is a
+//! one-token bug of the kind that index math invites (an off-by-one bound, a wrong stride, a
+//! swapped operand, a dropped factor); the mutated module replaces the real one on a forked
+//! device and the op's cases must report at least one FAIL (or a GPU error). If a mutation
+//! stops matching the source, the test says so instead of passing vacuously.
+
+use std::sync::OnceLock;
+
+use shadergan::check;
+use shadergan::gpu::shaders::{self, Shader};
+use shadergan::gpu::{AdapterChoice, Gpu};
+
+fn gpu() -> &'static Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| Gpu::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}")))
+}
+
+/// (module, op whose cases must fail, text to find exactly once, replacement, what the bug is)
+type Mutation = (&'static Shader, &'static str, &'static str, &'static str, &'static str);
+
+const MUTATIONS: &[Mutation] = &[
+    (&shaders::CONV, "conv2d", "iy < i32(p.hx)", "iy <= i32(p.hx)", "gather reads one row past the image"),
+    (&shaders::CONV, "conv2d", "if (t.tx >= i32(p.kw)) {", "if (t.tx > i32(p.kw)) {", "k walk wraps one tap late"),
+    (&shaders::CONV, "conv_transpose2d", "ph.qy0 = (p.pad + s - 1u - ph.ry) / s;", "ph.qy0 = (p.pad + s - ph.ry) / s;", "phase starts at the wrong row"),
+    (&shaders::CONV, "conv2d", "t.a_off = t.a_off + (p.m - 1u) * p.ho * p.wo;", "t.a_off = t.a_off + p.m * p.ho * p.wo;", "weight gradient skips a sample of g"),
+    (&shaders::CONV, "conv_transpose2d", "let kx = z % rp.stride + rp.stride * jx;", "let kx = z % rp.stride + jx;", "repacked weights use the wrong tap"),
+    (&shaders::CONV_SUBGROUP, "conv2d", "let l3 = subgroupBroadcast(g, 3u);", "let l3 = subgroupBroadcast(g, 2u);", "column 3 takes lane 2's values"),
+    (&shaders::MATMUL, "matmul", "let nv1 = min(n0 / 4u + 1u, n4 - 1u);", "let nv1 = min(n0 / 4u, n4 - 1u);", "second column vec4 duplicates the first"),
+    (&shaders::MATMUL, "matmul", "let k3 = min(kb + 3u, p.k - 1u);", "let k3 = min(kb + 2u, p.k - 1u);", "fourth k of a chunk repeats the third"),
+    (&shaders::MATMUL, "matmul", "r.c70 = fma(vec4<f32>(a7.w), b30, r.c70);", "r.c70 = fma(vec4<f32>(a7.w), b31, r.c70);", "micro-kernel uses the wrong B vector"),
+    // (Loading one column past N into the tile is NOT a bug: that column is never stored. An
+    // earlier version of this list had it and the test reported it as uncaught, correctly.)
+    (&shaders::MATMUL, "matmul", "for (var kk = 0u; kk < T_BK; kk++) {", "for (var kk = 0u; kk < T_BK - 1u; kk++) {", "tiled kernel skips the last k of each stage"),
+    (&shaders::BATCHNORM, "batchnorm", "let var_biased = workgroup_sum(t, sq) / n;", "let var_biased = workgroup_sum(t, sq) / (n - 1.0);", "normalises with the unbiased variance"),
+    (&shaders::BATCHNORM, "batchnorm", "dx[i] = k * (dy[i] - mean_dy - xhat * mean_dyx);", "dx[i] = k * (dy[i] - mean_dy + xhat * mean_dyx);", "backward sign error"),
+    (&shaders::ACTIVATION, "activation", "dx[i] = select(vec4<f32>(0.0), dy[i], saved[i] > vec4<f32>(0.0));", "dx[i] = select(vec4<f32>(0.0), dy[i], saved[i] >= vec4<f32>(0.0));", "relu'(0) = 1 instead of 0"),
+    (&shaders::LOSS, "loss", "dlogits[i] = p.scale * resid * inv_n;", "dlogits[i] = p.scale * resid;", "gradient not divided by n"),
+    (&shaders::OPTIM, "optim", "let bias1 = one_minus_pow(ap.beta1, t);", "let bias1 = one_minus_pow(ap.beta2, t);", "first-moment bias correction uses beta2"),
+    (&shaders::RANDOM, "random", "const PHILOX_W1: u32 = 0xBB67AE85u;", "const PHILOX_W1: u32 = 0xBB67AE84u;", "wrong Weyl constant"),
+    (&shaders::REDUCE, "reduce", "for (var half = WG / 2u; half > 0u; half /= 2u) {", "for (var half = WG / 4u; half > 0u; half /= 2u) {", "tree drops half the partial sums"),
+    (&shaders::ELEMENTWISE, "elementwise", "axpby_p.beta * axpby_y[i]", "axpby_p.alpha * axpby_y[i]", "axpby scales y by alpha"),
+];
+
+#[test]
+fn every_mutation_is_caught() {
+    let seed = check::seed_from_env_or_clock();
+    let mut missed = Vec::new();
+    for &(shader, op, find, replace, bug) in MUTATIONS {
+        if shader.needs_subgroups && !gpu().caps.subgroups {
+            eprintln!("{}: no SUBGROUP on this adapter, mutation '{bug}' not applicable", shader.file);
+            continue;
+        }
+        assert_eq!(shader.source.matches(find).count(), 1, "{}: mutation target {find:?} must occur exactly once", shader.file);
+        let mutated = gpu().with_shader_source(shader, shader.source.replacen(find, replace, 1));
+        // Small cases only: the DCGAN shapes would add minutes and catch nothing new.
+        let outcome = check::run_cases(&mutated, |c| c.op == op && !c.name.contains("dcgan"), seed, |_| {});
+        let caught = match &outcome {
+            Err(e) => {
+                eprintln!("{}: '{bug}' caught as an error: {e}", shader.file);
+                true
+            }
+            Ok(rows) => {
+                let failed = rows.iter().filter(|r| !r.ok).count();
+                eprintln!("{}: '{bug}' → {failed} of {} {op} checks fail", shader.file, rows.len());
+                failed > 0
+            }
+        };
+        if !caught {
+            missed.push(format!("{} ({op}): {bug}", shader.file));
+        }
+    }
+    assert!(missed.is_empty(), "mutations the suite did not catch (seed {seed}): {missed:#?}");
+}

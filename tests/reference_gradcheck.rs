@@ -1,0 +1,185 @@
+//! Every backward of the CPU reference against central finite differences in f64, plus the
+//! known-answer vectors of Philox4x32-10. No GPU needed.
+//!
+//! Method: for a forward f and a random upstream gradient R, L = Σ R ⊙ f(inputs); the
+//! analytic gradient from the reference backward (called with dy = R) must match
+//! (L(x + h) − L(x − h)) / 2h for every input element, with h = 1e-5. In f64 the truncation
+//! error is O(h²) ≈ 1e-10 and the rounding error O(ε/h) ≈ 1e-11, so the tolerance 1e-7
+//! (relative to max(1, |grad|)) leaves a wide margin while any wrong term fails by far.
+
+use shadergan::check::Rng;
+use shadergan::reference::{self as cpu, Tensor};
+
+const H: f64 = 1e-5;
+const TOL: f64 = 1e-7;
+
+fn randn(rng: &mut Rng, n: usize) -> Vec<f64> {
+    (0..n).map(|_| rng.normal()).collect()
+}
+
+fn dot(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// Compare `analytic` with central differences of `loss` around `x`.
+fn gradcheck(what: &str, x: &[f64], analytic: &[f64], loss: impl Fn(&[f64]) -> f64) {
+    assert_eq!(x.len(), analytic.len(), "{what}: gradient has the wrong size");
+    let mut worst = 0.0f64;
+    for i in 0..x.len() {
+        let mut xp = x.to_vec();
+        xp[i] += H;
+        let mut xm = x.to_vec();
+        xm[i] -= H;
+        let numeric = (loss(&xp) - loss(&xm)) / (2.0 * H);
+        let err = (numeric - analytic[i]).abs() / analytic[i].abs().max(1.0);
+        worst = worst.max(err);
+        assert!(err < TOL, "{what}[{i}]: analytic {} vs finite difference {numeric} (error {err:.2e})", analytic[i]);
+    }
+    eprintln!("{what}: {} elements, worst error {worst:.1e}", x.len());
+}
+
+fn seeded(name: &str) -> Rng {
+    let seed = shadergan::check::seed_from_env_or_clock();
+    eprintln!("{name}: seed {seed} (replay with SHADERGAN_SEED={seed})");
+    Rng::for_case(seed, name)
+}
+
+#[test]
+fn matmul_backward_matches_finite_differences() {
+    let mut rng = seeded("matmul");
+    let (m, n, k) = (3, 5, 4);
+    let (a, b, bias, r) = (randn(&mut rng, m * k), randn(&mut rng, k * n), randn(&mut rng, n), randn(&mut rng, m * n));
+    let f = |a: &[f64], b: &[f64], bias: &[f64]| {
+        dot(&r, &cpu::matmul::matmul(a, b, None, Some(bias), (m, n, k), (false, false), 1.0, 0.0))
+    };
+    let (da, db, dbias) = cpu::matmul::matmul_backward(&a, &b, &r, (m, n, k));
+    gradcheck("matmul dA", &a, &da, |v| f(v, &b, &bias));
+    gradcheck("matmul dB", &b, &db, |v| f(&a, v, &bias));
+    gradcheck("matmul dbias", &bias, &dbias, |v| f(&a, &b, v));
+}
+
+/// (batch, c_in, h, w, c_out, k, stride, pad)
+const CONV_SHAPES: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+    (1, 1, 3, 3, 1, 1, 1, 0),
+    (2, 2, 5, 4, 3, 3, 1, 1),
+    (1, 3, 7, 7, 2, 4, 2, 1),
+    (2, 2, 6, 5, 2, 3, 2, 0),
+];
+
+#[test]
+fn conv2d_backward_matches_finite_differences() {
+    let mut rng = seeded("conv2d");
+    for &(b, ci, h, w, co, k, s, p) in CONV_SHAPES {
+        let xs = [b, ci, h, w];
+        let ws = [co, ci, k, k];
+        let x = randn(&mut rng, xs.iter().product());
+        let wt = randn(&mut rng, ws.iter().product());
+        let bias = randn(&mut rng, co);
+        let y = cpu::conv2d::forward(&Tensor::new(&xs, x.clone()), &Tensor::new(&ws, wt.clone()), Some(&bias), s, p);
+        let r = Tensor::new(&y.shape, randn(&mut rng, y.numel()));
+        let loss = |x: &[f64], w: &[f64], bias: &[f64]| {
+            dot(&r.data, &cpu::conv2d::forward(&Tensor::new(&xs, x.to_vec()), &Tensor::new(&ws, w.to_vec()), Some(bias), s, p).data)
+        };
+        let tag = format!("conv2d x{xs:?} w{ws:?} s{s} p{p}");
+        let dx = cpu::conv2d::backward_input(&r, &Tensor::new(&ws, wt.clone()), &xs, s, p);
+        let dw = cpu::conv2d::backward_weight(&Tensor::new(&xs, x.clone()), &r, &ws, s, p);
+        let db = cpu::conv2d::backward_bias(&r);
+        gradcheck(&format!("{tag} dx"), &x, &dx.data, |v| loss(v, &wt, &bias));
+        gradcheck(&format!("{tag} dw"), &wt, &dw.data, |v| loss(&x, v, &bias));
+        gradcheck(&format!("{tag} dbias"), &bias, &db, |v| loss(&x, &wt, v));
+    }
+}
+
+#[test]
+fn conv_transpose2d_backward_matches_finite_differences() {
+    let mut rng = seeded("conv_transpose2d");
+    // (batch, c_in, h, w, c_out, k, stride, pad, output_padding)
+    for &(b, ci, h, w, co, k, s, p, op) in
+        &[(1, 1, 2, 2, 1, 1, 1, 0, 0), (2, 2, 3, 4, 3, 3, 1, 1, 0), (1, 3, 3, 3, 2, 4, 2, 1, 0), (2, 2, 3, 2, 2, 3, 2, 1, 1), (1, 2, 2, 3, 2, 2, 3, 0, 0)]
+    {
+        let xs = [b, ci, h, w];
+        let ws = [ci, co, k, k];
+        let x = randn(&mut rng, xs.iter().product());
+        let wt = randn(&mut rng, ws.iter().product());
+        let bias = randn(&mut rng, co);
+        let y = cpu::conv_transpose2d::forward(&Tensor::new(&xs, x.clone()), &Tensor::new(&ws, wt.clone()), Some(&bias), s, p, op);
+        let r = Tensor::new(&y.shape, randn(&mut rng, y.numel()));
+        let loss = |x: &[f64], w: &[f64], bias: &[f64]| {
+            let y = cpu::conv_transpose2d::forward(&Tensor::new(&xs, x.to_vec()), &Tensor::new(&ws, w.to_vec()), Some(bias), s, p, op);
+            dot(&r.data, &y.data)
+        };
+        let tag = format!("conv_transpose2d x{xs:?} w{ws:?} s{s} p{p} op{op}");
+        let dx = cpu::conv_transpose2d::backward_input(&r, &Tensor::new(&ws, wt.clone()), &xs, s, p);
+        let dw = cpu::conv_transpose2d::backward_weight(&Tensor::new(&xs, x.clone()), &r, &ws, s, p);
+        let db = cpu::conv_transpose2d::backward_bias(&r);
+        gradcheck(&format!("{tag} dx"), &x, &dx.data, |v| loss(v, &wt, &bias));
+        gradcheck(&format!("{tag} dw"), &wt, &dw.data, |v| loss(&x, v, &bias));
+        gradcheck(&format!("{tag} dbias"), &bias, &db, |v| loss(&x, &wt, v));
+    }
+}
+
+#[test]
+fn batchnorm_backward_matches_finite_differences() {
+    let mut rng = seeded("batchnorm");
+    for shape in [[3usize, 2, 1, 1], [2, 3, 2, 3], [4, 1, 3, 1]] {
+        let c = shape[1];
+        let n: usize = shape.iter().product();
+        let x = randn(&mut rng, n);
+        let (gamma, beta) = (randn(&mut rng, c), randn(&mut rng, c));
+        let (rm, rv) = (vec![0.0; c], vec![1.0; c]);
+        let r = randn(&mut rng, n);
+        let eps = 1e-5;
+        let loss = |x: &[f64], g: &[f64], b: &[f64]| {
+            dot(&r, &cpu::batchnorm::forward_train(&Tensor::new(&shape, x.to_vec()), g, b, &rm, &rv, eps, 0.1).y.data)
+        };
+        let (dx, dg, db) = cpu::batchnorm::backward(&Tensor::new(&shape, x.clone()), &Tensor::new(&shape, r.clone()), &gamma, eps);
+        gradcheck(&format!("batchnorm {shape:?} dx"), &x, &dx.data, |v| loss(v, &gamma, &beta));
+        gradcheck(&format!("batchnorm {shape:?} dgamma"), &gamma, &dg, |v| loss(&x, v, &beta));
+        gradcheck(&format!("batchnorm {shape:?} dbeta"), &beta, &db, |v| loss(&x, &gamma, v));
+    }
+}
+
+#[test]
+fn activation_backward_matches_finite_differences() {
+    use cpu::activation::{backward, forward, Act};
+    let mut rng = seeded("activation");
+    for act in [Act::Relu, Act::LeakyRelu(0.2), Act::Tanh, Act::Sigmoid] {
+        // Keep away from the kink at 0 of relu/leaky_relu, where no derivative exists.
+        let x: Vec<f64> = randn(&mut rng, 50).into_iter().map(|v| if v.abs() < 0.01 { v + 0.1 } else { v * 3.0 }).collect();
+        let r = randn(&mut rng, 50);
+        gradcheck(&format!("{act:?}"), &x, &backward(act, &x, &r), |v| dot(&r, &forward(act, v)));
+    }
+}
+
+#[test]
+fn bce_gradient_matches_finite_differences() {
+    let mut rng = seeded("bce");
+    for scale in [1.0, -1.0, 0.5] {
+        let x: Vec<f64> = randn(&mut rng, 20).into_iter().map(|v| v * 4.0).collect();
+        let t: Vec<f64> = (0..20).map(|i| if i % 3 == 2 { rng.uniform() } else { (i % 3) as f64 }).collect();
+        let g = cpu::loss::bce_with_logits_grad(&x, &t, scale);
+        gradcheck(&format!("bce scale={scale}"), &x, &g, |v| cpu::loss::bce_with_logits(v, &t, scale).0);
+    }
+}
+
+#[test]
+fn bce_is_finite_and_exact_for_huge_logits() {
+    // −log σ(x) for x = −1000 is 1000 (to f64 precision); log σ(1000) is 0.
+    let (loss, prob) = cpu::loss::bce_with_logits(&[-1000.0, 1000.0], &[1.0, 1.0], 1.0);
+    assert!((loss - 500.0).abs() < 1e-9, "loss {loss}");
+    assert!((prob - 0.5).abs() < 1e-12, "mean sigmoid {prob}");
+}
+
+#[test]
+fn philox_matches_random123_known_answers() {
+    // Random123 kat_vectors, philox4x32 with 10 rounds.
+    let cases = [
+        ([0u32, 0, 0, 0], [0u32, 0], [0x6627e8d5u32, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]),
+        ([u32::MAX; 4], [u32::MAX; 2], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]),
+        ([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]),
+    ];
+    for (ctr, key, want) in cases {
+        let got = cpu::random::philox4x32_10(ctr, key);
+        assert_eq!(got, want, "philox4x32_10({ctr:08x?}, {key:08x?})");
+    }
+}
