@@ -14,11 +14,16 @@
 //          rng_normal:  a + b·z, z from Box–Muller on word pairs (w0, w1) and (w2, w3):
 //                       u1 = ((w0 >> 8) + 1)·2⁻²⁴ ∈ (0, 1], u2 = (w1 >> 8)·2⁻²⁴,
 //                       z0 = sqrt(−2 ln u1)·cos(2π u2), z1 = sqrt(−2 ln u1)·sin(2π u2).
+//          dropout_forward: element i keeps its value, scaled by 1/(1 − a), when
+//                       u_i = (w_(i mod 4) of block ⌊i/4⌋ >> 8)·2⁻²⁴ ≥ a (= the drop rate),
+//                       else 0; mask_i = that factor (1/(1 − a) or 0), y_i = x_i · mask_i.
+//                       The backward is dx = dy ⊙ mask (elementwise.wgsl:mul).
 // LAYOUT   out: contiguous, padded to a multiple of 4 → array<vec4<f32>> (array<vec4<u32>> for bits).
-// WORK     1 invocation = 1 Philox block = 4 outputs. WG = 256.
+// WORK     1 invocation = 1 Philox block = 4 outputs (dropout: 4 elements). WG = 256.
 // GRID     ceil(n4/256) workgroups folded to (x, y) (Grid::linear); i = gid.x + gid.y·nwg.x·WG; guard i < n4.
-// WRITES   out: overwrite (=).
-// BINDINGS 0 counters r (u32) | 1 out rw | 2 params
+// WRITES   out, y, mask: overwrite (=).
+// BINDINGS rng_*:           0 counters r (u32) | 1 out rw | 2 params
+//          dropout_forward: 0 counters r (u32) | 1 x r | 2 y rw | 3 mask rw | 4 params
 // REF      src/reference/random.rs   TESTS src/check/cases.rs (op "random")
 
 const WG: u32 = 256u;
@@ -35,7 +40,7 @@ struct RngParams {
     key_hi: u32,         // seed, high word
     stream: u32,         // which independent sequence (latents, dropout, init, ...)
     counter_index: u32,  // step = counters[counter_index]
-    a: f32,              // uniform: low end; normal: mean
+    a: f32,              // uniform: low end; normal: mean; dropout: drop probability
     b: f32,              // uniform: high end; normal: standard deviation
     _pad: u32,
 }
@@ -44,6 +49,11 @@ struct RngParams {
 @group(0) @binding(1) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read_write> out_bits: array<vec4<u32>>;
 @group(0) @binding(2) var<uniform> p: RngParams;
+
+@group(0) @binding(1) var<storage, read> drop_x: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> drop_y: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> drop_mask: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> dp: RngParams;
 
 // (high, low) words of the 64-bit product a·b, from 16-bit halves (WGSL has no 64-bit ints).
 fn mulhilo(a: u32, b: u32) -> vec2<u32> {
@@ -109,4 +119,16 @@ fn rng_normal(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let theta = TWO_PI * u2;
     let z = vec4<f32>(r.x * cos(theta.x), r.x * sin(theta.x), r.y * cos(theta.y), r.y * sin(theta.y));
     out[i] = p.a + p.b * z;
+}
+
+@compute @workgroup_size(WG)
+fn dropout_forward(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= dp.n4) { return; }
+    let step = counters[dp.counter_index];
+    let w = philox4x32_10(vec4<u32>(i, dp.stream, step, 0u), vec2<u32>(dp.key_lo, dp.key_hi));
+    let u = vec4<f32>(w >> vec4<u32>(8u)) * TWO_POW_M24;
+    let mask = select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));
+    drop_mask[i] = mask;
+    drop_y[i] = drop_x[i] * mask;
 }

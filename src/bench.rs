@@ -46,7 +46,7 @@ pub struct Protocol {
 
 impl Default for Protocol {
     fn default() -> Self {
-        Protocol { warmup: 2, reps: 15, min_reps: 3, budget: Duration::from_secs(120) }
+        Protocol { warmup: 2, reps: 15, min_reps: 3, budget: Duration::from_secs(300) }
     }
 }
 

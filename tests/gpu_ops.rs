@@ -75,6 +75,11 @@ fn random() {
 }
 
 #[test]
+fn data() {
+    check_op("data");
+}
+
+#[test]
 fn batchnorm() {
     check_op("batchnorm");
 }
@@ -96,7 +101,7 @@ fn conv_transpose2d() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "activation", "loss", "optim", "random", "batchnorm", "matmul", "conv2d", "conv_transpose2d"];
+    let tested = ["elementwise", "reduce", "activation", "loss", "optim", "random", "data", "batchnorm", "matmul", "conv2d", "conv_transpose2d"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }

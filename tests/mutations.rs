@@ -38,6 +38,9 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::OPTIM, "optim", "let bias1 = one_minus_pow(ap.beta1, t);", "let bias1 = one_minus_pow(ap.beta2, t);", "first-moment bias correction uses beta2"),
     (&shaders::RANDOM, "random", "const PHILOX_W1: u32 = 0xBB67AE85u;", "const PHILOX_W1: u32 = 0xBB67AE84u;", "wrong Weyl constant"),
     (&shaders::REDUCE, "reduce", "for (var half = WG / 2u; half > 0u; half /= 2u) {", "for (var half = WG / 4u; half > 0u; half /= 2u) {", "tree drops half the partial sums"),
+    (&shaders::DATA, "data", "let slot = j % ip.batches_per_epoch;", "let slot = j % (ip.batches_per_epoch + 1u);", "epoch boundary off by one batch"),
+    (&shaders::DATA, "data", "sx = last - sx;", "sx = last - sx - 1;", "flip is off by one pixel"),
+    (&shaders::RANDOM, "random", "select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));", "select(vec4<f32>(0.0), vec4<f32>(1.0), u >= vec4<f32>(dp.a));", "dropout does not rescale kept values"),
     (&shaders::ELEMENTWISE, "elementwise", "axpby_p.beta * axpby_y[i]", "axpby_p.alpha * axpby_y[i]", "axpby scales y by alpha"),
 ];
 

@@ -150,6 +150,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::OPTIM, "AdamParams", size_of::<ops::optim::AdamParams>()),
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
+        (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::BATCHNORM, "BnParams", size_of::<ops::batchnorm::BnParams>()),
         (&sh::MATMUL, "MatmulParams", size_of::<ops::matmul::MatmulParams>()),
         (&sh::CONV, "ConvParams", size_of::<ops::conv::ConvParams>()),

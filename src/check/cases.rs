@@ -26,6 +26,7 @@ pub fn all() -> Vec<Case> {
     v.extend(loss_cases());
     v.extend(optim_cases());
     v.extend(random_cases());
+    v.extend(data_cases());
     v.extend(batchnorm_cases());
     v.extend(matmul_cases());
     v.extend(conv2d_cases());
@@ -101,6 +102,8 @@ fn elementwise_cases() -> Vec<Case> {
             cmp("scale", got, xs.iter().map(|&a| alpha as f64 * a as f64).collect());
             let got = run_poisoned(gpu, "axpby", &[ops::elementwise::axpby(gpu, alpha, &x, beta, &y_in, &out)?], &out)?;
             cmp("axpby", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + beta as f64 * b as f64).collect());
+            let got = run_poisoned(gpu, "mul", &[ops::elementwise::mul(gpu, &x, &y_in, &out)?], &out)?;
+            cmp("mul", got, xs.iter().zip(&ys).map(|(&a, &b)| a as f64 * b as f64).collect());
             out.write_f32(gpu, &ys)?;
             let got = run_read(gpu, "axpy", &[ops::elementwise::axpy(gpu, alpha, &x, &out)?], &[&out])?.remove(0);
             cmp("axpy", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + b as f64).collect());
@@ -399,6 +402,30 @@ fn random_cases() -> Vec<Case> {
             ])
         }));
     }
+    for &(n, p) in &[(1usize, 0.5f32), (17, 0.3), (10_001, 0.5), (1000, 0.9)] {
+        v.push(Case::new("random", format!("dropout n={n} p={p}"), move |gpu, rng| {
+            let seed = rng.next_u64();
+            let (stream, step) = (rng.next_u64() as u32, rng.next_u64() as u32);
+            let key = RngKey { seed, stream, counter_index: 0 };
+            let counters = GpuTensor::from_u32(gpu, &[1], &[step], "counters")?;
+            let (xs, dys) = (rng.normals(n, 1.0), rng.normals(n, 1.0));
+            let (y_ref, mask_ref) = cpu::random::dropout(&f64s(&xs), p as f64, seed, stream, step);
+            let dx_ref: Vec<f64> = dys.iter().zip(&mask_ref).map(|(&g, m)| g as f64 * m).collect();
+            let x = upload(gpu, &[n], &xs, "x")?;
+            let dy = upload(gpu, &[n], &dys, "dy")?;
+            let (y, mask, dx) = (GpuTensor::zeros(gpu, &[n], DType::F32, "y")?, GpuTensor::zeros(gpu, &[n], DType::F32, "mask")?, GpuTensor::zeros(gpu, &[n], DType::F32, "dx")?);
+            y.poison(gpu)?;
+            mask.poison(gpu)?;
+            let got = run_read(gpu, "dropout", &[ops::random::dropout_forward(gpu, p, key, &counters, &x, &y, &mask)?], &[&y, &mask])?;
+            let got_dx = run_poisoned(gpu, "dropout bwd", &[ops::elementwise::mul(gpu, &dy, &mask, &dx)?], &dx)?;
+            let shape = format!("n={n} p={p}");
+            Ok(vec![
+                Row::compare("random", "dropout_forward", &shape, "vec4", &got[0], &y_ref, ELEMENTWISE_BOUND),
+                Row::compare("random", "dropout_mask", &shape, "vec4", &got[1], &mask_ref, ELEMENTWISE_BOUND),
+                Row::compare("random", "dropout_backward", &shape, "vec4", &got_dx, &dx_ref, ELEMENTWISE_BOUND),
+            ])
+        }));
+    }
     v.push(Case::new("random", "statistics and reproducibility", |gpu, rng| {
         let n = 1 << 20;
         let seed = rng.next_u64();
@@ -431,6 +458,54 @@ fn random_cases() -> Vec<Case> {
             Row::scalar("random", "next step differs (fraction equal)", &shape, "vec4", same_as_prev, 1e-3),
         ])
     }));
+    v
+}
+
+// -------------------------------------------------------------------------------------- data
+
+fn data_cases() -> Vec<Case> {
+    use ops::data::{Augment, GpuDataset};
+    let mut v = Vec::new();
+    // (images, channels, size, batch, first batch number, augment, lowered binding limit)
+    let cases: &[(usize, usize, usize, usize, u32, Augment, Option<u32>)] = &[
+        (1, 1, 4, 1, 0, Augment { flip: false, max_shift: 0, brightness: 0.0 }, None),
+        (7, 3, 5, 3, 0, Augment { flip: true, max_shift: 2, brightness: 0.3 }, None),
+        (1000, 1, 8, 64, 14, Augment { flip: false, max_shift: 0, brightness: 0.0 }, None),
+        (1000, 3, 8, 64, 30, Augment { flip: true, max_shift: 1, brightness: 0.1 }, None),
+        // Four chunk bindings: 300 images of 192 bytes at a binding limit lowered to 16 KiB.
+        (300, 3, 8, 16, 5, Augment { flip: true, max_shift: 3, brightness: 0.0 }, Some(16384)),
+    ];
+    for &(n, c, size, batch, first, aug, binding) in cases {
+        let name = format!("data n={n} c={c} size={size} batch={batch} from {first} {aug:?} binding={binding:?}");
+        v.push(Case::new("data", name, move |gpu, rng| {
+            let lowered;
+            let gpu = match binding {
+                Some(b) => {
+                    lowered = gpu.with_limits(|l| l.max_storage_buffer_binding_size = b as u64);
+                    &lowered
+                }
+                None => gpu,
+            };
+            let pixels: Vec<u8> = (0..n * c * size * size).map(|_| rng.next_u64() as u8).collect();
+            let seed = rng.next_u64();
+            let ds = GpuDataset::upload(gpu, &pixels, n, c, size)?;
+            let counters = GpuTensor::from_u32(gpu, &[2], &[7, first], "counters")?;
+            let info = GpuTensor::zeros(gpu, &[batch, 8], DType::U32, "sample_info")?;
+            let out = GpuTensor::zeros(gpu, &[batch, c, size, size], DType::F32, "batch")?;
+            let mut d = ops::data::batch(gpu, &ds, batch, seed, aug, &counters, 1, &info, &out)?;
+            d.push(ops::elementwise::counter_add(gpu, &counters, 1, 1)?);
+            let shape = format!("N={n} [{batch},{c},{size},{size}] chunks={} aug={}", ds.chunks.len(), aug != Augment::default());
+            let hb = ops::data::half_bits(n);
+            let mut rows = Vec::new();
+            // Three consecutive batches: crosses epoch boundaries for the small datasets.
+            for j in first..first + 3 {
+                let got = run_poisoned(gpu, "data batch", &d, &out)?;
+                let want = cpu::data::batch(&pixels, n, c, size, batch, j, hb, seed, aug.flip, aug.max_shift, aug.brightness as f64);
+                rows.push(Row::compare("data", &format!("batch #{j}"), &shape, "scalar", &got, &want, ELEMENTWISE_BOUND));
+            }
+            Ok(rows)
+        }));
+    }
     v
 }
 

@@ -291,12 +291,13 @@ impl Gpu {
         Ok(self.dummy.get_or_init(|| t).clone())
     }
 
-    /// The same device with grids folded once they pass `cap` workgroups per dimension (a
-    /// limit below the real one, so every dispatch stays valid). The correctness suite uses it
-    /// to exercise 2-D grid folding, which real limits reach only with huge tensors.
-    pub fn with_workgroup_cap(&self, cap: u32) -> Gpu {
+    /// The same device under lower limits than it really has (so every dispatch stays
+    /// valid). The correctness suite uses it to exercise grid folding and dataset chunking,
+    /// which the real limits reach only with huge tensors. Raising a limit here is a bug.
+    pub fn with_limits(&self, lower: impl FnOnce(&mut wgpu::Limits)) -> Gpu {
         let mut limits = self.limits.clone();
-        limits.max_compute_workgroups_per_dimension = cap.clamp(1, self.limits.max_compute_workgroups_per_dimension);
+        lower(&mut limits);
+        let limits = limits.or_worse_values_from(&self.limits);
         Gpu {
             device: self.device.clone(),
             queue: self.queue.clone(),
@@ -309,11 +310,16 @@ impl Gpu {
         }
     }
 
+    /// The same device with grids folded once they pass `cap` workgroups per dimension.
+    pub fn with_workgroup_cap(&self, cap: u32) -> Gpu {
+        self.with_limits(|l| l.max_compute_workgroups_per_dimension = cap.max(1))
+    }
+
     /// The same device with module `shader` compiled from `source` instead of the embedded
     /// file. The mutation tests use it to break a kernel on purpose and see the correctness
     /// suite fail.
     pub fn with_shader_source(&self, shader: &'static shaders::Shader, source: String) -> Gpu {
-        let mut fork = self.with_workgroup_cap(self.limits.max_compute_workgroups_per_dimension);
+        let mut fork = self.with_limits(|_| {});
         fork.pipelines.sources.insert(shader.file, source);
         fork
     }

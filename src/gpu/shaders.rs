@@ -38,6 +38,7 @@ shader!(REDUCE, false, "reduce.wgsl");
 shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
 shader!(RANDOM, false, "random.wgsl");
+shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(BATCHNORM, false, "batchnorm.wgsl");
 shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
 shader!(MATMUL_SUBGROUP, true, "matmul_subgroup.wgsl", ["gemm_block.wgsl", "matmul.wgsl", "matmul_subgroup.wgsl"]);
@@ -72,6 +73,7 @@ pub static ALL: &[&Shader] = &[
     &LOSS,
     &OPTIM,
     &RANDOM,
+    &DATA,
     &BATCHNORM,
     &MATMUL,
     &MATMUL_SUBGROUP,

@@ -105,3 +105,8 @@ pub fn counter_add(gpu: &Gpu, counters: &GpuTensor, index: usize, delta: u32) ->
         Grid::new(gpu, "counter_add", 1, 1, 1)?,
     )
 }
+
+/// z = x ⊙ y
+pub fn mul(gpu: &Gpu, x: &GpuTensor, y: &GpuTensor, z: &GpuTensor) -> Result<Dispatch> {
+    ew(gpu, "mul", &[x, y], &[z], 1.0, 0.0, 0.0)
+}

@@ -8,6 +8,7 @@ pub mod batchnorm;
 pub mod conv;
 pub mod conv2d;
 pub mod conv_transpose2d;
+pub mod data;
 pub mod elementwise;
 pub mod loss;
 pub mod matmul;

@@ -70,3 +70,42 @@ pub fn sample(gpu: &Gpu, dist: Distribution, key: RngKey, counters: &GpuTensor, 
     let grid = vec4_grid(gpu, &label, n4)?;
     gpu.dispatch(&KernelRef::new(&RANDOM, entry), label, &[counters], &[out], &params, grid)
 }
+
+/// y = x ⊙ mask with mask = 1/(1 − p) where the draw keeps the element, 0 where it drops it
+/// (probability p); the mask is kept for the backward (`elementwise::mul(dy, mask, dx)`).
+pub fn dropout_forward(
+    gpu: &Gpu,
+    p: f32,
+    key: RngKey,
+    counters: &GpuTensor,
+    x: &GpuTensor,
+    y: &GpuTensor,
+    mask: &GpuTensor,
+) -> Result<Dispatch> {
+    let op = "dropout_forward";
+    if !(0.0..1.0).contains(&p) {
+        return Err(Error::invalid("dropout", format!("drop probability {p} must lie in [0, 1)")));
+    }
+    for t in [y, mask] {
+        if t.shape() != x.shape() {
+            return Err(Error::shape(op, format!("{} {:?} must match the input {:?}", t.label(), t.shape(), x.shape())));
+        }
+    }
+    if counters.dtype() != DType::U32 || key.counter_index >= counters.numel() {
+        return Err(Error::shape(op, format!("step counter slot {} of {:?}", key.counter_index, counters.shape())));
+    }
+    let n4 = vec4_count(op, x)?;
+    let params = RngParams {
+        n4,
+        key_lo: key.seed as u32,
+        key_hi: (key.seed >> 32) as u32,
+        stream: key.stream,
+        counter_index: key.counter_index as u32,
+        a: p,
+        b: 0.0,
+        _pad: 0,
+    };
+    let label = format!("{op} {} {:?}", x.label(), x.shape());
+    let grid = vec4_grid(gpu, &label, n4)?;
+    gpu.dispatch(&KernelRef::new(&RANDOM, op), label, &[counters, x], &[y, mask], &params, grid)
+}

@@ -9,6 +9,7 @@ pub mod activation;
 pub mod batchnorm;
 pub mod conv2d;
 pub mod conv_transpose2d;
+pub mod data;
 pub mod loss;
 pub mod matmul;
 pub mod optim;

@@ -58,3 +58,11 @@ pub fn normal(seed: u64, stream: u32, step: u32, n: usize, mean: f64, std: f64) 
     out.truncate(n);
     out
 }
+
+/// Dropout as shaders/random.wgsl draws it: (y, mask) with mask = 1/(1 − p) where
+/// u_i ≥ p, else 0; u_i from word i mod 4 of block ⌊i/4⌋.
+pub fn dropout(x: &[f64], p: f64, seed: u64, stream: u32, step: u32) -> (Vec<f64>, Vec<f64>) {
+    let words = bits(seed, stream, step, x.len());
+    let mask: Vec<f64> = words.iter().map(|&w| if (w >> 8) as f64 / 16_777_216.0 >= p { 1.0 / (1.0 - p) } else { 0.0 }).collect();
+    (x.iter().zip(&mask).map(|(a, m)| a * m).collect(), mask)
+}
