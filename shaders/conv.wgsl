@@ -31,8 +31,9 @@
 //          gathered tile in workgroup memory (8 KiB) per 16 k; each computes a 4×4 block.
 //          conv_subgroup.wgsl adds the subgroup variant (lanes share columns).
 //          conv_repack_convt: 1 invocation = 1 repacked weight.
-// TILES    64 rows × 64 columns per workgroup (8×8 lanes × 8×8 block; tiled: 16×16 × 4×4).
-// GRID     (ceil(N/64), ceil(M/64), Z): Z = s² phases for MODE_CONVT; Z = splits for
+// TILES    64 rows × 64 columns per workgroup (8×8 lanes × 8×8 block; tiled: 16×16 × 4×4);
+//          conv_gemm_regblock with ROW_LANES = 1 (M ≤ 8): 8 rows × 512 columns.
+// GRID     (ceil(N/tile_n), ceil(M/tile_m), Z): Z = s² phases for MODE_CONVT; Z = splits for
 //          MODE_WGRAD (split-K: the few 64×64 tiles of a weight gradient with K = B·Ho·Wo in
 //          the tens of thousands would otherwise leave all but one core or SM idle); else 1.
 //          repack: ceil(s²·M·K / 256) workgroups folded to (x, y).
@@ -53,6 +54,10 @@ const MODE_CONVT: u32 = 1u;
 const MODE_WGRAD: u32 = 2u;
 // A rows can be read as vec4: K % 4 = 0 (CONV, CONVT) or Ho·Wo % 4 = 0 (WGRAD). Set by the host.
 override A_VEC4: bool = false;
+// conv_gemm_regblock: lanes of the 64 that stack on rows (8: a 64×64 tile; 1: an 8×512 tile,
+// for M ≤ 8 — with 8 row lanes a 3-channel output would leave 7 of every 8 lanes computing
+// clamped duplicate rows). Set by the host.
+override ROW_LANES: u32 = 8u;
 
 struct ConvParams {
     batch: u32,     // B
@@ -341,8 +346,9 @@ fn k_range(z: u32) -> vec2<u32> {
 @compute @workgroup_size(64)
 fn conv_gemm_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let ph = phase_of(wid.z);
-    let m0 = (wid.y * 8u + lid / 8u) * 8u;   // 8 consecutive rows
-    let n0 = (wid.x * 8u + lid % 8u) * 8u;   // 8 consecutive columns
+    let col_lanes = 64u / ROW_LANES;
+    let m0 = (wid.y * ROW_LANES + lid / col_lanes) * 8u;   // 8 consecutive rows
+    let n0 = (wid.x * col_lanes + lid % col_lanes) * 8u;   // 8 consecutive columns
     let c0 = col_info(n0, ph);
     let c1 = col_info(n0 + 1u, ph);
     let c2 = col_info(n0 + 2u, ph);

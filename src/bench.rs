@@ -209,3 +209,48 @@ pub fn bench_matmul(
     }
     Ok(rows)
 }
+
+/// GPU time of each dispatch of `dispatches` (in order), each in its own timestamped compute
+/// pass of one encoder: a per-kernel profile of a real workload such as a training step.
+/// Needs TIMESTAMP_QUERY; the passes run back to back in one submit.
+pub fn profile_dispatches(gpu: &Gpu, dispatches: &[Dispatch]) -> Result<Vec<(String, f64)>> {
+    if !gpu.caps.timestamps {
+        return Err(Error::MissingFeature { kernel: "per-kernel profile".into(), feature: "TIMESTAMP_QUERY", adapter: gpu.info.name.clone() });
+    }
+    let n = dispatches.len() as u32;
+    let queries = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("profile"), ty: wgpu::QueryType::Timestamp, count: 2 * n });
+    let size = 16 * n as u64;
+    let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("profile resolve"),
+        size,
+        usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
+        mapped_at_creation: false,
+    });
+    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        label: Some("profile staging"),
+        size,
+        usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+        mapped_at_creation: false,
+    });
+    let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
+    for (i, d) in dispatches.iter().enumerate() {
+        let tw = wgpu::ComputePassTimestampWrites {
+            query_set: &queries,
+            beginning_of_pass_write_index: Some(2 * i as u32),
+            end_of_pass_write_index: Some(2 * i as u32 + 1),
+        };
+        let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some(&d.label), timestamp_writes: Some(tw) });
+        d.record(&mut pass);
+    }
+    enc.resolve_query_set(&queries, 0..2 * n, &resolve, 0);
+    enc.copy_buffer_to_buffer(&resolve, 0, &staging, 0, size);
+    gpu.queue.submit([enc.finish()]);
+    let bytes = map_read(gpu, &staging, "profile timestamps")?;
+    let stamps: &[u64] = bytemuck::cast_slice(&bytes);
+    let period = gpu.queue.get_timestamp_period() as f64;
+    Ok(dispatches
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.label.clone(), stamps[2 * i + 1].wrapping_sub(stamps[2 * i]) as f64 * period / 1e6))
+        .collect())
+}

@@ -1,7 +1,13 @@
 //! Command-line interface: flags, their help text and their validation. `--help` is generated
 //! from the doc comments here.
 
-use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use shadergan::data::DatasetKind;
+use shadergan::model::ModelKind;
+use shadergan::train::GanLoss;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,6 +36,10 @@ pub struct AdapterArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// Train a GAN (default: a small DCGAN on the built-in synthetic shapes).
+    Train(Box<TrainArgs>),
+    /// Generate images with a trained generator.
+    Sample(SampleArgs),
     /// List the GPU adapters wgpu can see, with backend and driver.
     Devices,
     /// Check every kernel against the f64 CPU reference on this adapter.
@@ -72,4 +82,150 @@ pub struct BenchArgs {
     /// default it stops at 1024).
     #[arg(long)]
     pub naive_all: bool,
+}
+
+/// Settings bundles; individual flags still override them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Small and quick: trains on this 2-core CPU's lavapipe in minutes.
+    Quick,
+    /// pytorch/examples dcgan/main.py defaults: 64×64, nz 100, ngf = ndf = 64, batch 64,
+    /// Adam lr 2e-4, β1 0.5 — for real GPUs.
+    Pytorch,
+}
+
+#[derive(Args, Debug)]
+pub struct TrainArgs {
+    /// Defaults bundle; flags given explicitly override it.
+    #[arg(long, value_enum, default_value = "quick")]
+    pub preset: Preset,
+    /// Architecture: the DCGAN of Radford et al. or the fully connected GAN of Goodfellow et al.
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
+    /// Training images.
+    #[arg(long, value_enum, default_value = "synthetic")]
+    pub dataset: DatasetKind,
+    /// Where the dataset lives: a directory (or file) for mnist, cifar10, folder.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Side of the square images the model makes (DCGAN: 16, 32, 64 or 128); data is resized
+    /// (MNIST 28→32 is padded).
+    #[arg(long)]
+    pub image_size: Option<usize>,
+    /// 1 (grayscale) or 3 (RGB); default: the dataset's own.
+    #[arg(long)]
+    pub channels: Option<usize>,
+    /// Latent size.
+    #[arg(long)]
+    pub nz: Option<usize>,
+    /// Generator width.
+    #[arg(long)]
+    pub ngf: Option<usize>,
+    /// Discriminator width.
+    #[arg(long)]
+    pub ndf: Option<usize>,
+    /// Dropout in the MLP discriminator.
+    #[arg(long, default_value_t = 0.3)]
+    pub dropout: f32,
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Generator updates to train for.
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// Discriminator updates per generator update.
+    #[arg(long, default_value_t = 1)]
+    pub d_steps: usize,
+    /// Generator loss: ns (non-saturating, −log D(G(z))) or minimax (log(1 − D(G(z)))).
+    #[arg(long, value_enum, default_value = "ns")]
+    pub loss: GanLoss,
+    /// Learning rate of both networks (Adam).
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// Learning rate of the discriminator (overrides --lr).
+    #[arg(long)]
+    pub lr_d: Option<f32>,
+    /// Learning rate of the generator (overrides --lr).
+    #[arg(long)]
+    pub lr_g: Option<f32>,
+    #[arg(long)]
+    pub beta1: Option<f32>,
+    #[arg(long, default_value_t = 0.999)]
+    pub beta2: f32,
+    /// Seed of everything random: weights, data order, latents, augmentation, dropout.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// GPU augmentation, comma-separated: flip, shift, brightness.
+    #[arg(long, default_value = "")]
+    pub augment: String,
+    /// Use at most this many images of the dataset.
+    #[arg(long)]
+    pub max_images: Option<usize>,
+    /// Images in the synthetic dataset.
+    #[arg(long, default_value_t = 10_000)]
+    pub synthetic_images: usize,
+    /// Read the losses back and log them every N steps (the only GPU wait in the loop).
+    #[arg(long, default_value_t = 20)]
+    pub log_every: u64,
+    /// Write an 8×8 grid of G(fixed latents) every N steps.
+    #[arg(long)]
+    pub sample_every: Option<u64>,
+    /// Write the checkpoints every N steps (and at the end).
+    #[arg(long)]
+    pub checkpoint_every: Option<u64>,
+    /// Run directory (default: runs/<dataset>-<model>).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Continue the run in this directory from its checkpoint (its config is used; --steps may
+    /// raise the total).
+    #[arg(long)]
+    pub resume: Option<PathBuf>,
+    /// Replace a run already in --out.
+    #[arg(long)]
+    pub overwrite: bool,
+}
+
+/// BatchNorm statistics when sampling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum BnStats {
+    /// Running statistics (PyTorch netG.eval()): each sample independent of the others.
+    Running,
+    /// Statistics of the sampled batch (PyTorch netG.train(), as pytorch/examples' grids).
+    Batch,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// A run directory, checkpoint.safetensors, generator.safetensors, or a state dict exported
+    /// from PyTorch (the architecture is then inferred from the shapes).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Number of samples.
+    #[arg(long, default_value_t = 64)]
+    pub n: usize,
+    /// Seed of the latents.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Render these latents instead: a safetensors file with a tensor `z` of shape [N, nz].
+    #[arg(long)]
+    pub latents: Option<PathBuf>,
+    /// Output: a PNG grid (8 per row), or with --single a directory of PNGs.
+    #[arg(long, default_value = "samples.png")]
+    pub out: PathBuf,
+    /// One PNG per sample (into the --out directory) instead of a grid.
+    #[arg(long)]
+    pub single: bool,
+    /// Also write the raw generator outputs (float32 [N, C, S, S] in [−1, 1], before
+    /// quantisation to 8 bits) as tensor `images` of this safetensors file.
+    #[arg(long)]
+    pub raw_out: Option<PathBuf>,
+    /// Write latent interpolation strips instead: rows of --steps images from one latent to
+    /// another, linear (<out>_linear.png) and spherical (<out>_slerp.png).
+    #[arg(long)]
+    pub interpolate: bool,
+    /// Images per interpolation strip.
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// BatchNorm statistics: running (default; eval mode) or batch (train mode).
+    #[arg(long, value_enum, default_value = "running")]
+    pub batchnorm: BnStats,
 }

@@ -5,10 +5,17 @@
 //! - [`reference`]: the plain f64 CPU reference of every op, forward and backward.
 //! - [`check`]: the GPU-vs-reference correctness cases run by `shadergan check` and the tests.
 
+pub mod data;
 pub mod error;
+pub mod fsutil;
+pub mod images;
+pub mod model;
 pub mod gpu;
+pub mod nn;
 pub mod ops;
 pub mod reference;
+pub mod sample;
+pub mod train;
 pub mod bench;
 pub mod check;
 

@@ -2,11 +2,12 @@
 //! one line (`error: ...`) with exit status 1.
 
 mod cli;
+mod commands;
 
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{AdapterArgs, BenchArgs, CheckArgs, Cli, Command};
 use shadergan::bench::{bench_matmul, Protocol};
@@ -15,8 +16,12 @@ use shadergan::gpu::{self, AdapterChoice, Gpu};
 use shadergan::ops::matmul::MatmulKernel;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(cli) {
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
+    match run(cli, &matches) {
         Ok(code) => code,
         Err(e) => {
             let chain: Vec<String> = e.chain().map(|c| c.to_string()).collect();
@@ -30,8 +35,17 @@ fn choice(a: &AdapterArgs) -> AdapterChoice {
     AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
     match cli.command {
+        Command::Train(args) => {
+            let sub = matches.subcommand_matches("train").expect("the train subcommand was parsed");
+            commands::train(&cli.adapter, &args, sub)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sample(args) => {
+            commands::sample(&cli.adapter, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Devices => devices(&cli.adapter),
         Command::Check(args) => check_cmd(&cli.adapter, &args),
         Command::Bench(args) => bench_cmd(&cli.adapter, &args),

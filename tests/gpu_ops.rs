@@ -100,8 +100,13 @@ fn conv_transpose2d() {
 }
 
 #[test]
+fn network() {
+    check_op("network");
+}
+
+#[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "activation", "loss", "optim", "random", "data", "batchnorm", "matmul", "conv2d", "conv_transpose2d"];
+    let tested = ["elementwise", "reduce", "activation", "loss", "optim", "random", "data", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }

@@ -66,7 +66,10 @@ impl Grid {
     }
 }
 
-/// A kernel launch ready to record: nothing is created when it is recorded.
+/// A kernel launch ready to record: nothing is created when it is recorded. Cloning is cheap
+/// (the pipeline and bind group are shared handles), so one prepared launch can appear several
+/// times in a training step's program.
+#[derive(Clone)]
 pub struct Dispatch {
     pipeline: Arc<wgpu::ComputePipeline>,
     bind_group: wgpu::BindGroup,

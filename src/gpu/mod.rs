@@ -205,13 +205,17 @@ pub fn requested_limits(adapter: &wgpu::Limits) -> wgpu::Limits {
     want
 }
 
+/// Cloning is cheap and shares the device, queue and compiled pipelines.
+#[derive(Clone)]
 pub struct Gpu {
     pub device: wgpu::Device,
     pub queue: wgpu::Queue,
     pub info: wgpu::AdapterInfo,
     pub limits: wgpu::Limits,
     pub caps: Caps,
-    pipelines: pipeline::PipelineCache,
+    /// Shared by clones (same device, same kernels); forks with other limits or sources get
+    /// their own.
+    pipelines: Arc<pipeline::PipelineCache>,
     /// Errors wgpu reported outside an error scope; drained by `check_errors`.
     uncaptured: Arc<Mutex<Vec<String>>>,
     /// A 4-element tensor bound where a kernel's optional input is absent (a bias).
@@ -275,7 +279,7 @@ impl Gpu {
             info,
             limits,
             caps,
-            pipelines: pipeline::PipelineCache::default(),
+            pipelines: Arc::new(pipeline::PipelineCache::default()),
             uncaptured,
             dummy: std::sync::OnceLock::new(),
         })
@@ -304,7 +308,7 @@ impl Gpu {
             info: self.info.clone(),
             limits,
             caps: self.caps.clone(),
-            pipelines: pipeline::PipelineCache::default(),
+            pipelines: Arc::new(pipeline::PipelineCache::default()),
             uncaptured: self.uncaptured.clone(),
             dummy: std::sync::OnceLock::new(),
         }
@@ -319,9 +323,9 @@ impl Gpu {
     /// file. The mutation tests use it to break a kernel on purpose and see the correctness
     /// suite fail.
     pub fn with_shader_source(&self, shader: &'static shaders::Shader, source: String) -> Gpu {
-        let mut fork = self.with_limits(|_| {});
-        fork.pipelines.sources.insert(shader.file, source);
-        fork
+        let mut cache = pipeline::PipelineCache::default();
+        cache.sources.insert(shader.file, source);
+        Gpu { pipelines: Arc::new(cache), ..self.clone() }
     }
 
     /// One line naming the adapter, for logs and run directories.

@@ -137,6 +137,19 @@ impl GpuTensor {
         Ok(GpuTensor { buffer, offset, shape: shape.to_vec(), dtype, label: label.into() })
     }
 
+    /// A view whose offset the caller guarantees to be aligned for binding (a multiple of 256
+    /// bytes, the largest alignment WebGPU allows); only the bounds are checked.
+    pub fn view_unchecked(buffer: Arc<wgpu::Buffer>, offset: u64, shape: &[usize], dtype: DType, label: &str) -> Result<GpuTensor> {
+        let numel: usize = shape.iter().product();
+        if offset % 256 != 0 || offset + padded_bytes(numel, dtype) > buffer.size() {
+            return Err(Error::shape(
+                format!("view {label}"),
+                format!("offset {offset} + {} bytes do not fit a buffer of {} bytes at 256-byte alignment", padded_bytes(numel, dtype), buffer.size()),
+            ));
+        }
+        Ok(GpuTensor { buffer, offset, shape: shape.to_vec(), dtype, label: label.into() })
+    }
+
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

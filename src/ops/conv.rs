@@ -74,11 +74,13 @@ impl ConvKernel {
         }
     }
 
-    /// The fastest kernel for this adapter (PERF.md).
-    pub fn choose(gpu: &Gpu) -> ConvKernel {
+    /// The fastest kernel for this adapter and `m` GEMM rows (PERF.md): on register-blocked
+    /// adapters the subgroup kernel, except for a handful of rows, where the register-block
+    /// kernel's 8×512 tile wastes least.
+    pub fn choose(gpu: &Gpu, m: usize) -> ConvKernel {
         match gpu.caps.kernels {
             KernelFamily::WorkgroupTiled => ConvKernel::Tiled,
-            KernelFamily::RegisterBlocked if ConvKernel::Subgroup.available(gpu) => ConvKernel::Subgroup,
+            KernelFamily::RegisterBlocked if m > 8 && ConvKernel::Subgroup.available(gpu) => ConvKernel::Subgroup,
             KernelFamily::RegisterBlocked => ConvKernel::RegBlock,
         }
     }
@@ -155,7 +157,7 @@ pub fn conv_gemm(
     if pr.stride == 0 {
         return Err(Error::shape(op, "stride must be at least 1"));
     }
-    let kernel = kernel.unwrap_or_else(|| ConvKernel::choose(gpu));
+    let kernel = kernel.unwrap_or_else(|| ConvKernel::choose(gpu, pr.m));
     if !kernel.available(gpu) {
         return Err(Error::MissingFeature {
             kernel: format!("{op} ({} kernel)", kernel.name()),
@@ -202,9 +204,12 @@ pub fn conv_gemm(
 
     // Tiles per grid slice, from the kernel's tile shape.
     let sg = subgroup_size(gpu).unwrap_or(8) as usize;
+    // The register-block kernel stacks 8 lanes on rows (64×64 tile), or 1 when M ≤ 8 (8×512).
+    let row_lanes = if pr.m <= 8 { 1 } else { 8 };
     let (tile_m, tile_n) = match kernel {
         ConvKernel::Subgroup => (8 * sg, (64 / sg) * 8),
-        _ => (64, 64),
+        ConvKernel::RegBlock => (8 * row_lanes, (64 / row_lanes) * 8),
+        ConvKernel::Tiled => (64, 64),
     };
     let tiles = pr.m.div_ceil(tile_m) * n.div_ceil(tile_n);
 
@@ -260,7 +265,7 @@ pub fn conv_gemm(
     let gemm_out = partials.as_ref().unwrap_or(out);
 
     let kref = match kernel {
-        ConvKernel::RegBlock => KernelRef::new(&CONV, "conv_gemm_regblock"),
+        ConvKernel::RegBlock => KernelRef::new(&CONV, "conv_gemm_regblock").with("ROW_LANES", row_lanes as f64),
         ConvKernel::Tiled => KernelRef::new(&CONV, "conv_gemm_tiled"),
         ConvKernel::Subgroup => KernelRef::new(&CONV_SUBGROUP, "conv_gemm_subgroup").with("SG", sg as f64),
     }

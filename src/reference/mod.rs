@@ -12,6 +12,7 @@ pub mod conv_transpose2d;
 pub mod data;
 pub mod loss;
 pub mod matmul;
+pub mod net;
 pub mod optim;
 pub mod random;
 pub mod reduce;

@@ -1,0 +1,251 @@
+//! The `train` and `sample` commands: flags → configuration → library calls, plus the
+//! progress display. Everything that is not about the command line lives in the library.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use clap::parser::ValueSource;
+use clap::ArgMatches;
+
+use crate::cli::{AdapterArgs, BnStats, Preset, SampleArgs, TrainArgs};
+use shadergan::data;
+use shadergan::gpu::{AdapterChoice, Gpu};
+use shadergan::model::{ModelConfig, ModelKind};
+use shadergan::nn::Mode;
+use shadergan::sample::{self, Generator};
+use shadergan::train::checkpoint::{HostTensor, TensorFile, Values};
+use shadergan::train::{AugmentConfig, Event, TrainConfig, Trainer};
+
+fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
+    let gpu = Gpu::new(&AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() })?;
+    eprintln!("adapter: {}", gpu.describe());
+    Ok(gpu)
+}
+
+/// Flags that may accompany --resume: they change how the run is observed, not what it computes.
+const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "adapter", "backend"];
+
+fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
+    let quick = args.preset == Preset::Quick;
+    let model = args.model.unwrap_or(ModelKind::Dcgan);
+    let image_size = args.image_size.unwrap_or(if quick { 32 } else { 64 });
+    let channels = args.channels.unwrap_or(args.dataset.natural_channels());
+    // quick: sized so that `shadergan train` shows learned shapes within 5 minutes on a 2-core
+    // CPU's lavapipe (PERF.md); pytorch: pytorch/examples' defaults.
+    let (nz, width) = if quick {
+        (64, if model == ModelKind::Dcgan { 16 } else { 128 })
+    } else {
+        (100, if model == ModelKind::Dcgan { 64 } else { 256 })
+    };
+    let lr = args.lr.unwrap_or(2e-4);
+    let steps = args.steps.unwrap_or(if quick { 2000 } else { 4000 });
+    let out = args.out.clone().unwrap_or_else(|| {
+        let m = if model == ModelKind::Dcgan { "dcgan" } else { "mlp" };
+        PathBuf::from("runs").join(format!("{}-{m}", format!("{:?}", args.dataset).to_lowercase()))
+    });
+    let cfg = TrainConfig {
+        model: ModelConfig {
+            model,
+            image_size,
+            channels,
+            nz: args.nz.unwrap_or(nz),
+            ngf: args.ngf.unwrap_or(width),
+            ndf: args.ndf.unwrap_or(width),
+            dropout: args.dropout,
+        },
+        dataset: args.dataset,
+        data: args.data.clone(),
+        max_images: args.max_images,
+        synthetic_images: args.synthetic_images,
+        batch_size: args.batch_size.unwrap_or(if quick { 32 } else { 64 }),
+        steps,
+        d_steps: args.d_steps,
+        loss: args.loss,
+        lr_d: args.lr_d.unwrap_or(lr),
+        lr_g: args.lr_g.unwrap_or(lr),
+        beta1: args.beta1.unwrap_or(0.5),
+        beta2: args.beta2,
+        seed: args.seed,
+        augment: AugmentConfig::parse(&args.augment, image_size)?,
+        log_every: args.log_every,
+        sample_every: args.sample_every.unwrap_or(if quick { 250 } else { 500 }),
+        checkpoint_every: args.checkpoint_every.unwrap_or(if quick { 1000 } else { 1000 }),
+        out,
+    };
+    cfg.validate()?;
+    if cfg.out.join("checkpoint.safetensors").exists() && !args.overwrite {
+        bail!(
+            "--out {} already holds a run; continue it with --resume {0}, pick another --out, or pass --overwrite",
+            cfg.out.display()
+        );
+    }
+    Ok(cfg)
+}
+
+fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
+    for id in matches.ids() {
+        let name = id.as_str();
+        if matches.value_source(name) == Some(ValueSource::CommandLine) && !RESUME_FLAGS.contains(&name) {
+            bail!(
+                "--{} cannot change a resumed run (it continues with {}); only --steps, --log-every, --sample-every and --checkpoint-every may be given",
+                name.replace('_', "-"),
+                dir.join("config.json").display()
+            );
+        }
+    }
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the run's config", path.display()))?;
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let mut cfg: TrainConfig =
+        serde_json::from_value(v["config"].clone()).with_context(|| format!("{}: not a shadergan run config", path.display()))?;
+    cfg.out = dir.to_path_buf();
+    if let Some(s) = args.steps {
+        cfg.steps = s;
+    }
+    if matches.value_source("log_every") == Some(ValueSource::CommandLine) {
+        cfg.log_every = args.log_every;
+    }
+    if let Some(s) = args.sample_every {
+        cfg.sample_every = s;
+    }
+    if let Some(s) = args.checkpoint_every {
+        cfg.checkpoint_every = s;
+    }
+    cfg.validate()?;
+    Ok(cfg)
+}
+
+pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
+    let cfg = match &args.resume {
+        Some(dir) => resolve_resume(dir, args, matches)?,
+        None => resolve_fresh(args)?,
+    };
+    let t0 = Instant::now();
+    let m = &cfg.model;
+    let dataset = data::load(cfg.dataset, cfg.data.as_deref(), m.image_size, m.channels, cfg.max_images, cfg.synthetic_images)?;
+    eprintln!("dataset: {} ({:.1} s to load)", dataset.source, t0.elapsed().as_secs_f64());
+    let gpu = open_gpu(adapter)?;
+    let mut trainer = Trainer::new(gpu, cfg, &dataset)?;
+    drop(dataset);
+    match &args.resume {
+        Some(dir) => {
+            let ckpt = dir.join("checkpoint.safetensors");
+            trainer.restore(&ckpt)?;
+            if trainer.step >= trainer.cfg.steps {
+                bail!("{} is already at step {}; pass --steps with a larger total to train further", dir.display(), trainer.step);
+            }
+            eprintln!("resuming {} at step {}", dir.display(), trainer.step);
+        }
+        None => trainer.initialize()?,
+    }
+    trainer.prepare_run_dir()?;
+    let c = &trainer.cfg;
+    eprintln!(
+        "model: {:?} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, seed {}",
+        c.model.model,
+        c.model.channels,
+        c.model.image_size,
+        c.model.image_size,
+        c.model.nz,
+        c.model.ngf,
+        c.model.ndf,
+        trainer.g.trainable_count(),
+        trainer.d.trainable_count(),
+        c.batch_size,
+        c.steps,
+        c.loss,
+        c.seed
+    );
+    eprintln!("run directory: {} ({} dispatches per step, one submit)", c.out.display(), trainer.dispatches_per_step());
+
+    let bar = indicatif::ProgressBar::new(trainer.cfg.steps);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]")
+            .expect("static template")
+            .progress_chars("=> "),
+    );
+    bar.set_position(trainer.step);
+    let plain = bar.is_hidden();
+    let start = Instant::now();
+    trainer.run(|e| match e {
+        Event::Logged(r) => {
+            let msg = format!(
+                "loss_D {:.3} loss_G {:.3} D(x) {:.2} D(G(z)) {:.2}/{:.2} {:.0} img/s",
+                r.loss_d, r.loss_g, r.d_x, r.d_g_z1, r.d_g_z2, r.images_per_s
+            );
+            bar.set_position(r.step);
+            if plain {
+                eprintln!("step {:>6} epoch {:>6.2} {msg}", r.step, r.epoch);
+            } else {
+                bar.set_message(msg);
+            }
+        }
+        Event::Sampled(p) => bar.println(format!("samples: {}", p.display())),
+        Event::Checkpointed(p) => bar.println(format!("checkpoint: {}", p.display())),
+    })?;
+    bar.finish();
+    let dir = &trainer.cfg.out;
+    eprintln!(
+        "done in {:.1} min: {} (samples), {} (PyTorch-compatible G), {} (loss curves)",
+        start.elapsed().as_secs_f64() / 60.0,
+        dir.join("fake_samples.png").display(),
+        dir.join("generator.safetensors").display(),
+        dir.join("loss_curves.png").display()
+    );
+    Ok(())
+}
+
+pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
+    if args.n == 0 {
+        bail!("--n must be at least 1");
+    }
+    if args.interpolate && args.steps < 2 {
+        bail!("--steps must be at least 2 for --interpolate");
+    }
+    let gpu = open_gpu(adapter)?;
+    let generator = Generator::load(&gpu, &args.checkpoint)?;
+    let m = &generator.model;
+    eprintln!("generator: {:?} {}x{}x{} nz={} from {}", m.model, m.channels, m.image_size, m.image_size, m.nz, generator.source.display());
+    let mode = match args.batchnorm {
+        BnStats::Running => Mode::Eval,
+        BnStats::Batch => Mode::Train,
+    };
+    let (z, n) = match &args.latents {
+        Some(p) => sample::read_latents(p, m.nz)?,
+        None => (sample::latents(&gpu, args.seed, args.n, m.nz)?, args.n),
+    };
+    if args.interpolate {
+        let rows = (n / 2).clamp(1, 16);
+        let stem = args.out.with_extension("");
+        for (spherical, tag) in [(false, "linear"), (true, "slerp")] {
+            let mut zs = Vec::new();
+            for r in 0..rows {
+                let (a, b) = (&z[2 * r * m.nz..(2 * r + 1) * m.nz], &z[((2 * r + 1) % n) * m.nz..((2 * r + 1) % n + 1) * m.nz]);
+                zs.extend(sample::interpolate(a, b, args.steps, spherical));
+            }
+            let images = generator.generate(&gpu, &zs, rows * args.steps, mode)?;
+            let path = PathBuf::from(format!("{}_{tag}.png", stem.display()));
+            shadergan::images::save_grid(&path, &images, rows * args.steps, m.channels, m.image_size, args.steps, 2)?;
+            eprintln!("wrote {}", path.display());
+        }
+        return Ok(());
+    }
+    let images = generator.generate(&gpu, &z, n, mode)?;
+    if args.single {
+        shadergan::images::save_each(&args.out, "sample_", &images, n, m.channels, m.image_size)?;
+        eprintln!("wrote {n} PNGs into {}", args.out.display());
+    } else {
+        shadergan::images::save_grid(&args.out, &images, n, m.channels, m.image_size, 8, 2)?;
+        eprintln!("wrote {}", args.out.display());
+    }
+    if let Some(raw) = &args.raw_out {
+        let mut f = TensorFile::default();
+        f.tensors.insert("images".into(), HostTensor { shape: vec![n, m.channels, m.image_size, m.image_size], values: Values::F32(images) });
+        f.tensors.insert("z".into(), HostTensor { shape: vec![n, m.nz], values: Values::F32(z) });
+        f.metadata.insert("batchnorm".into(), format!("{:?}", args.batchnorm).to_lowercase());
+        f.save(raw)?;
+        eprintln!("wrote raw outputs to {}", raw.display());
+    }
+    Ok(())
+}

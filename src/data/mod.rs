@@ -1,0 +1,160 @@
+//! Datasets: decoded once on the host into [N, C, size, size] u8 at the model's size, then
+//! uploaded once (ops::data::GpuDataset). Every loader refuses a bad file with a one-line error
+//! that names the file and what is wrong with it.
+
+pub mod cifar;
+pub mod folder;
+pub mod mnist;
+pub mod synthetic;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    /// Built-in procedural shapes (no download).
+    Synthetic,
+    /// MNIST / Fashion-MNIST IDX files (.gz or raw).
+    Mnist,
+    /// The CIFAR-10 binary batches.
+    Cifar10,
+    /// Every PNG/JPEG under a directory.
+    Folder,
+}
+
+impl DatasetKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            DatasetKind::Synthetic => "synthetic shapes",
+            DatasetKind::Mnist => "MNIST",
+            DatasetKind::Cifar10 => "CIFAR-10",
+            DatasetKind::Folder => "an image folder",
+        }
+    }
+
+    /// Channels of the images as stored.
+    pub fn natural_channels(self) -> usize {
+        match self {
+            DatasetKind::Mnist => 1,
+            _ => 3,
+        }
+    }
+}
+
+/// Decoded images at the model's size and channel count.
+pub struct Dataset {
+    pub pixels: Vec<u8>,
+    pub n: usize,
+    pub channels: usize,
+    pub size: usize,
+    /// Class labels where the source has them.
+    pub labels: Option<Vec<u8>>,
+    /// What was loaded, for logs and config.json.
+    pub source: String,
+}
+
+impl Dataset {
+    pub fn image(&self, i: usize) -> &[u8] {
+        let per = self.channels * self.size * self.size;
+        &self.pixels[i * per..(i + 1) * per]
+    }
+}
+
+/// Load `kind` from `path` (unused for synthetic) as `channels`×`size`×`size` images, at most
+/// `limit` of them.
+pub fn load(kind: DatasetKind, path: Option<&Path>, size: usize, channels: usize, limit: Option<usize>, synthetic_count: usize) -> Result<Dataset> {
+    let need_path = || {
+        path.ok_or_else(|| Error::invalid("--data", format!("--dataset {kind:?} needs --data PATH (the {})", match kind {
+            DatasetKind::Mnist => "directory with the IDX files, or the images file",
+            DatasetKind::Cifar10 => "directory with data_batch_*.bin, or one .bin file",
+            _ => "directory of PNG/JPEG images",
+        }).to_lowercase()))
+    };
+    let mut ds = match kind {
+        DatasetKind::Synthetic => synthetic::generate(synthetic_count, size, channels),
+        DatasetKind::Mnist => mnist::load(need_path()?, size, channels, limit)?,
+        DatasetKind::Cifar10 => cifar::load(need_path()?, size, channels, limit)?,
+        DatasetKind::Folder => folder::load(need_path()?, size, channels, limit)?,
+    };
+    if let Some(l) = limit
+        && ds.n > l
+    {
+        let per = ds.channels * ds.size * ds.size;
+        ds.pixels.truncate(l * per);
+        if let Some(labels) = &mut ds.labels {
+            labels.truncate(l);
+        }
+        ds.n = l;
+    }
+    Ok(ds)
+}
+
+/// Read a whole file, gunzipping it when it starts with the gzip magic.
+pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>> {
+    let raw = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if raw.starts_with(&[0x1f, 0x8b]) {
+        let mut out = Vec::new();
+        use std::io::Read;
+        flate2::read::MultiGzDecoder::new(&raw[..])
+            .read_to_end(&mut out)
+            .map_err(|e| Error::bad_file(path, format!("corrupt gzip data ({e})")))?;
+        Ok(out)
+    } else {
+        Ok(raw)
+    }
+}
+
+/// The first of `names` (with or without `.gz`) that exists in `dir`.
+pub fn find_in(dir: &Path, names: &[&str]) -> Option<PathBuf> {
+    for n in names {
+        for candidate in [dir.join(n), dir.join(format!("{n}.gz"))] {
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    None
+}
+
+/// Resample a `c`×`h`×`w` u8 image (planar) to `size`×`size`: scale the shorter side to `size`
+/// (bilinear, via the image crate) and crop the centre.
+pub fn resize_center_crop(planes: &[u8], c: usize, h: usize, w: usize, size: usize) -> Vec<u8> {
+    if h == size && w == size {
+        return planes.to_vec();
+    }
+    let scale = size as f64 / h.min(w) as f64;
+    let (nh, nw) = (((h as f64 * scale).round() as u32).max(size as u32), ((w as f64 * scale).round() as u32).max(size as u32));
+    let (top, left) = ((nh as usize - size) / 2, (nw as usize - size) / 2);
+    let mut out = vec![0u8; c * size * size];
+    for ch in 0..c {
+        let plane = image::GrayImage::from_raw(w as u32, h as u32, planes[ch * h * w..(ch + 1) * h * w].to_vec())
+            .expect("plane size matches");
+        let resized = image::imageops::resize(&plane, nw, nh, image::imageops::FilterType::Triangle);
+        for y in 0..size {
+            for x in 0..size {
+                out[(ch * size + y) * size + x] = resized.get_pixel((left + x) as u32, (top + y) as u32)[0];
+            }
+        }
+    }
+    out
+}
+
+/// Convert a planar image between 1 and 3 channels (gray → RGB replicates; RGB → gray uses
+/// ITU-R BT.601 luma, as PIL's convert("L")).
+pub fn convert_channels(planes: &[u8], from: usize, to: usize, pixels: usize) -> Vec<u8> {
+    match (from, to) {
+        (a, b) if a == b => planes.to_vec(),
+        (1, 3) => [planes, planes, planes].concat(),
+        (3, 1) => (0..pixels)
+            .map(|i| {
+                let (r, g, b) = (planes[i] as f32, planes[pixels + i] as f32, planes[2 * pixels + i] as f32);
+                (0.299 * r + 0.587 * g + 0.114 * b).round().clamp(0.0, 255.0) as u8
+            })
+            .collect(),
+        _ => unreachable!("channels are 1 or 3"),
+    }
+}

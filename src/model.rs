@@ -1,0 +1,159 @@
+//! The GAN architectures, as `nn.Sequential` specs whose parameter names and shapes are those
+//! of the PyTorch definitions they reproduce.
+//!
+//! DCGAN (Radford et al. 2015) as in pytorch/examples `dcgan/main.py`: 4×4 transposed
+//! convolutions (stride 1 from the 1×1 latent, then stride 2, padding 1) with BatchNorm and ReLU
+//! and a Tanh output; the discriminator mirrors it with LeakyReLU(0.2) and ends in a logit (the
+//! example's final Sigmoid is folded into the loss: BCE with logits). No conv biases. For
+//! image size 64 the channel multipliers are 8, 4, 2, 1 exactly as the example; 32 drops the
+//! first (4, 2, 1), 16 the first two, 128 adds 16.
+//!
+//! MLP: the fully connected GAN of Goodfellow et al. (2014): G = Linear-ReLU ×3 → Linear-Tanh,
+//! D = Linear-LeakyReLU(0.2)-Dropout ×3 → Linear (a logit). The paper's maxout units in D are
+//! replaced by LeakyReLU, as in most reimplementations; the output is Tanh (data in [−1, 1]).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::nn::{Init, Layer, NetSpec};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    Dcgan,
+    Mlp,
+}
+
+/// Everything the architecture depends on.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    pub model: ModelKind,
+    pub image_size: usize,
+    pub channels: usize,
+    /// Latent size (PyTorch's --nz).
+    pub nz: usize,
+    /// Generator width (--ngf; MLP: hidden width of the first layer).
+    pub ngf: usize,
+    /// Discriminator width (--ndf).
+    pub ndf: usize,
+    /// MLP discriminator dropout.
+    pub dropout: f32,
+}
+
+/// Image sizes the DCGAN can produce: 4·2^k, k ≥ 2.
+pub const DCGAN_SIZES: [usize; 4] = [16, 32, 64, 128];
+
+impl ModelConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
+        if self.model == ModelKind::Dcgan && !DCGAN_SIZES.contains(&self.image_size) {
+            return bad(
+                "--image-size",
+                format!("the DCGAN cannot produce {}x{} images; use one of {DCGAN_SIZES:?} (images are resized to it)", self.image_size, self.image_size),
+            );
+        }
+        if self.model == ModelKind::Mlp && !(4..=256).contains(&self.image_size) {
+            return bad("--image-size", format!("{} is outside 4..=256 for the MLP", self.image_size));
+        }
+        if !matches!(self.channels, 1 | 3) {
+            return bad("--channels", format!("{} channels: use 1 (grayscale) or 3 (RGB)", self.channels));
+        }
+        for (flag, v) in [("--nz", self.nz), ("--ngf", self.ngf), ("--ndf", self.ndf)] {
+            if v == 0 || v > 4096 {
+                return bad(flag, format!("{v} is outside 1..=4096"));
+            }
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("--dropout", format!("{} must lie in [0, 1)", self.dropout));
+        }
+        Ok(())
+    }
+
+    /// log2(image_size / 4): the number of stride-2 layers of the DCGAN.
+    fn doublings(&self) -> usize {
+        (self.image_size / 4).trailing_zeros() as usize
+    }
+
+    pub fn generator(&self) -> Result<NetSpec> {
+        self.validate()?;
+        let conv_init = Init::Normal { mean: 0.0, std: 0.02 };
+        let layers = match self.model {
+            ModelKind::Dcgan => {
+                let mut m = 1 << (self.doublings() - 1); // 8 for 64×64
+                let convt = |c_in, c_out, stride, padding| Layer::ConvTranspose2d {
+                    c_in,
+                    c_out,
+                    kernel: 4,
+                    stride,
+                    padding,
+                    output_padding: 0,
+                    bias: false,
+                };
+                let mut l = vec![convt(self.nz, self.ngf * m, 1, 0), Layer::BatchNorm2d { channels: self.ngf * m }, Layer::Relu];
+                while m > 1 {
+                    l.extend([convt(self.ngf * m, self.ngf * m / 2, 2, 1), Layer::BatchNorm2d { channels: self.ngf * m / 2 }, Layer::Relu]);
+                    m /= 2;
+                }
+                l.extend([convt(self.ngf, self.channels, 2, 1), Layer::Tanh]);
+                l
+            }
+            ModelKind::Mlp => {
+                let h = self.ngf;
+                let out = self.channels * self.image_size * self.image_size;
+                let lin = |i, o| Layer::Linear { in_features: i, out_features: o, bias: true };
+                vec![
+                    lin(self.nz, h),
+                    Layer::Relu,
+                    lin(h, 2 * h),
+                    Layer::Relu,
+                    lin(2 * h, 4 * h),
+                    Layer::Relu,
+                    lin(4 * h, out),
+                    Layer::Tanh,
+                    Layer::Unflatten(vec![self.channels, self.image_size, self.image_size]),
+                ]
+            }
+        };
+        let input = match self.model {
+            ModelKind::Dcgan => vec![self.nz, 1, 1],
+            ModelKind::Mlp => vec![self.nz],
+        };
+        Ok(NetSpec { name: "generator".into(), input, layers, conv_init })
+    }
+
+    pub fn discriminator(&self) -> Result<NetSpec> {
+        self.validate()?;
+        let conv_init = Init::Normal { mean: 0.0, std: 0.02 };
+        let layers = match self.model {
+            ModelKind::Dcgan => {
+                let top = 1 << (self.doublings() - 1);
+                let conv = |c_in, c_out, stride, padding| Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: false };
+                let mut l = vec![conv(self.channels, self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
+                let mut m = 1;
+                while m < top {
+                    l.extend([conv(self.ndf * m, self.ndf * m * 2, 2, 1), Layer::BatchNorm2d { channels: self.ndf * m * 2 }, Layer::LeakyRelu(0.2)]);
+                    m *= 2;
+                }
+                l.push(conv(self.ndf * top, 1, 1, 0));
+                l
+            }
+            ModelKind::Mlp => {
+                let h = self.ndf;
+                let inp = self.channels * self.image_size * self.image_size;
+                let lin = |i, o| Layer::Linear { in_features: i, out_features: o, bias: true };
+                let mut l = vec![Layer::Flatten];
+                for (i, o) in [(inp, 4 * h), (4 * h, 2 * h), (2 * h, h)] {
+                    l.extend([lin(i, o), Layer::LeakyRelu(0.2), Layer::Dropout(self.dropout)]);
+                }
+                l.push(lin(h, 1));
+                l
+            }
+        };
+        Ok(NetSpec {
+            name: "discriminator".into(),
+            input: vec![self.channels, self.image_size, self.image_size],
+            layers,
+            conv_init,
+        })
+    }
+}

@@ -1,0 +1,136 @@
+//! `shadergan sample`: images from a trained generator.
+//!
+//! The generator comes from a run directory (its generator.safetensors), a full
+//! checkpoint.safetensors, a generator.safetensors, or a state dict exported from PyTorch
+//! (`safetensors.torch.save_file(netG.state_dict(), path)`): without shadergan metadata the
+//! architecture is inferred from the tensor shapes (DCGAN or MLP, nz, ngf, channels, size).
+//! By default BatchNorm uses its running statistics (PyTorch's `netG.eval()`); `batch` uses the
+//! statistics of the sampled batch (`netG.train()`, as pytorch/examples draws its grids).
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::gpu::{DType, Gpu, GpuTensor};
+use crate::model::{ModelConfig, ModelKind};
+use crate::nn::{DropoutRng, Instance, Mode, ParamStore};
+use crate::ops::random::{Distribution, RngKey};
+use crate::train::checkpoint::{self, TensorFile, Values};
+
+/// A generator ready to run: its config and weights on the GPU.
+pub struct Generator {
+    pub model: ModelConfig,
+    pub spec: crate::nn::NetSpec,
+    pub store: ParamStore,
+    pub source: PathBuf,
+}
+
+/// Infer the architecture of a PyTorch state dict of one of our generators from its shapes.
+fn infer(path: &Path, file: &TensorFile, prefix: &str) -> Result<ModelConfig> {
+    let shape = |i: usize| file.tensors.get(&format!("{prefix}main.{i}.weight")).map(|t| t.shape.clone());
+    let first = shape(0).ok_or_else(|| Error::bad_file(path, "has no main.0.weight: not a generator state dict of a DCGAN or MLP"))?;
+    let weights: Vec<Vec<usize>> = (0..64).filter_map(shape).collect();
+    match first.len() {
+        4 => {
+            // DCGAN: ConvTranspose weights [C_in, C_out, 4, 4]; BatchNorm weights are 1-D.
+            let convs: Vec<&Vec<usize>> = weights.iter().filter(|s| s.len() == 4).collect();
+            let last = convs.last().expect("at least main.0");
+            let size = 4usize << (convs.len() - 1);
+            Ok(ModelConfig { model: ModelKind::Dcgan, image_size: size, channels: last[1], nz: first[0], ngf: last[0], ndf: 64, dropout: 0.3 })
+        }
+        2 => {
+            // MLP: Linear weights [out, in]; the last maps 4·ngf → C·S·S.
+            let last = weights.last().expect("at least main.0");
+            let out = last[0];
+            let side = |c: usize| {
+                let s = ((out / c) as f64).sqrt().round() as usize;
+                (s * s * c == out).then_some(s)
+            };
+            let (channels, size) = match (side(3), side(1)) {
+                (Some(s), _) => (3, s),
+                (None, Some(s)) => (1, s),
+                _ => return Err(Error::bad_file(path, format!("the last layer has {out} outputs, not C·S·S for C = 1 or 3"))),
+            };
+            Ok(ModelConfig { model: ModelKind::Mlp, image_size: size, channels, nz: first[1], ngf: first[0], ndf: 64, dropout: 0.3 })
+        }
+        _ => Err(Error::bad_file(path, format!("main.0.weight is {first:?}: not a generator shadergan knows"))),
+    }
+}
+
+impl Generator {
+    /// Load from a run directory, a checkpoint or a state dict.
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<Generator> {
+        let file_path = if path.is_dir() { path.join("generator.safetensors") } else { path.to_path_buf() };
+        if !file_path.is_file() {
+            return Err(Error::bad_file(&file_path, "does not exist; pass a run directory or a .safetensors file with --checkpoint"));
+        }
+        let file = TensorFile::load(&file_path)?;
+        let prefix = if file.tensors.keys().any(|k| k.starts_with("netG.")) { "netG." } else { "" };
+        let model: ModelConfig = match file.metadata.get("model") {
+            Some(json) => serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable model metadata ({e})")))?,
+            None => infer(&file_path, &file, prefix)?,
+        };
+        let spec = model.generator()?;
+        let store = ParamStore::new(gpu, "netG", spec.params())?;
+        checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None)?;
+        Ok(Generator { model, spec, store, source: file_path })
+    }
+
+    /// G(z) for latents z [n, nz] (row-major), BatchNorm in `mode`: [n, C, S, S] in [−1, 1].
+    pub fn generate(&self, gpu: &Gpu, z: &[f32], n: usize, mode: Mode) -> Result<Vec<f32>> {
+        let nz = self.model.nz;
+        if z.len() != n * nz {
+            return Err(Error::shape("sample", format!("{} latent values for {n} samples of {nz}", z.len())));
+        }
+        if mode == Mode::Train && n < 2 {
+            return Err(Error::invalid("--batchnorm batch", "batch statistics need at least 2 samples (--n 2 or more)"));
+        }
+        let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
+        let net = Instance::new(gpu, &self.spec, &self.store, n, mode, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?;
+        net.input().write_f32(gpu, z)?;
+        gpu.run("sample", &net.forward.iter().collect::<Vec<_>>())?;
+        net.output().read_f32(gpu)
+    }
+}
+
+/// n latents from the Philox stream of `seed` (the same seed gives the same latents).
+pub fn latents(gpu: &Gpu, seed: u64, n: usize, nz: usize) -> Result<Vec<f32>> {
+    let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
+    let z = GpuTensor::zeros(gpu, &[n, nz], DType::F32, "latents")?;
+    let key = RngKey { seed, stream: crate::nn::params::stream_of("sample latents"), counter_index: 0 };
+    gpu.run("latents", &[&crate::ops::random::sample(gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &counters, &z)?])?;
+    z.read_f32(gpu)
+}
+
+/// Latents z [N, nz] from a safetensors file (tensor `z`).
+pub fn read_latents(path: &Path, nz: usize) -> Result<(Vec<f32>, usize)> {
+    let file = TensorFile::load(path)?;
+    let t = file.tensors.get("z").ok_or_else(|| Error::bad_file(path, "has no tensor named 'z' (expected z of shape [N, nz])"))?;
+    let n = match t.shape[..] {
+        [n, d] if d == nz => n,
+        [n, d, 1, 1] if d == nz => n,
+        _ => return Err(Error::bad_file(path, format!("z is {:?}; this generator needs [N, {nz}]", t.shape))),
+    };
+    match &t.values {
+        Values::F32(v) if n > 0 => Ok((v.clone(), n)),
+        _ => Err(Error::bad_file(path, "z must be a non-empty float32 tensor")),
+    }
+}
+
+/// Interpolation paths between latent pairs (a_i, b_i): `steps` points each, linear or
+/// spherical (slerp, along the great circle: it keeps the norm of Gaussian latents typical).
+pub fn interpolate(a: &[f32], b: &[f32], steps: usize, spherical: bool) -> Vec<f32> {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let (na, nb) = (a.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt(), b.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt());
+    let omega = (dot / (na * nb).max(1e-12)).clamp(-1.0, 1.0).acos();
+    let mut out = Vec::with_capacity(steps * a.len());
+    for s in 0..steps {
+        let t = if steps == 1 { 0.0 } else { s as f64 / (steps - 1) as f64 };
+        let (wa, wb) = if spherical && omega.sin().abs() > 1e-6 {
+            (((1.0 - t) * omega).sin() / omega.sin(), (t * omega).sin() / omega.sin())
+        } else {
+            (1.0 - t, t)
+        };
+        out.extend(a.iter().zip(b).map(|(x, y)| (wa * *x as f64 + wb * *y as f64) as f32));
+    }
+    out
+}

@@ -1,0 +1,126 @@
+//! The resolved training configuration: what config.json records and `--resume` restores.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::data::DatasetKind;
+use crate::error::{Error, Result};
+use crate::model::ModelConfig;
+use crate::ops::data::Augment;
+
+/// The generator's objective.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum GanLoss {
+    /// Non-saturating: G minimises −log D(G(z)) (Goodfellow et al.'s practical variant; the
+    /// pytorch/examples DCGAN).
+    Ns,
+    /// Minimax: G minimises log(1 − D(G(z))), the saturating objective of the original paper.
+    Minimax,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AugmentConfig {
+    pub flip: bool,
+    /// Random shifts of up to ± this many pixels.
+    pub shift: u32,
+    /// Random brightness offsets of up to ± this (in [−1, 1] pixel units).
+    pub brightness: f32,
+}
+
+impl AugmentConfig {
+    pub fn none() -> Self {
+        AugmentConfig { flip: false, shift: 0, brightness: 0.0 }
+    }
+
+    /// Parse `--augment flip,shift,brightness` (any subset; empty or "none" for none). The
+    /// shift is an eighth of the image side, the brightness ±0.2.
+    pub fn parse(list: &str, image_size: usize) -> Result<Self> {
+        let mut a = AugmentConfig::none();
+        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty() && *s != "none") {
+            match item {
+                "flip" => a.flip = true,
+                "shift" => a.shift = (image_size as u32 / 8).max(1),
+                "brightness" => a.brightness = 0.2,
+                other => {
+                    return Err(Error::invalid("--augment", format!("unknown augmentation '{other}'; use any of flip,shift,brightness")));
+                }
+            }
+        }
+        Ok(a)
+    }
+
+    pub fn kernel(&self) -> Augment {
+        Augment { flip: self.flip, max_shift: self.shift, brightness: self.brightness }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    pub model: ModelConfig,
+    pub dataset: DatasetKind,
+    pub data: Option<PathBuf>,
+    /// Use at most this many images of the dataset.
+    pub max_images: Option<usize>,
+    /// Images in the built-in synthetic dataset.
+    pub synthetic_images: usize,
+    pub batch_size: usize,
+    /// Generator updates to train for (iterations).
+    pub steps: u64,
+    /// Discriminator updates per generator update.
+    pub d_steps: usize,
+    pub loss: GanLoss,
+    pub lr_d: f32,
+    pub lr_g: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    pub seed: u64,
+    pub augment: AugmentConfig,
+    pub log_every: u64,
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    pub out: PathBuf,
+}
+
+impl TrainConfig {
+    /// Every value checked once, up front, with the flag to fix in the message.
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
+        if self.batch_size < 2 || self.batch_size > 4096 {
+            return bad("--batch-size", format!("{} is outside 2..=4096 (BatchNorm needs at least 2 samples)", self.batch_size));
+        }
+        if self.steps == 0 {
+            return bad("--steps", "must be at least 1".into());
+        }
+        if !(1..=100).contains(&self.d_steps) {
+            return bad("--d-steps", format!("{} is outside 1..=100", self.d_steps));
+        }
+        for (flag, lr) in [("--lr-d", self.lr_d), ("--lr-g", self.lr_g)] {
+            if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
+                return bad(flag, format!("learning rate {lr} must lie in (0, 1)"));
+            }
+        }
+        for (flag, b) in [("--beta1", self.beta1), ("--beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&b) {
+                return bad(flag, format!("{b} must lie in [0, 1)"));
+            }
+        }
+        for (flag, v) in [("--log-every", self.log_every), ("--sample-every", self.sample_every), ("--checkpoint-every", self.checkpoint_every)] {
+            if v == 0 {
+                return bad(flag, "must be at least 1".into());
+            }
+        }
+        if self.synthetic_images < 2 {
+            return bad("--synthetic-images", format!("{} is too few", self.synthetic_images));
+        }
+        if self.max_images == Some(0) {
+            return bad("--max-images", "must be at least 1".into());
+        }
+        if self.augment.shift as usize >= self.model.image_size {
+            return bad("--augment", format!("shift {} must be smaller than the image", self.augment.shift));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,514 @@
+//! The GAN trainer: builds both networks, the data pipeline and one iteration's program of
+//! dispatches once, then records that program into one command encoder per iteration and
+//! submits it. The host waits on the GPU only to read losses (every `log_every` iterations),
+//! sample grids and checkpoints.
+//!
+//! One iteration, in recording order (pytorch/examples `dcgan/main.py`, with `d_steps`):
+//!
+//! ```text
+//! repeat d_steps times:                                      (1) update D
+//!     real batch → D.input               (data.wgsl; GPU counter DATA += 1)
+//!     D.grads = 0
+//!     D.forward, L_real = BCE(D(x), 1), D.backward (parameter gradients +=)
+//!     z ~ N(0, 1) → G.input              (random.wgsl; GPU counter LATENT += 1)
+//!     G.forward, copy G(z) → D.input
+//!     D.forward, L_fake = BCE(D(G(z)), 0), D.backward (gradients +=: real and fake summed)
+//!     Adam step of D                     (GPU counter D_ADAM += 1)
+//! G.grads = 0                                                (2) update G
+//! D.forward on the same G(z) (D updated, in training mode as PyTorch: BatchNorm statistics
+//!     of this batch, running statistics updated)
+//! L_G = BCE(D(G(z)), 1)  [ns]   or   −BCE(D(G(z)), 0) = log(1 − D(G(z)))  [minimax]
+//! D.backward_input_only: ∂L_G/∂G(z) through D; D's gradients and weights are not touched
+//! G.backward (parameter gradients), Adam step of G   (GPU counter G_ADAM += 1)
+//! ```
+//!
+//! Every random draw (data order, augmentation, latents, dropout, initial weights) is a
+//! Philox draw keyed by the seed and a GPU counter, so the run is a function of (config, seed,
+//! adapter): the same seed gives the same checkpoint, and N steps + resume + M steps equals
+//! N + M steps.
+
+pub mod checkpoint;
+pub mod config;
+pub mod plot;
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::Serialize;
+
+pub use config::{AugmentConfig, GanLoss, TrainConfig};
+
+use crate::data::Dataset;
+use crate::error::{Error, Result};
+use crate::fsutil::{atomic_write, ensure_writable_dir};
+use crate::gpu::tensor::map_read;
+use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
+use crate::nn::{DropoutRng, Instance, Layer, Mode, NetSpec, ParamStore};
+use crate::ops::data::GpuDataset;
+use crate::ops::optim::AdamConfig;
+use crate::ops::random::{Distribution, RngKey};
+use crate::ops::{self};
+use checkpoint::TensorFile;
+
+/// Slots of the GPU counter tensor (u32).
+pub mod slot {
+    /// Always 0: initial weights and the fixed latents are drawn at "step 0".
+    pub const ZERO: usize = 0;
+    /// Adam step count of D.
+    pub const D_ADAM: usize = 1;
+    /// Adam step count of G.
+    pub const G_ADAM: usize = 2;
+    /// Real batches drawn (position in the shuffled data).
+    pub const DATA: usize = 3;
+    /// Latent batches drawn.
+    pub const LATENT: usize = 4;
+    /// Training-mode forwards of D (dropout masks).
+    pub const DROPOUT: usize = 5;
+    pub const COUNT: usize = 8;
+}
+
+/// Slots of the loss/statistics tensor written by the BCE kernels.
+mod stat {
+    pub const D_REAL: usize = 0; // L_real, then mean D(x)
+    pub const D_FAKE: usize = 2; // L_fake, then mean D(G(z)) before the D update
+    pub const G: usize = 4; // L_G, then mean D(G(z)) after it
+    pub const COUNT: usize = 8;
+}
+
+/// Images in the fixed-latent sample grid (8×8).
+pub const GRID: usize = 64;
+
+/// The Adam settings of the run (PyTorch's eps 1e-8; no weight decay).
+fn adam(cfg: &TrainConfig, lr: f32) -> AdamConfig {
+    AdamConfig { lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false }
+}
+
+/// One line of metrics.jsonl.
+#[derive(Clone, Debug, Serialize)]
+pub struct Record {
+    pub step: u64,
+    pub epoch: f64,
+    #[serde(rename = "loss_D")]
+    pub loss_d: f32,
+    #[serde(rename = "loss_G")]
+    pub loss_g: f32,
+    #[serde(rename = "D_x")]
+    pub d_x: f32,
+    /// D(G(z)) before the D update (PyTorch's D_G_z1).
+    #[serde(rename = "D_G_z1")]
+    pub d_g_z1: f32,
+    /// D(G(z)) after it, in the G step (D_G_z2).
+    #[serde(rename = "D_G_z2")]
+    pub d_g_z2: f32,
+    pub images_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+impl Record {
+    pub fn finite(&self) -> bool {
+        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2].iter().all(|v| v.is_finite())
+    }
+}
+
+/// What the trainer reports as it goes (the CLI draws its progress bar from these).
+pub enum Event<'a> {
+    Logged(&'a Record),
+    Sampled(&'a Path),
+    Checkpointed(&'a Path),
+}
+
+pub struct Trainer {
+    pub gpu: Gpu,
+    pub cfg: TrainConfig,
+    pub g_spec: NetSpec,
+    pub d_spec: NetSpec,
+    pub g: ParamStore,
+    pub d: ParamStore,
+    pub dataset_source: String,
+    pub n_images: usize,
+    counters: GpuTensor,
+    stats: GpuTensor,
+    stats_staging: wgpu::Buffer,
+    program: Vec<Dispatch>,
+    /// Where the generator update starts in `program`.
+    g_start: usize,
+    /// G in eval mode (running statistics) on the fixed latents, for sample grids.
+    sampler: Instance,
+    /// The first batch the data pipeline draws, for real_samples.png.
+    preview: (Vec<Dispatch>, GpuTensor),
+    /// Completed iterations (generator updates).
+    pub step: u64,
+    history: Vec<plot::Point>,
+    last_checkpoint: Option<u64>,
+}
+
+impl Trainer {
+    /// Build everything for `cfg` on `gpu` with `dataset` (already at the model's size).
+    pub fn new(gpu: Gpu, cfg: TrainConfig, dataset: &Dataset) -> Result<Trainer> {
+        cfg.validate()?;
+        let m = &cfg.model;
+        if dataset.size != m.image_size || dataset.channels != m.channels {
+            return Err(Error::shape("dataset", format!("images are {}x{}x{}, the model wants {}x{}x{}", dataset.channels, dataset.size, dataset.size, m.channels, m.image_size, m.image_size)));
+        }
+        let b = cfg.batch_size;
+        if b > dataset.n {
+            return Err(Error::invalid("--batch-size", format!("{b} is larger than the dataset ({} images from {}); use --batch-size {} or less", dataset.n, dataset.source, dataset.n)));
+        }
+        let g_spec = m.generator()?;
+        let d_spec = m.discriminator()?;
+        let g = ParamStore::new(&gpu, "netG", g_spec.params())?;
+        let d = ParamStore::new(&gpu, "netD", d_spec.params())?;
+        let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
+        let stats = GpuTensor::zeros(&gpu, &[stat::COUNT], DType::F32, "losses")?;
+        let stats_staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("losses readback"),
+            size: stats.binding_size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        let gpu_data = GpuDataset::upload(&gpu, &dataset.pixels, dataset.n, dataset.channels, dataset.size)?;
+        let dropout = DropoutRng { seed: cfg.seed, counter_index: slot::DROPOUT };
+
+        // D first: its input gradient is G's output gradient.
+        let d_out_shape = d_spec.shapes(b)?.pop().expect("an output");
+        let dlogits = GpuTensor::zeros(&gpu, &d_out_shape, DType::F32, "dlogits")?;
+        let d_net = Instance::new(&gpu, &d_spec, &d, b, Mode::Train, &counters, dropout, None, Some(&dlogits))?;
+        let g_net = Instance::new(&gpu, &g_spec, &g, b, Mode::Train, &counters, dropout, None, Some(d_net.input_grad()))?;
+        let sampler = Instance::new(&gpu, &g_spec, &g, GRID, Mode::Eval, &counters, dropout, None, None)?;
+
+        let ones = GpuTensor::from_f32(&gpu, &[b], &vec![1.0; b], "targets.real")?;
+        let zeros = GpuTensor::from_f32(&gpu, &[b], &vec![0.0; b], "targets.fake")?;
+        let sample_info = GpuTensor::zeros(&gpu, &[b, 8], DType::U32, "sample_info")?;
+        let data = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, cfg.augment.kernel(), &counters, slot::DATA, &sample_info, d_net.input())?;
+        let latent = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("latent"), counter_index: slot::LATENT };
+        let draw_z = ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, latent, &counters, g_net.input())?;
+        let tick = |s: usize| ops::elementwise::counter_add(&gpu, &counters, s, 1);
+        let has_dropout = d_spec.layers.iter().any(|l| matches!(l, Layer::Dropout(_)));
+        let d_forward = |p: &mut Vec<Dispatch>| -> Result<()> {
+            if has_dropout {
+                p.push(tick(slot::DROPOUT)?);
+            }
+            p.extend(d_net.forward.iter().cloned());
+            Ok(())
+        };
+        let logits = d_net.output();
+        let bce = |targets: &GpuTensor, at: usize, scale: f32| ops::loss::bce_with_logits(&gpu, logits, targets, &dlogits, &stats, at, scale);
+
+        let mut p: Vec<Dispatch> = Vec::new();
+        for _ in 0..cfg.d_steps {
+            p.extend(data.iter().cloned());
+            p.push(tick(slot::DATA)?);
+            p.push(ops::elementwise::fill(&gpu, &d.grads, 0.0)?);
+            d_forward(&mut p)?;
+            p.push(bce(&ones, stat::D_REAL, 1.0)?);
+            p.extend(d_net.backward_params.iter().cloned());
+            p.push(draw_z.clone());
+            p.push(tick(slot::LATENT)?);
+            p.extend(g_net.forward.iter().cloned());
+            p.push(ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?);
+            d_forward(&mut p)?;
+            p.push(bce(&zeros, stat::D_FAKE, 1.0)?);
+            p.extend(d_net.backward_params.iter().cloned());
+            p.push(tick(slot::D_ADAM)?);
+            p.push(ops::optim::adam_step(&gpu, &adam(&cfg, cfg.lr_d), &d.grads, &counters, slot::D_ADAM, &d.params, &d.adam_m, &d.adam_v)?);
+        }
+        let g_start = p.len();
+        p.push(ops::elementwise::fill(&gpu, &g.grads, 0.0)?);
+        d_forward(&mut p)?;
+        p.push(match cfg.loss {
+            GanLoss::Ns => bce(&ones, stat::G, 1.0)?,
+            GanLoss::Minimax => bce(&zeros, stat::G, -1.0)?,
+        });
+        p.extend(d_net.backward_input_only.iter().cloned());
+        p.extend(g_net.backward_params.iter().cloned());
+        p.push(tick(slot::G_ADAM)?);
+        p.push(ops::optim::adam_step(&gpu, &adam(&cfg, cfg.lr_g), &g.grads, &counters, slot::G_ADAM, &g.params, &g.adam_m, &g.adam_v)?);
+
+        // The preview grid: batch 0 of epoch 0 (augmented as training sees it), drawn through
+        // the ZERO slot so it moves no counter.
+        let pb = GRID.min(dataset.n);
+        let preview_out = GpuTensor::zeros(&gpu, &[pb, m.channels, m.image_size, m.image_size], DType::F32, "preview")?;
+        let preview_info = GpuTensor::zeros(&gpu, &[pb, 8], DType::U32, "preview.sample_info")?;
+        let preview = ops::data::batch(&gpu, &gpu_data, pb, cfg.seed, cfg.augment.kernel(), &counters, slot::ZERO, &preview_info, &preview_out)?;
+
+        Ok(Trainer {
+            dataset_source: dataset.source.clone(),
+            n_images: dataset.n,
+            gpu,
+            cfg,
+            g_spec,
+            d_spec,
+            g,
+            d,
+            counters,
+            stats,
+            stats_staging,
+            program: p,
+            g_start,
+            sampler,
+            preview: (preview, preview_out),
+            step: 0,
+            history: Vec::new(),
+            last_checkpoint: None,
+        })
+    }
+
+    /// Number of dispatches one iteration records.
+    pub fn dispatches_per_step(&self) -> usize {
+        self.program.len()
+    }
+
+    /// The prepared dispatches of one iteration, in recording order (for profiling).
+    pub fn program(&self) -> &[Dispatch] {
+        &self.program
+    }
+
+    /// The generator update alone: the tail of `program` (for tests and profiles).
+    pub fn generator_step(&self) -> &[Dispatch] {
+        &self.program[self.g_start..]
+    }
+
+    /// Fresh weights from the seed (N(0, 0.02) convolutions, N(1, 0.02) BatchNorm γ, …), zero
+    /// optimizer state and counters, and the fixed latents.
+    pub fn initialize(&mut self) -> Result<()> {
+        self.counters.write_u32(&self.gpu, &[0; slot::COUNT])?;
+        let mut d = self.g.init_dispatches(&self.gpu, self.cfg.seed, &self.counters, slot::ZERO)?;
+        d.extend(self.d.init_dispatches(&self.gpu, self.cfg.seed, &self.counters, slot::ZERO)?);
+        d.push(self.fixed_latents()?);
+        self.gpu.run("initialize", &d.iter().collect::<Vec<_>>())?;
+        self.step = 0;
+        Ok(())
+    }
+
+    fn fixed_latents(&self) -> Result<Dispatch> {
+        let key = RngKey { seed: self.cfg.seed, stream: crate::nn::params::stream_of("fixed latents"), counter_index: slot::ZERO };
+        ops::random::sample(&self.gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &self.counters, self.sampler.input())
+    }
+
+    /// Restore the full state from `checkpoint.safetensors` of a run.
+    pub fn restore(&mut self, path: &Path) -> Result<()> {
+        let file = TensorFile::load(path)?;
+        if file.metadata.get("format").map(String::as_str) != Some(checkpoint::FORMAT) {
+            return Err(Error::bad_file(path, format!("not a shadergan training checkpoint (metadata format ≠ {})", checkpoint::FORMAT)));
+        }
+        let step: u64 = file.metadata.get("step").and_then(|s| s.parse().ok()).ok_or_else(|| Error::bad_file(path, "has no step in its metadata"))?;
+        checkpoint::load_into(&self.gpu, path, &file, "netG.", &self.g_spec, &self.g, Some("optG"))?;
+        checkpoint::load_into(&self.gpu, path, &file, "netD.", &self.d_spec, &self.d, Some("optD"))?;
+        let counters = match file.tensors.get("counters").map(|t| &t.values) {
+            Some(checkpoint::Values::U32(c)) if c.len() == slot::COUNT => c.clone(),
+            _ => return Err(Error::bad_file(path, format!("has no u32 'counters' tensor of {} values", slot::COUNT))),
+        };
+        self.counters.write_u32(&self.gpu, &counters)?;
+        self.gpu.run("fixed latents", &[&self.fixed_latents()?])?;
+        self.step = step;
+        self.last_checkpoint = Some(step);
+        Ok(())
+    }
+
+    /// BatchNorm training forwards so far: G runs once per D step, D three times per iteration
+    /// with one D step (real, fake, and in the G step) — PyTorch's num_batches_tracked.
+    pub fn bn_forwards(&self) -> (u64, u64) {
+        let k = self.cfg.d_steps as u64;
+        (self.step * k, self.step * (2 * k + 1))
+    }
+
+    /// Record and submit one iteration; with `read_losses`, copy the losses out and wait.
+    fn iterate(&mut self, read_losses: bool) -> Result<Option<[f32; 6]>> {
+        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train step"), timestamp_writes: None });
+            for d in &self.program {
+                d.record(&mut pass);
+            }
+        }
+        if read_losses {
+            enc.copy_buffer_to_buffer(self.stats.buffer(), 0, &self.stats_staging, 0, self.stats.binding_size());
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        self.step += 1;
+        if !read_losses {
+            return Ok(None);
+        }
+        let bytes = map_read(&self.gpu, &self.stats_staging, "losses")?;
+        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..24]);
+        Ok(Some([v[0], v[1], v[2], v[3], v[4], v[5]]))
+    }
+
+    /// Write the 8×8 grid of G(fixed latents) (running statistics) to `path`.
+    pub fn sample_grid(&self, path: &Path) -> Result<()> {
+        let d: Vec<&Dispatch> = self.sampler.forward.iter().collect();
+        self.gpu.run("sample", &d)?;
+        let out = self.sampler.output().read_f32(&self.gpu)?;
+        let m = &self.cfg.model;
+        crate::images::save_grid(path, &out, GRID, m.channels, m.image_size, 8, 2)
+    }
+
+    /// Write a grid of real training images (as augmented) to `path`.
+    pub fn real_grid(&self, path: &Path) -> Result<()> {
+        self.gpu.run("preview", &self.preview.0.iter().collect::<Vec<_>>())?;
+        let out = self.preview.1.read_f32(&self.gpu)?;
+        let m = &self.cfg.model;
+        crate::images::save_grid(path, &out, self.preview.1.shape()[0], m.channels, m.image_size, 8, 2)
+    }
+
+    fn metadata(&self) -> Result<HashMap<String, String>> {
+        let mut md = HashMap::new();
+        md.insert("format".into(), checkpoint::FORMAT.into());
+        md.insert("step".into(), self.step.to_string());
+        md.insert("config".into(), serde_json::to_string(&self.cfg).map_err(|e| Error::invalid("config", e.to_string()))?);
+        md.insert("model".into(), serde_json::to_string(&self.cfg.model).map_err(|e| Error::invalid("config", e.to_string()))?);
+        md.insert("adapter".into(), self.gpu.describe());
+        Ok(md)
+    }
+
+    /// Write checkpoint.safetensors, generator.safetensors and discriminator.safetensors into
+    /// the run directory, each atomically.
+    pub fn save_checkpoints(&mut self) -> Result<PathBuf> {
+        let dir = &self.cfg.out;
+        let counters = self.counters.read_u32(&self.gpu)?;
+        let md = self.metadata()?;
+        let (g_fwd, d_fwd) = self.bn_forwards();
+        let full = checkpoint::full_state(&self.gpu, &self.g_spec, &self.g, &self.d_spec, &self.d, &counters, (g_fwd, d_fwd), md.clone())?;
+        let path = dir.join("checkpoint.safetensors");
+        full.save(&path)?;
+        let mut model_md = HashMap::new();
+        for k in ["format", "step", "model", "adapter"] {
+            model_md.insert(k.to_string(), md[k].clone());
+        }
+        model_md.insert("format".into(), "shadergan-state-dict-1 (PyTorch nn.Sequential keys)".into());
+        for (name, spec, store, fwd) in [("generator", &self.g_spec, &self.g, g_fwd), ("discriminator", &self.d_spec, &self.d, d_fwd)] {
+            let mut md = model_md.clone();
+            md.insert("net".into(), name.into());
+            let f = TensorFile { tensors: checkpoint::state_dict(&self.gpu, spec, store, fwd)?, metadata: md };
+            f.save(&dir.join(format!("{name}.safetensors")))?;
+        }
+        self.last_checkpoint = Some(self.step);
+        Ok(path)
+    }
+
+    fn epoch(&self, step: u64) -> f64 {
+        let per_epoch = (self.n_images / self.cfg.batch_size) as f64;
+        (step * self.cfg.d_steps as u64) as f64 / per_epoch
+    }
+
+    /// Prepare the run directory: config.json, real_samples.png, and metrics.jsonl (kept up to
+    /// the current step when resuming).
+    pub fn prepare_run_dir(&mut self) -> Result<()> {
+        let dir = self.cfg.out.clone();
+        ensure_writable_dir(&dir)?;
+        std::fs::create_dir_all(dir.join("samples")).map_err(|e| Error::io(dir.join("samples"), e))?;
+        #[derive(Serialize)]
+        struct RunInfo<'a> {
+            shadergan: &'static str,
+            config: &'a TrainConfig,
+            adapter: String,
+            dataset: &'a str,
+            images: usize,
+            generator: String,
+            discriminator: String,
+            generator_parameters: usize,
+            discriminator_parameters: usize,
+        }
+        let info = RunInfo {
+            shadergan: env!("CARGO_PKG_VERSION"),
+            config: &self.cfg,
+            adapter: self.gpu.describe(),
+            dataset: &self.dataset_source,
+            images: self.n_images,
+            generator: self.g_spec.describe(),
+            discriminator: self.d_spec.describe(),
+            generator_parameters: self.g.trainable_count(),
+            discriminator_parameters: self.d.trainable_count(),
+        };
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
+        atomic_write(&dir.join("config.json"), &json)?;
+        self.real_grid(&dir.join("real_samples.png"))?;
+        // Metrics: keep the lines up to this step (a resumed run rewrites what came after its
+        // checkpoint), and the plot history with them.
+        let metrics = dir.join("metrics.jsonl");
+        let mut kept = String::new();
+        self.history.clear();
+        if self.step > 0
+            && let Ok(text) = std::fs::read_to_string(&metrics)
+        {
+            for line in text.lines() {
+                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+                let s = v["step"].as_u64().unwrap_or(u64::MAX);
+                if s <= self.step {
+                    kept.push_str(line);
+                    kept.push('\n');
+                    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as f32;
+                    self.history.push(plot::Point { step: s, loss_d: f("loss_D"), loss_g: f("loss_G"), d_x: f("D_x"), d_g_z: f("D_G_z1") });
+                }
+            }
+        }
+        atomic_write(&metrics, kept.as_bytes())
+    }
+
+    /// Train to `cfg.steps`, reporting through `on_event`. Stops with an error (keeping the last
+    /// good checkpoint) if a loss becomes NaN or infinite.
+    pub fn run(&mut self, mut on_event: impl FnMut(Event)) -> Result<()> {
+        let dir = self.cfg.out.clone();
+        let metrics_path = dir.join("metrics.jsonl");
+        let mut metrics = std::fs::OpenOptions::new().append(true).create(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
+        let start = Instant::now();
+        let (mut window_start, mut window_step) = (Instant::now(), self.step);
+        let images_per_step = (self.cfg.batch_size * self.cfg.d_steps) as f64;
+        while self.step < self.cfg.steps {
+            let next = self.step + 1;
+            let last = next == self.cfg.steps;
+            let log = next % self.cfg.log_every == 0 || last;
+            let sample = next % self.cfg.sample_every == 0 || last;
+            let save = next % self.cfg.checkpoint_every == 0 || last;
+            // Losses are also read before a checkpoint: a checkpoint is only written from a
+            // state whose losses are finite.
+            let losses = self.iterate(log || save)?;
+            if let Some(l) = losses {
+                let now = Instant::now();
+                let rate = (self.step - window_step) as f64 * images_per_step / now.duration_since(window_start).as_secs_f64().max(1e-9);
+                (window_start, window_step) = (now, self.step);
+                let rec = Record {
+                    step: self.step,
+                    epoch: self.epoch(self.step),
+                    loss_d: l[0] + l[2],
+                    loss_g: l[4],
+                    d_x: l[1],
+                    d_g_z1: l[3],
+                    d_g_z2: l[5],
+                    images_per_s: rate,
+                    elapsed_s: start.elapsed().as_secs_f64(),
+                };
+                if !rec.finite() {
+                    let kept = match self.last_checkpoint {
+                        Some(s) => format!("the last good checkpoint (step {s}) is kept in {}", dir.display()),
+                        None => "no checkpoint was written yet".into(),
+                    };
+                    return Err(Error::invalid(
+                        "training",
+                        format!("diverged at step {}: loss_D = {}, loss_G = {}; {kept}; try a lower --lr-d/--lr-g", self.step, rec.loss_d, rec.loss_g),
+                    ));
+                }
+                if log {
+                    let line = serde_json::to_string(&rec).map_err(|e| Error::invalid("metrics", e.to_string()))?;
+                    writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+                    self.history.push(plot::Point { step: rec.step, loss_d: rec.loss_d, loss_g: rec.loss_g, d_x: rec.d_x, d_g_z: rec.d_g_z1 });
+                    on_event(Event::Logged(&rec));
+                }
+            }
+            if sample {
+                let path = dir.join("samples").join(format!("step_{:06}.png", self.step));
+                self.sample_grid(&path)?;
+                std::fs::copy(&path, dir.join("fake_samples.png")).map_err(|e| Error::io(dir.join("fake_samples.png"), e))?;
+                on_event(Event::Sampled(&path));
+            }
+            if save {
+                let path = self.save_checkpoints()?;
+                plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &format!("{:?} GAN on {}", self.cfg.model.model, self.cfg.dataset.name()))?;
+                on_event(Event::Checkpointed(&path));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,87 @@
+//! The loss curves as a PNG: loss_D and loss_G against the step (top), D(x) and D(G(z))
+//! (bottom). Drawn with plotters into an RGB buffer; text uses the DejaVu Sans font bundled in
+//! assets/fonts (so no system fonts are needed), PNG encoding and the atomic write are ours.
+
+use std::path::Path;
+use std::sync::Once;
+
+use plotters::prelude::*;
+
+use crate::error::{Error, Result};
+use crate::fsutil::atomic_write;
+
+static FONT: &[u8] = include_bytes!("../../assets/fonts/DejaVuSans.ttf");
+
+fn register_font() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The font is a valid TrueType file compiled in; failing here would be a build defect.
+        let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);
+    });
+}
+
+/// One logged step.
+#[derive(Clone, Copy, Debug)]
+pub struct Point {
+    pub step: u64,
+    pub loss_d: f32,
+    pub loss_g: f32,
+    pub d_x: f32,
+    pub d_g_z: f32,
+}
+
+fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], title: &str) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let (top, bottom) = root.split_vertically(h * 3 / 5);
+    let x_max = points.last().map_or(1, |p| p.step).max(1);
+    let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
+    let y_max = points.iter().map(|p| finite(p.loss_d).max(finite(p.loss_g))).fold(0.1f32, f32::max) * 1.05;
+    let mut chart = ChartBuilder::on(&top)
+        .caption(title, ("sans-serif", 20))
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0u64..x_max, 0f32..y_max)?;
+    chart.configure_mesh().x_desc("step").y_desc("loss").label_style(("sans-serif", 13)).draw()?;
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.step, finite(p.loss_d))), BLUE.stroke_width(2)))?
+        .label("loss_D")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLUE.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.step, finite(p.loss_g))), RED.stroke_width(2)))?
+        .label("loss_G")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).label_font(("sans-serif", 13)).draw()?;
+
+    let mut chart = ChartBuilder::on(&bottom)
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0u64..x_max, 0f32..1f32)?;
+    chart.configure_mesh().x_desc("step").y_desc("D output").label_style(("sans-serif", 13)).draw()?;
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.step, finite(p.d_x))), GREEN.stroke_width(2)))?
+        .label("D(x)")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], GREEN.stroke_width(2)));
+    chart
+        .draw_series(LineSeries::new(points.iter().map(|p| (p.step, finite(p.d_g_z))), MAGENTA.stroke_width(2)))?
+        .label("D(G(z))")
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], MAGENTA.stroke_width(2)));
+    chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).label_font(("sans-serif", 13)).draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Write the plot of `points` to `path` (PNG, 900×640).
+pub fn save_loss_plot(path: &Path, points: &[Point], title: &str) -> Result<()> {
+    register_font();
+    let (w, h) = (900u32, 640u32);
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    draw(&mut buf, w, h, points, title).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
+    let img = image::RgbImage::from_raw(w, h, buf).expect("buffer is w·h·3 bytes");
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| Error::bad_file(path, format!("PNG encoding failed: {e}")))?;
+    atomic_write(path, &bytes)
+}

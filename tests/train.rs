@@ -1,0 +1,242 @@
+//! Training end to end on small models: losses finite, parameters changed, the discriminator
+//! untouched by the generator update, files written, resume exact, runs deterministic, and
+//! state dicts with exactly PyTorch's keys.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use shadergan::data::{self, DatasetKind};
+use shadergan::gpu::{AdapterChoice, Gpu};
+use shadergan::model::{ModelConfig, ModelKind};
+use shadergan::train::checkpoint::{TensorFile, Values};
+use shadergan::train::{AugmentConfig, Event, GanLoss, Record, TrainConfig, Trainer};
+
+fn gpu() -> Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| Gpu::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"))).clone()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shadergan-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A DCGAN small enough to take milliseconds per step: 16×16×3, widths 8, batch 8.
+fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
+    TrainConfig {
+        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3 },
+        dataset: DatasetKind::Synthetic,
+        data: None,
+        max_images: None,
+        synthetic_images: 48,
+        batch_size: 8,
+        steps: 6,
+        d_steps: 1,
+        loss: GanLoss::Ns,
+        lr_d: 2e-4,
+        lr_g: 2e-4,
+        beta1: 0.5,
+        beta2: 0.999,
+        seed: 7,
+        augment: AugmentConfig { flip: true, shift: 2, brightness: 0.1 },
+        log_every: 2,
+        sample_every: 3,
+        checkpoint_every: 6,
+        out: out.to_path_buf(),
+    }
+}
+
+fn trainer(cfg: TrainConfig) -> Trainer {
+    let m = &cfg.model;
+    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images).unwrap();
+    Trainer::new(gpu(), cfg, &ds).unwrap()
+}
+
+/// Train `cfg` from scratch (or resume from its out dir) and return the logged records.
+fn train(cfg: TrainConfig, resume: bool) -> (Trainer, Vec<Record>) {
+    let mut t = trainer(cfg);
+    if resume {
+        let ckpt = t.cfg.out.join("checkpoint.safetensors");
+        t.restore(&ckpt).unwrap();
+    } else {
+        t.initialize().unwrap();
+    }
+    t.prepare_run_dir().unwrap();
+    let mut records = Vec::new();
+    t.run(|e| {
+        if let Event::Logged(r) = e {
+            records.push(r.clone());
+        }
+    })
+    .unwrap();
+    (t, records)
+}
+
+fn tensors(path: &Path) -> BTreeMap<String, Values> {
+    TensorFile::load(path).unwrap().tensors.into_iter().map(|(k, t)| (k, t.values)).collect()
+}
+
+#[test]
+fn a_few_steps_train_and_write_every_output() {
+    let out = tmp("smoke");
+    let mut t = trainer(tiny(&out, ModelKind::Dcgan));
+    t.initialize().unwrap();
+    let g0 = t.g.params.read_f32(&t.gpu).unwrap();
+    let d0 = t.d.params.read_f32(&t.gpu).unwrap();
+    t.prepare_run_dir().unwrap();
+    let mut records = Vec::new();
+    t.run(|e| {
+        if let Event::Logged(r) = e {
+            records.push(r.clone());
+        }
+    })
+    .unwrap();
+    assert_eq!(records.iter().map(|r| r.step).collect::<Vec<_>>(), vec![2, 4, 6]);
+    assert!(records.iter().all(|r| r.finite() && r.loss_d > 0.0 && r.loss_g > 0.0), "{records:?}");
+    assert!(records.iter().all(|r| (0.0..=1.0).contains(&r.d_x) && (0.0..=1.0).contains(&r.d_g_z1)));
+    let changed = |a: &[f32], b: &[f32]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+    let (g1, d1) = (t.g.params.read_f32(&t.gpu).unwrap(), t.d.params.read_f32(&t.gpu).unwrap());
+    assert!(changed(&g0, &g1) > g0.len() / 2, "generator parameters did not train");
+    assert!(changed(&d0, &d1) > d0.len() / 2, "discriminator parameters did not train");
+    for f in ["config.json", "real_samples.png", "fake_samples.png", "samples/step_000003.png", "samples/step_000006.png", "loss_curves.png", "checkpoint.safetensors", "generator.safetensors", "discriminator.safetensors"] {
+        let p = out.join(f);
+        assert!(p.is_file() && std::fs::metadata(&p).unwrap().len() > 0, "{} missing", p.display());
+    }
+    for png in ["real_samples.png", "fake_samples.png", "loss_curves.png"] {
+        let img = image::open(out.join(png)).unwrap_or_else(|e| panic!("{png}: {e}"));
+        assert!(img.width() > 16 && img.height() > 16);
+    }
+    // 8×8 grid of 16-pixel images with 2-pixel padding, like torchvision's save_image.
+    let grid = image::open(out.join("fake_samples.png")).unwrap();
+    assert_eq!((grid.width(), grid.height()), (8 * 18 + 2, 8 * 18 + 2));
+    let lines = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 3);
+    let v: serde_json::Value = serde_json::from_str(lines.lines().next().unwrap()).unwrap();
+    for key in ["step", "epoch", "loss_D", "loss_G", "D_x", "D_G_z1", "D_G_z2", "images_per_s", "elapsed_s"] {
+        assert!(!v[key].is_null(), "metrics.jsonl lacks {key}: {v}");
+    }
+}
+
+#[test]
+fn the_generator_update_leaves_the_discriminator_untouched() {
+    let out = tmp("g-step");
+    let mut t = trainer(tiny(&out, ModelKind::Dcgan));
+    t.initialize().unwrap();
+    // One full iteration first, so D has non-zero gradients and Adam moments to protect.
+    t.gpu.run("iteration", &t.program().iter().collect::<Vec<_>>()).unwrap();
+    let snapshot = |t: &Trainer| {
+        [&t.d.params, &t.d.grads, &t.d.adam_m, &t.d.adam_v].map(|x| x.read_f32(&t.gpu).unwrap())
+    };
+    let before = snapshot(&t);
+    let g_before = t.g.params.read_f32(&t.gpu).unwrap();
+    t.gpu.run("generator step", &t.generator_step().iter().collect::<Vec<_>>()).unwrap();
+    let after = snapshot(&t);
+    for (name, (b, a)) in ["weights", "gradients", "Adam m", "Adam v"].iter().zip(before.iter().zip(&after)) {
+        assert!(b.iter().zip(a).all(|(x, y)| x.to_bits() == y.to_bits()), "the generator step changed D's {name}");
+    }
+    let g_after = t.g.params.read_f32(&t.gpu).unwrap();
+    assert!(g_before != g_after, "the generator step did not update G");
+    // Running statistics do change (D runs in training mode, as in PyTorch) but that is all:
+    assert!(t.d.buffers.is_some());
+}
+
+#[test]
+fn resume_gives_the_same_weights_as_training_straight_through() {
+    let (a, b) = (tmp("straight"), tmp("resumed"));
+    let cfg_a = TrainConfig { checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
+    let (_, rec_a) = train(cfg_a, false);
+    // 4 steps, then resume to 6.
+    let cfg_b = TrainConfig { steps: 4, checkpoint_every: 100, ..tiny(&b, ModelKind::Dcgan) };
+    train(cfg_b.clone(), false);
+    let (t, rec_b) = train(TrainConfig { steps: 6, ..cfg_b }, true);
+    assert_eq!(t.step, 6);
+    assert_eq!(rec_b.iter().map(|r| r.step).collect::<Vec<_>>(), vec![6]);
+    for f in ["checkpoint.safetensors", "generator.safetensors", "discriminator.safetensors"] {
+        assert_eq!(tensors(&a.join(f)), tensors(&b.join(f)), "{f} differs between 6 steps and 4 + resume + 2");
+    }
+    let last = |r: &[Record]| r.last().map(|r| (r.loss_d.to_bits(), r.loss_g.to_bits()));
+    assert_eq!(last(&rec_a), last(&rec_b), "the losses at step 6 differ");
+    // metrics.jsonl holds each step once.
+    let steps: Vec<u64> = std::fs::read_to_string(b.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_u64().unwrap())
+        .collect();
+    assert_eq!(steps, vec![2, 4, 6]);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_checkpoint_and_another_seed_does_not() {
+    let (a, b, c) = (tmp("seed-a"), tmp("seed-b"), tmp("seed-c"));
+    train(tiny(&a, ModelKind::Dcgan), false);
+    train(tiny(&b, ModelKind::Dcgan), false);
+    train(TrainConfig { seed: 8, ..tiny(&c, ModelKind::Dcgan) }, false);
+    let ta = tensors(&a.join("checkpoint.safetensors"));
+    assert_eq!(ta, tensors(&b.join("checkpoint.safetensors")), "two runs with seed 7 differ");
+    assert_ne!(ta, tensors(&c.join("checkpoint.safetensors")), "seeds 7 and 8 gave the same run");
+}
+
+#[test]
+fn the_mlp_gan_trains_with_dropout_and_minimax_loss() {
+    let out = tmp("mlp");
+    let cfg = TrainConfig { loss: GanLoss::Minimax, d_steps: 2, ..tiny(&out, ModelKind::Mlp) };
+    let (t, records) = train(cfg, false);
+    assert!(records.iter().all(|r| r.finite()));
+    // The minimax generator loss log(1 − D(G(z))) is negative.
+    assert!(records.iter().all(|r| r.loss_g < 0.0), "{records:?}");
+    let sd = tensors(&out.join("discriminator.safetensors"));
+    assert!(sd.contains_key("main.1.weight") && sd.contains_key("main.10.bias"), "{:?}", sd.keys());
+    assert_eq!(t.bn_forwards(), (12, 30));
+}
+
+/// Keys and shapes of pytorch/examples' `netG.state_dict()` and `netD.state_dict()` for
+/// nz = 100, ngf = ndf = 64, nc = 3 (64×64), written out from the spec of dcgan/main.py.
+fn pytorch_dcgan64() -> (Vec<(&'static str, Vec<usize>)>, Vec<(&'static str, Vec<usize>)>) {
+    let bn = |i: &'static [&'static str; 5], c: usize| -> Vec<(&'static str, Vec<usize>)> {
+        vec![(i[0], vec![c]), (i[1], vec![c]), (i[2], vec![c]), (i[3], vec![c]), (i[4], vec![])]
+    };
+    let mut g = vec![("main.0.weight", vec![100, 512, 4, 4])];
+    g.extend(bn(&["main.1.weight", "main.1.bias", "main.1.running_mean", "main.1.running_var", "main.1.num_batches_tracked"], 512));
+    g.push(("main.3.weight", vec![512, 256, 4, 4]));
+    g.extend(bn(&["main.4.weight", "main.4.bias", "main.4.running_mean", "main.4.running_var", "main.4.num_batches_tracked"], 256));
+    g.push(("main.6.weight", vec![256, 128, 4, 4]));
+    g.extend(bn(&["main.7.weight", "main.7.bias", "main.7.running_mean", "main.7.running_var", "main.7.num_batches_tracked"], 128));
+    g.push(("main.9.weight", vec![128, 64, 4, 4]));
+    g.extend(bn(&["main.10.weight", "main.10.bias", "main.10.running_mean", "main.10.running_var", "main.10.num_batches_tracked"], 64));
+    g.push(("main.12.weight", vec![64, 3, 4, 4]));
+    let mut d = vec![("main.0.weight", vec![64, 3, 4, 4]), ("main.2.weight", vec![128, 64, 4, 4])];
+    d.extend(bn(&["main.3.weight", "main.3.bias", "main.3.running_mean", "main.3.running_var", "main.3.num_batches_tracked"], 128));
+    d.push(("main.5.weight", vec![256, 128, 4, 4]));
+    d.extend(bn(&["main.6.weight", "main.6.bias", "main.6.running_mean", "main.6.running_var", "main.6.num_batches_tracked"], 256));
+    d.push(("main.8.weight", vec![512, 256, 4, 4]));
+    d.extend(bn(&["main.9.weight", "main.9.bias", "main.9.running_mean", "main.9.running_var", "main.9.num_batches_tracked"], 512));
+    d.push(("main.11.weight", vec![1, 512, 4, 4]));
+    (g, d)
+}
+
+#[test]
+fn state_dicts_have_exactly_pytorchs_keys_and_shapes() {
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3 };
+    let (want_g, want_d) = pytorch_dcgan64();
+    for (spec, want) in [(m.generator().unwrap(), want_g), (m.discriminator().unwrap(), want_d)] {
+        let mut got: Vec<(String, Vec<usize>)> = spec.params().into_iter().map(|p| (p.name, p.shape)).collect();
+        for (i, l) in spec.layers.iter().enumerate() {
+            if matches!(l, shadergan::nn::Layer::BatchNorm2d { .. }) {
+                got.push((format!("main.{i}.num_batches_tracked"), vec![]));
+            }
+        }
+        got.sort();
+        let mut want: Vec<(String, Vec<usize>)> = want.into_iter().map(|(k, s)| (k.to_string(), s)).collect();
+        want.sort();
+        assert_eq!(got, want, "{} state dict differs from pytorch/examples", spec.name);
+    }
+    // And the file written by training carries them, num_batches_tracked as int64.
+    let out = tmp("keys");
+    train(TrainConfig { steps: 2, log_every: 1, ..tiny(&out, ModelKind::Dcgan) }, false);
+    let g = TensorFile::load(&out.join("generator.safetensors")).unwrap();
+    let t = &g.tensors["main.1.num_batches_tracked"];
+    assert_eq!((t.shape.clone(), t.values.clone()), (vec![], Values::I64(vec![2])));
+    assert_eq!(g.tensors["main.0.weight"].shape, vec![16, 16, 4, 4]);
+}
