@@ -5,10 +5,14 @@
    DCGAN netG with load_state_dict(strict=True), render the same latents in both, compare.
 2. PyTorch -> shadergan: save a freshly initialised PyTorch netG as safetensors, let
    `shadergan sample` load it (it infers the architecture from the shapes), compare.
+3. With --iteration: replay the run's first training iteration in PyTorch from its
+   initial.safetensors (initial weights, first real batch, first latents) and compare the
+   losses, BatchNorm running statistics and weight updates with the run's step-1 checkpoint:
+       shadergan train --steps 1 --log-every 1 --save-initial --out runs/parity
+       python scripts/pytorch_parity.py runs/parity --iteration
 
-Usage: python scripts/pytorch_parity.py RUN_DIR [--shadergan PATH_TO_BINARY]
-Prints the largest absolute and the relative L2 difference of the raw generator outputs
-(float32, before quantisation); both should be ~1e-6 (f32 rounding, different kernels).
+Prints the largest absolute and the relative L2 differences; forward outputs should agree to
+~1e-6 (f32 rounding in different kernels).
 """
 import argparse
 import json
@@ -44,6 +48,74 @@ class NetG(nn.Module):
         return self.main(z)
 
 
+def dcgan_discriminator(ndf, nc, size):
+    top = size // 8
+    layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+    m = 1
+    while m < top:
+        layers += [nn.Conv2d(ndf * m, ndf * m * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * m * 2), nn.LeakyReLU(0.2, inplace=True)]
+        m *= 2
+    layers += [nn.Conv2d(ndf * top, 1, 4, 1, 0, bias=False)]  # logit: BCEWithLogits
+    return nn.Sequential(*layers)
+
+
+def iteration(run_dir):
+    cfg = json.load(open(os.path.join(run_dir, "config.json")))["config"]
+    m = cfg["model"]
+    init = load_file(os.path.join(run_dir, "initial.safetensors"))
+    after = load_file(os.path.join(run_dir, "checkpoint.safetensors"))
+    metrics = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
+    if metrics[0]["step"] != 1:
+        sys.exit("train with --steps 1 --log-every 1 --save-initial")
+    _, g_main = dcgan_generator(m["nz"], m["ngf"], m["channels"], m["image_size"])
+    G = NetG(g_main)
+    D = NetG(dcgan_discriminator(m["ndf"], m["channels"], m["image_size"]))
+    G.load_state_dict({k[5:]: v for k, v in init.items() if k.startswith("netG.")}, strict=True)
+    D.load_state_dict({k[5:]: v for k, v in init.items() if k.startswith("netD.")}, strict=True)
+    before = {k: v.clone() for k, v in init.items()}
+    real, z = init["real"], init["z"].reshape(-1, m["nz"], 1, 1)
+    B = real.shape[0]
+    crit = nn.BCEWithLogitsLoss()
+    betas = (cfg["beta1"], cfg["beta2"])
+    optD = torch.optim.Adam(D.parameters(), lr=cfg["lr_d"], betas=betas, eps=1e-8)
+    optG = torch.optim.Adam(G.parameters(), lr=cfg["lr_g"], betas=betas, eps=1e-8)
+    # The pytorch/examples iteration (the D losses summed, one backward).
+    fake = G(z)
+    D.zero_grad()
+    err_real = crit(D(real).view(-1), torch.ones(B))
+    err_fake = crit(D(fake.detach()).view(-1), torch.zeros(B))
+    (err_real + err_fake).backward()
+    optD.step()
+    G.zero_grad()
+    if cfg["loss"] == "ns":
+        err_g = crit(D(fake).view(-1), torch.ones(B))
+    else:
+        err_g = -crit(D(fake).view(-1), torch.zeros(B))
+    err_g.backward()
+    optG.step()
+    sg = metrics[0]
+    print("loss_D  shadergan %.7f  PyTorch %.7f" % (sg["loss_D"], (err_real + err_fake).item()))
+    print("loss_G  shadergan %.7f  PyTorch %.7f" % (sg["loss_G"], err_g.item()))
+    worst_stats, worst_update, flips = 0.0, 0.0, 0
+    lr = cfg["lr_g"]
+    for net, model in [("netG.", G), ("netD.", D)]:
+        for k, v in model.state_dict().items():
+            key = net + k
+            mine = after[key]
+            if k.endswith("num_batches_tracked"):
+                assert mine.item() == v.item(), (key, mine.item(), v.item())
+            elif k.endswith("running_mean") or k.endswith("running_var"):
+                worst_stats = max(worst_stats, compare(mine, v)[1])
+            else:
+                d_mine, d_torch = mine - before[key], v - before[key]
+                # Adam's first step is ±lr per element (m̂/√v̂ = sign g): implementations agree
+                # wherever the gradient's sign does; count the elements where it does not.
+                flips += int(((d_mine - d_torch).abs() > 0.5 * lr).sum())
+                worst_update = max(worst_update, compare(d_mine, d_torch)[1])
+    print("BatchNorm running statistics: worst rel L2 %.3g" % worst_stats)
+    print("weight updates: worst rel L2 %.3g, elements with another sign: %d" % (worst_update, flips))
+
+
 def compare(a, b):
     d = (a - b).double()
     return d.abs().max().item(), (d.norm() / b.double().norm()).item()
@@ -62,7 +134,11 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("run_dir")
     ap.add_argument("--shadergan", default="target/release/shadergan")
+    ap.add_argument("--iteration", action="store_true", help="replay the first training iteration")
     args = ap.parse_args()
+    if args.iteration:
+        iteration(args.run_dir)
+        return
     gen = os.path.join(args.run_dir, "generator.safetensors")
     with open(gen, "rb") as f:
         header_len = int.from_bytes(f.read(8), "little")

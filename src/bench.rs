@@ -63,13 +63,13 @@ impl TimestampReader {
             ty: wgpu::QueryType::Timestamp,
             count: 2,
         });
-        let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let resolve = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("bench timestamp resolve"),
             size: 16,
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
         });
-        let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("bench timestamp staging"),
             size: 16,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -220,13 +220,13 @@ pub fn profile_dispatches(gpu: &Gpu, dispatches: &[Dispatch]) -> Result<Vec<(Str
     let n = dispatches.len() as u32;
     let queries = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("profile"), ty: wgpu::QueryType::Timestamp, count: 2 * n });
     let size = 16 * n as u64;
-    let resolve = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+    let resolve = gpu.create_buffer(&wgpu::BufferDescriptor {
         label: Some("profile resolve"),
         size,
         usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
     });
-    let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+    let staging = gpu.create_buffer(&wgpu::BufferDescriptor {
         label: Some("profile staging"),
         size,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -253,4 +253,43 @@ pub fn profile_dispatches(gpu: &Gpu, dispatches: &[Dispatch]) -> Result<Vec<(Str
         .enumerate()
         .map(|(i, d)| (d.label.clone(), stamps[2 * i + 1].wrapping_sub(stamps[2 * i]) as f64 * period / 1e6))
         .collect())
+}
+
+/// What `bench --op train-step` measured.
+pub struct TrainStepBench {
+    pub timing: Timing,
+    pub dispatches: usize,
+    /// Buffers created during the timed iterations (after the first): must be 0.
+    pub buffers_created: u64,
+    /// Per-kernel GPU time of one iteration, summed by label, largest first.
+    pub profile: Vec<(String, f64, usize)>,
+}
+
+/// Time one real training iteration (the trainer's whole program in one pass, one submit)
+/// under `protocol`; with `profile`, also one iteration kernel by kernel.
+pub fn bench_train_step(trainer: &crate::train::Trainer, protocol: &Protocol, profile: bool) -> Result<TrainStepBench> {
+    let gpu = &trainer.gpu;
+    let program: Vec<&Dispatch> = trainer.program().iter().collect();
+    // The first iteration compiles every pipeline (llvmpipe compiles at first dispatch) and
+    // is not what is measured; the allocation count starts after it.
+    time_dispatches(gpu, &program, &Protocol { warmup: 1, reps: 1, min_reps: 1, budget: protocol.budget })?;
+    let (before, _) = gpu.allocated();
+    let timing = time_dispatches(gpu, &program, protocol)?;
+    let (after, _) = gpu.allocated();
+    // The timing harness itself creates its two timestamp buffers once per call.
+    let harness = if gpu.caps.timestamps { 2 } else { 0 };
+    let mut by_label: Vec<(String, f64, usize)> = Vec::new();
+    if profile {
+        for (label, ms) in profile_dispatches(gpu, trainer.program())? {
+            match by_label.iter_mut().find(|(l, _, _)| *l == label) {
+                Some(e) => {
+                    e.1 += ms;
+                    e.2 += 1;
+                }
+                None => by_label.push((label, ms, 1)),
+            }
+        }
+        by_label.sort_by(|a, b| b.1.total_cmp(&a.1));
+    }
+    Ok(TrainStepBench { timing, dispatches: program.len(), buffers_created: (after - before).saturating_sub(harness), profile: by_label })
 }

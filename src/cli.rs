@@ -63,9 +63,28 @@ pub struct CheckArgs {
 
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// Which op to time. This release times `matmul`.
+    /// What to time: `matmul` (the GEMM kernels) or `train-step` (one whole DCGAN training
+    /// iteration, by default pytorch/examples' 64×64×3 model at batch 64).
     #[arg(long, default_value = "matmul")]
     pub op: String,
+    /// train-step: image side (16, 32, 64, 128).
+    #[arg(long, default_value_t = 64)]
+    pub image_size: usize,
+    /// train-step: image channels.
+    #[arg(long, default_value_t = 3)]
+    pub channels: usize,
+    /// train-step: ngf = ndf.
+    #[arg(long, default_value_t = 64)]
+    pub width: usize,
+    /// train-step: latent size.
+    #[arg(long, default_value_t = 100)]
+    pub nz: usize,
+    /// train-step: batch size.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// train-step: also print the GPU time of each kernel of one iteration.
+    #[arg(long)]
+    pub profile: bool,
     /// Square sizes n (C[n,n] = A[n,n]·B[n,n]), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "256,1024,2048")]
     pub sizes: Vec<usize>,
@@ -182,6 +201,10 @@ pub struct TrainArgs {
     /// Replace a run already in --out.
     #[arg(long)]
     pub overwrite: bool,
+    /// Also write initial.safetensors: the initial weights, the first real batch and the first
+    /// latents (to reproduce the first iteration elsewhere, e.g. scripts/pytorch_parity.py).
+    #[arg(long)]
+    pub save_initial: bool,
 }
 
 /// BatchNorm statistics when sampling.

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use crate::cli::{AdapterArgs, BnStats, Preset, SampleArgs, TrainArgs};
+use crate::cli::{AdapterArgs, BenchArgs, BnStats, Preset, SampleArgs, TrainArgs};
 use shadergan::data;
 use shadergan::gpu::{AdapterChoice, Gpu};
 use shadergan::model::{ModelConfig, ModelKind};
@@ -24,7 +24,7 @@ fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
 }
 
 /// Flags that may accompany --resume: they change how the run is observed, not what it computes.
-const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "adapter", "backend"];
+const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "save_initial", "adapter", "backend"];
 
 fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
     let quick = args.preset == Preset::Quick;
@@ -39,6 +39,9 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
         (100, if model == ModelKind::Dcgan { 64 } else { 256 })
     };
     let lr = args.lr.unwrap_or(2e-4);
+    if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
+        bail!("--lr: learning rate {lr} must lie in (0, 1)");
+    }
     let steps = args.steps.unwrap_or(if quick { 2000 } else { 4000 });
     let out = args.out.clone().unwrap_or_else(|| {
         let m = if model == ModelKind::Dcgan { "dcgan" } else { "mlp" };
@@ -84,8 +87,12 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
 }
 
 fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
-    for id in matches.ids() {
-        let name = id.as_str();
+    use clap::CommandFactory;
+    // The train subcommand's own arguments (matches.ids() also lists clap's argument group).
+    let cmd = crate::cli::Cli::command();
+    let train = cmd.find_subcommand("train").expect("the train subcommand exists");
+    for arg in train.get_arguments() {
+        let name = arg.get_id().as_str();
         if matches.value_source(name) == Some(ValueSource::CommandLine) && !RESUME_FLAGS.contains(&name) {
             bail!(
                 "--{} cannot change a resumed run (it continues with {}); only --steps, --log-every, --sample-every and --checkpoint-every may be given",
@@ -140,6 +147,11 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         None => trainer.initialize()?,
     }
     trainer.prepare_run_dir()?;
+    if args.save_initial {
+        let path = trainer.cfg.out.join("initial.safetensors");
+        trainer.save_initial(&path)?;
+        eprintln!("initial state: {}", path.display());
+    }
     let c = &trainer.cfg;
     eprintln!(
         "model: {:?} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, seed {}",
@@ -246,6 +258,53 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
         f.metadata.insert("batchnorm".into(), format!("{:?}", args.batchnorm).to_lowercase());
         f.save(raw)?;
         eprintln!("wrote raw outputs to {}", raw.display());
+    }
+    Ok(())
+}
+
+/// `bench --op train-step`: one real DCGAN training iteration on synthetic data.
+pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3 };
+    let cfg = TrainConfig {
+        model: m.clone(),
+        dataset: data::DatasetKind::Synthetic,
+        data: None,
+        max_images: None,
+        synthetic_images: (2 * args.batch).max(256),
+        batch_size: args.batch,
+        steps: 1,
+        d_steps: 1,
+        loss: shadergan::train::GanLoss::Ns,
+        lr_d: 2e-4,
+        lr_g: 2e-4,
+        beta1: 0.5,
+        beta2: 0.999,
+        seed: 1,
+        augment: AugmentConfig::none(),
+        log_every: 1,
+        sample_every: 1,
+        checkpoint_every: 1,
+        out: std::env::temp_dir(),
+    };
+    cfg.validate()?;
+    let dataset = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images)?;
+    let gpu = open_gpu(adapter)?;
+    let mut trainer = Trainer::new(gpu, cfg, &dataset)?;
+    trainer.initialize()?;
+    let protocol = shadergan::bench::Protocol { warmup: args.warmup, reps: args.reps, ..Default::default() };
+    let r = shadergan::bench::bench_train_step(&trainer, &protocol, args.profile)?;
+    let med = r.timing.median_ms();
+    println!(
+        "DCGAN {}x{}x{} ngf=ndf={} nz={} batch {}: median {:.1} ms/step (min {:.1}, {} samples, {} timer), {:.1} img/s, {} dispatches in one pass, {} buffers created after the first step",
+        m.channels, m.image_size, m.image_size, m.ngf, m.nz, args.batch, med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created
+    );
+    if args.profile {
+        let total: f64 = r.profile.iter().map(|p| p.1).sum();
+        println!("{:>10} {:>6} {:>4}  kernel (one iteration, each dispatch in its own timed pass)", "ms", "%", "n");
+        for (label, ms, n) in &r.profile {
+            println!("{ms:>10.2} {:>5.1}% {n:>4}  {label}", 100.0 * ms / total);
+        }
+        println!("{total:>10.2} total");
     }
     Ok(())
 }

@@ -49,8 +49,9 @@ pub enum Error {
     #[error("reading back {what} from the GPU failed: {message}")]
     Readback { what: String, message: String },
 
-    #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The I/O error is part of the message, not a `source`: printed once, on one line.
+    #[error("{}: {error}", path.display())]
+    Io { path: PathBuf, error: std::io::Error },
 
     /// A file whose content is not what it should be.
     #[error("{}: {message}", path.display())]
@@ -66,8 +67,8 @@ impl Error {
         Error::Invalid { what: what.into(), message: message.into() }
     }
 
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
+        Error::Io { path: path.into(), error }
     }
 
     pub fn bad_file(path: impl Into<PathBuf>, message: impl Into<String>) -> Self {

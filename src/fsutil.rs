@@ -24,11 +24,12 @@ pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
-/// Create `dir` (and parents) and check that files can be written in it.
+/// Create the run directory `dir` (and parents) and check that files can be written in it.
 pub fn ensure_writable_dir(dir: &Path) -> Result<()> {
-    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let fail = |e: std::io::Error| Error::invalid("--out", format!("cannot write the run directory {} ({e}); choose another --out", dir.display()));
+    std::fs::create_dir_all(dir).map_err(fail)?;
     let probe = dir.join(format!(".write-test.{}", std::process::id()));
-    std::fs::write(&probe, b"").map_err(|e| Error::io(dir, e))?;
+    std::fs::write(&probe, b"").map_err(fail)?;
     let _ = std::fs::remove_file(&probe);
     Ok(())
 }

@@ -120,8 +120,10 @@ fn check_cmd(a: &AdapterArgs, args: &CheckArgs) -> Result<ExitCode> {
 }
 
 fn bench_cmd(a: &AdapterArgs, args: &BenchArgs) -> Result<ExitCode> {
-    if args.op != "matmul" {
-        bail!("--op {}: this release benchmarks `matmul` only", args.op);
+    match args.op.as_str() {
+        "matmul" => {}
+        "train-step" => return commands::bench_train_step(a, args).map(|_| ExitCode::SUCCESS),
+        other => bail!("--op {other}: choose matmul or train-step"),
     }
     if args.sizes.is_empty() || args.sizes.contains(&0) {
         bail!("--sizes must list positive sizes, e.g. --sizes 256,1024");

@@ -24,6 +24,15 @@ pub enum ModelKind {
     Mlp,
 }
 
+impl ModelKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Dcgan => "DCGAN",
+            ModelKind::Mlp => "MLP GAN",
+        }
+    }
+}
+
 /// Everything the architecture depends on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {

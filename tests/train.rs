@@ -240,3 +240,43 @@ fn state_dicts_have_exactly_pytorchs_keys_and_shapes() {
     assert_eq!((t.shape.clone(), t.values.clone()), (vec![], Values::I64(vec![2])));
     assert_eq!(g.tensors["main.0.weight"].shape, vec![16, 16, 4, 4]);
 }
+
+#[test]
+fn training_steps_allocate_nothing_after_the_first() {
+    let out = tmp("alloc");
+    let cfg = tiny(&out, ModelKind::Dcgan);
+    let ds = data::load(cfg.dataset, None, 16, 3, None, cfg.synthetic_images).unwrap();
+    // A fork with its own allocation counter: other tests run in parallel on the shared one.
+    let mut t = Trainer::new(gpu().with_limits(|_| {}), cfg, &ds).unwrap();
+    t.initialize().unwrap();
+    t.iterate(true).unwrap();
+    let (buffers, bytes) = t.gpu.allocated();
+    for i in 0..6 {
+        t.iterate(i % 3 == 0).unwrap();
+    }
+    t.gpu.wait().unwrap();
+    assert_eq!(t.gpu.allocated(), (buffers, bytes), "a training step created GPU buffers");
+}
+
+#[test]
+fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
+    use shadergan::gpu::shaders::LOSS;
+    let out = tmp("nan");
+    let cfg = TrainConfig { steps: 2, checkpoint_every: 2, ..tiny(&out, ModelKind::Dcgan) };
+    train(cfg.clone(), false);
+    let ckpt = out.join("checkpoint.safetensors");
+    let good = std::fs::read(&ckpt).unwrap();
+    // The same device, with a loss kernel that reports NaN.
+    let find = "out[p.out_index] = p.scale * loss_partial[0] * inv_n;";
+    assert_eq!(LOSS.source.matches(find).count(), 1);
+    let broken = gpu().with_shader_source(&LOSS, LOSS.source.replacen(find, "out[p.out_index] = bitcast<f32>(0x7fc00000u);", 1));
+    let m = &cfg.model;
+    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images).unwrap();
+    // Losses are read back (and checked) every step here, so the NaN is seen at step 3.
+    let mut t = Trainer::new(broken, TrainConfig { steps: 4, log_every: 1, ..cfg }, &ds).unwrap();
+    t.restore(&ckpt).unwrap();
+    t.prepare_run_dir().unwrap();
+    let err = t.run(|_| {}).unwrap_err().to_string();
+    assert!(err.contains("diverged at step 3") && err.contains("step 2"), "{err}");
+    assert_eq!(std::fs::read(&ckpt).unwrap(), good, "the last good checkpoint was overwritten");
+}

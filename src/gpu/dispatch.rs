@@ -10,7 +10,6 @@
 use std::sync::Arc;
 
 use bytemuck::Pod;
-use wgpu::util::DeviceExt;
 
 use super::{Gpu, GpuTensor, KernelRef};
 use crate::error::{Error, Result};
@@ -146,7 +145,7 @@ impl Gpu {
         }
 
         let pipeline = self.pipeline(kernel)?;
-        let uniform = self.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let uniform = self.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(&label),
             contents: bytemuck::bytes_of(params),
             usage: wgpu::BufferUsages::UNIFORM,

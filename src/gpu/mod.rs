@@ -220,6 +220,16 @@ pub struct Gpu {
     uncaptured: Arc<Mutex<Vec<String>>>,
     /// A 4-element tensor bound where a kernel's optional input is absent (a bias).
     dummy: std::sync::OnceLock<GpuTensor>,
+    /// Every buffer shadergan creates is counted here (shared by clones and forks).
+    allocations: Arc<Allocations>,
+}
+
+/// GPU buffers created through `Gpu::create_buffer*`, for the check that training allocates
+/// nothing after its first step.
+#[derive(Debug, Default)]
+pub struct Allocations {
+    buffers: std::sync::atomic::AtomicU64,
+    bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Gpu {
@@ -282,6 +292,7 @@ impl Gpu {
             pipelines: Arc::new(pipeline::PipelineCache::default()),
             uncaptured,
             dummy: std::sync::OnceLock::new(),
+            allocations: Arc::new(Allocations::default()),
         })
     }
 
@@ -311,6 +322,8 @@ impl Gpu {
             pipelines: Arc::new(pipeline::PipelineCache::default()),
             uncaptured: self.uncaptured.clone(),
             dummy: std::sync::OnceLock::new(),
+            // A fork counts its own allocations (tests measure one workload in isolation).
+            allocations: Arc::new(Allocations::default()),
         }
     }
 
@@ -326,6 +339,31 @@ impl Gpu {
         let mut cache = pipeline::PipelineCache::default();
         cache.sources.insert(shader.file, source);
         Gpu { pipelines: Arc::new(cache), ..self.clone() }
+    }
+
+    /// Create a buffer (counted in `allocated`).
+    pub fn create_buffer(&self, desc: &wgpu::BufferDescriptor) -> wgpu::Buffer {
+        self.count(desc.size);
+        self.device.create_buffer(desc)
+    }
+
+    /// Create a buffer with contents (counted in `allocated`).
+    pub fn create_buffer_init(&self, desc: &wgpu::util::BufferInitDescriptor) -> wgpu::Buffer {
+        use wgpu::util::DeviceExt;
+        self.count(desc.contents.len() as u64);
+        self.device.create_buffer_init(desc)
+    }
+
+    fn count(&self, bytes: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.allocations.buffers.fetch_add(1, Relaxed);
+        self.allocations.bytes.fetch_add(bytes, Relaxed);
+    }
+
+    /// (buffers, bytes) created so far through this device's `create_buffer*`.
+    pub fn allocated(&self) -> (u64, u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (self.allocations.buffers.load(Relaxed), self.allocations.bytes.load(Relaxed))
     }
 
     /// One line naming the adapter, for logs and run directories.

@@ -8,8 +8,6 @@
 
 use std::sync::Arc;
 
-use wgpu::util::DeviceExt;
-
 use super::Gpu;
 use crate::error::{Error, Result};
 
@@ -74,7 +72,7 @@ impl GpuTensor {
         let numel: usize = shape.iter().product();
         let bytes = padded_bytes(numel, dtype);
         Self::check_size(gpu, label, bytes)?;
-        let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let buffer = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
             size: bytes,
             usage: USAGE,
@@ -95,7 +93,7 @@ impl GpuTensor {
         Self::check_size(gpu, label, padded as u64)?;
         let mut contents = bytes.to_vec();
         contents.resize(padded, 0);
-        let buffer = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let buffer = gpu.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some(label),
             contents: &contents,
             usage: USAGE,
@@ -239,7 +237,7 @@ impl GpuTensor {
     /// Copy the tensor's bytes (without padding) to the host. Blocks until the GPU is done.
     pub fn read_bytes(&self, gpu: &Gpu) -> Result<Vec<u8>> {
         let size = self.binding_size();
-        let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let staging = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback staging"),
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,

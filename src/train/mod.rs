@@ -138,6 +138,10 @@ pub struct Trainer {
     sampler: Instance,
     /// The first batch the data pipeline draws, for real_samples.png.
     preview: (Vec<Dispatch>, GpuTensor),
+    /// Draw the next real batch into `inputs.0` and the next latents into `inputs.1` without
+    /// moving the counters (for `save_initial`).
+    draw_inputs: Vec<Dispatch>,
+    inputs: (GpuTensor, GpuTensor),
     /// Completed iterations (generator updates).
     pub step: u64,
     history: Vec<plot::Point>,
@@ -162,7 +166,7 @@ impl Trainer {
         let d = ParamStore::new(&gpu, "netD", d_spec.params())?;
         let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
         let stats = GpuTensor::zeros(&gpu, &[stat::COUNT], DType::F32, "losses")?;
-        let stats_staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
+        let stats_staging = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("losses readback"),
             size: stats.binding_size(),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
@@ -233,7 +237,13 @@ impl Trainer {
         let preview_info = GpuTensor::zeros(&gpu, &[pb, 8], DType::U32, "preview.sample_info")?;
         let preview = ops::data::batch(&gpu, &gpu_data, pb, cfg.seed, cfg.augment.kernel(), &counters, slot::ZERO, &preview_info, &preview_out)?;
 
+        let mut draw_inputs = data.clone();
+        draw_inputs.push(draw_z.clone());
+        let inputs = (d_net.input().clone(), g_net.input().clone());
+
         Ok(Trainer {
+            draw_inputs,
+            inputs,
             dataset_source: dataset.source.clone(),
             n_images: dataset.n,
             gpu,
@@ -287,6 +297,28 @@ impl Trainer {
         ops::random::sample(&self.gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &self.counters, self.sampler.input())
     }
 
+    /// Write `path` with the current weights of both networks (`netG.*`, `netD.*`, PyTorch
+    /// keys), the next real batch (`real`, [B, C, S, S]) and the next latents (`z`, [B, nz]):
+    /// everything another implementation needs to reproduce the next iteration.
+    pub fn save_initial(&self, path: &Path) -> Result<()> {
+        self.gpu.run("draw inputs", &self.draw_inputs.iter().collect::<Vec<_>>())?;
+        let (g_fwd, d_fwd) = self.bn_forwards();
+        let mut f = TensorFile::default();
+        for (net, spec, store, fwd) in [("netG", &self.g_spec, &self.g, g_fwd), ("netD", &self.d_spec, &self.d, d_fwd)] {
+            for (k, t) in checkpoint::state_dict(&self.gpu, spec, store, fwd)? {
+                f.tensors.insert(format!("{net}.{k}"), t);
+            }
+        }
+        let (real, z) = &self.inputs;
+        let host = |t: &GpuTensor, shape: Vec<usize>| -> Result<checkpoint::HostTensor> {
+            Ok(checkpoint::HostTensor { shape, values: checkpoint::Values::F32(t.read_f32(&self.gpu)?) })
+        };
+        f.tensors.insert("real".into(), host(real, real.shape().to_vec())?);
+        f.tensors.insert("z".into(), host(z, vec![self.cfg.batch_size, self.cfg.model.nz])?);
+        f.metadata = self.metadata()?;
+        f.save(path)
+    }
+
     /// Restore the full state from `checkpoint.safetensors` of a run.
     pub fn restore(&mut self, path: &Path) -> Result<()> {
         let file = TensorFile::load(path)?;
@@ -314,8 +346,9 @@ impl Trainer {
         (self.step * k, self.step * (2 * k + 1))
     }
 
-    /// Record and submit one iteration; with `read_losses`, copy the losses out and wait.
-    fn iterate(&mut self, read_losses: bool) -> Result<Option<[f32; 6]>> {
+    /// Record and submit one iteration; with `read_losses`, copy the losses out and wait
+    /// (L_real, D(x), L_fake, D(G(z)) before, L_G, D(G(z)) after).
+    pub fn iterate(&mut self, read_losses: bool) -> Result<Option<[f32; 6]>> {
         let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train step"), timestamp_writes: None });
@@ -505,7 +538,7 @@ impl Trainer {
             }
             if save {
                 let path = self.save_checkpoints()?;
-                plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &format!("{:?} GAN on {}", self.cfg.model.model, self.cfg.dataset.name()))?;
+                plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))?;
                 on_event(Event::Checkpointed(&path));
             }
         }
