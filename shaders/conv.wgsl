@@ -286,18 +286,78 @@ fn a_at(i: u32) -> f32 {
     return a4[i / 4u][i % 4u];
 }
 
+// Four consecutive steps of the k walk: one chunk of block_fma. The next chunk starts at
+// kstep_next(ch.s3).
+struct KChunk {
+    s0: KStep,
+    s1: KStep,
+    s2: KStep,
+    s3: KStep,
+}
+
+fn kchunk(st: KStep) -> KChunk {
+    let s1 = kstep_next(st);
+    let s2 = kstep_next(s1);
+    return KChunk(st, s1, s2, kstep_next(s2));
+}
+
 // A[m, k] for the 4 steps of a chunk; k past K gives 0 (so gathered garbage cannot count).
-fn a_chunk(m: u32, s0: KStep, s1: KStep, s2: KStep, s3: KStep) -> vec4<f32> {
+fn a_chunk(m: u32, ch: KChunk) -> vec4<f32> {
     let row = min(m, p.m - 1u) * a_stride();
     if (A_VEC4) {
         // The 4 steps are consecutive in A and the chunk never straddles K (K % 4 = 0).
-        return select(vec4<f32>(0.0), a4[(row + s0.a_off) / 4u], s0.k < p.k);
+        return select(vec4<f32>(0.0), a4[(row + ch.s0.a_off) / 4u], ch.s0.k < p.k);
     }
     return vec4<f32>(
-        select(0.0, a_at(row + s0.a_off), s0.k < p.k),
-        select(0.0, a_at(row + s1.a_off), s1.k < p.k),
-        select(0.0, a_at(row + s2.a_off), s2.k < p.k),
-        select(0.0, a_at(row + s3.a_off), s3.k < p.k));
+        select(0.0, a_at(row + ch.s0.a_off), ch.s0.k < p.k),
+        select(0.0, a_at(row + ch.s1.a_off), ch.s1.k < p.k),
+        select(0.0, a_at(row + ch.s2.a_off), ch.s2.k < p.k),
+        select(0.0, a_at(row + ch.s3.a_off), ch.s3.k < p.k));
+}
+
+// Rows m0..m0+7 of A at one chunk.
+fn a_rows(m0: u32, ch: KChunk) -> AChunk {
+    return AChunk(a_chunk(m0, ch), a_chunk(m0 + 1u, ch), a_chunk(m0 + 2u, ch), a_chunk(m0 + 3u, ch),
+                  a_chunk(m0 + 4u, ch), a_chunk(m0 + 5u, ch), a_chunk(m0 + 6u, ch), a_chunk(m0 + 7u, ch));
+}
+
+// One column's gathered values at the chunk's 4 steps.
+fn gather4(col: Col, ch: KChunk) -> vec4<f32> {
+    return vec4<f32>(gather(col, ch.s0), gather(col, ch.s1), gather(col, ch.s2), gather(col, ch.s3));
+}
+
+// The 8 consecutive columns from n0.
+struct Cols8 {
+    c0: Col,
+    c1: Col,
+    c2: Col,
+    c3: Col,
+    c4: Col,
+    c5: Col,
+    c6: Col,
+    c7: Col,
+}
+
+fn cols8(n0: u32, ph: Phase) -> Cols8 {
+    return Cols8(col_info(n0, ph), col_info(n0 + 1u, ph), col_info(n0 + 2u, ph), col_info(n0 + 3u, ph),
+                 col_info(n0 + 4u, ph), col_info(n0 + 5u, ph), col_info(n0 + 6u, ph), col_info(n0 + 7u, ph));
+}
+
+// The B chunk of 8 columns, each gathered by this invocation (32 gathers).
+fn gather_b(c: Cols8, ch: KChunk) -> BChunk {
+    let g0 = gather4(c.c0, ch);
+    let g1 = gather4(c.c1, ch);
+    let g2 = gather4(c.c2, ch);
+    let g3 = gather4(c.c3, ch);
+    let g4 = gather4(c.c4, ch);
+    let g5 = gather4(c.c5, ch);
+    let g6 = gather4(c.c6, ch);
+    let g7 = gather4(c.c7, ch);
+    return BChunk(
+        vec4<f32>(g0.x, g1.x, g2.x, g3.x), vec4<f32>(g4.x, g5.x, g6.x, g7.x),
+        vec4<f32>(g0.y, g1.y, g2.y, g3.y), vec4<f32>(g4.y, g5.y, g6.y, g7.y),
+        vec4<f32>(g0.z, g1.z, g2.z, g3.z), vec4<f32>(g4.z, g5.z, g6.z, g7.z),
+        vec4<f32>(g0.w, g1.w, g2.w, g3.w), vec4<f32>(g4.w, g5.w, g6.w, g7.w));
 }
 
 // The epilogue: bias for CONV/CONVT, accumulation for WGRAD. Skips rows past M.
@@ -321,16 +381,27 @@ fn store(m: u32, col: Col, v: f32, z: u32) {
     }
 }
 
-fn store_row(m: u32, c0: Col, c1: Col, c2: Col, c3: Col, c4: Col, c5: Col, c6: Col, c7: Col,
-             lo: vec4<f32>, hi: vec4<f32>, z: u32) {
-    store(m, c0, lo.x, z);
-    store(m, c1, lo.y, z);
-    store(m, c2, lo.z, z);
-    store(m, c3, lo.w, z);
-    store(m, c4, hi.x, z);
-    store(m, c5, hi.y, z);
-    store(m, c6, hi.z, z);
-    store(m, c7, hi.w, z);
+fn store_row(m: u32, c: Cols8, lo: vec4<f32>, hi: vec4<f32>, z: u32) {
+    store(m, c.c0, lo.x, z);
+    store(m, c.c1, lo.y, z);
+    store(m, c.c2, lo.z, z);
+    store(m, c.c3, lo.w, z);
+    store(m, c.c4, hi.x, z);
+    store(m, c.c5, hi.y, z);
+    store(m, c.c6, hi.z, z);
+    store(m, c.c7, hi.w, z);
+}
+
+// The 8×8 block of rows m0.. and columns `c` through the epilogue.
+fn store_block(m0: u32, c: Cols8, acc: Block8x8, z: u32) {
+    store_row(m0, c, acc.c00, acc.c01, z);
+    store_row(m0 + 1u, c, acc.c10, acc.c11, z);
+    store_row(m0 + 2u, c, acc.c20, acc.c21, z);
+    store_row(m0 + 3u, c, acc.c30, acc.c31, z);
+    store_row(m0 + 4u, c, acc.c40, acc.c41, z);
+    store_row(m0 + 5u, c, acc.c50, acc.c51, z);
+    store_row(m0 + 6u, c, acc.c60, acc.c61, z);
+    store_row(m0 + 7u, c, acc.c70, acc.c71, z);
 }
 
 // The k range of grid slice z: all of K, or split z of MODE_WGRAD.
@@ -349,45 +420,16 @@ fn conv_gemm_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
     let col_lanes = 64u / ROW_LANES;
     let m0 = (wid.y * ROW_LANES + lid / col_lanes) * 8u;   // 8 consecutive rows
     let n0 = (wid.x * col_lanes + lid % col_lanes) * 8u;   // 8 consecutive columns
-    let c0 = col_info(n0, ph);
-    let c1 = col_info(n0 + 1u, ph);
-    let c2 = col_info(n0 + 2u, ph);
-    let c3 = col_info(n0 + 3u, ph);
-    let c4 = col_info(n0 + 4u, ph);
-    let c5 = col_info(n0 + 5u, ph);
-    let c6 = col_info(n0 + 6u, ph);
-    let c7 = col_info(n0 + 7u, ph);
+    let cols = cols8(n0, ph);
     var acc: Block8x8;
     let kr = k_range(wid.z);
     var st = kstep_at(kr.x, wid.z);
     for (var kb = kr.x; kb < kr.y; kb += 4u) {
-        let s0 = st;
-        let s1 = kstep_next(s0);
-        let s2 = kstep_next(s1);
-        let s3 = kstep_next(s2);
-        st = kstep_next(s3);
-        acc = block_fma(acc,
-            a_chunk(m0, s0, s1, s2, s3), a_chunk(m0 + 1u, s0, s1, s2, s3),
-            a_chunk(m0 + 2u, s0, s1, s2, s3), a_chunk(m0 + 3u, s0, s1, s2, s3),
-            a_chunk(m0 + 4u, s0, s1, s2, s3), a_chunk(m0 + 5u, s0, s1, s2, s3),
-            a_chunk(m0 + 6u, s0, s1, s2, s3), a_chunk(m0 + 7u, s0, s1, s2, s3),
-            vec4<f32>(gather(c0, s0), gather(c1, s0), gather(c2, s0), gather(c3, s0)),
-            vec4<f32>(gather(c4, s0), gather(c5, s0), gather(c6, s0), gather(c7, s0)),
-            vec4<f32>(gather(c0, s1), gather(c1, s1), gather(c2, s1), gather(c3, s1)),
-            vec4<f32>(gather(c4, s1), gather(c5, s1), gather(c6, s1), gather(c7, s1)),
-            vec4<f32>(gather(c0, s2), gather(c1, s2), gather(c2, s2), gather(c3, s2)),
-            vec4<f32>(gather(c4, s2), gather(c5, s2), gather(c6, s2), gather(c7, s2)),
-            vec4<f32>(gather(c0, s3), gather(c1, s3), gather(c2, s3), gather(c3, s3)),
-            vec4<f32>(gather(c4, s3), gather(c5, s3), gather(c6, s3), gather(c7, s3)));
+        let ch = kchunk(st);
+        st = kstep_next(ch.s3);
+        acc = block_fma(acc, a_rows(m0, ch), gather_b(cols, ch));
     }
-    store_row(m0, c0, c1, c2, c3, c4, c5, c6, c7, acc.c00, acc.c01, wid.z);
-    store_row(m0 + 1u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c10, acc.c11, wid.z);
-    store_row(m0 + 2u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c20, acc.c21, wid.z);
-    store_row(m0 + 3u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c30, acc.c31, wid.z);
-    store_row(m0 + 4u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c40, acc.c41, wid.z);
-    store_row(m0 + 5u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c50, acc.c51, wid.z);
-    store_row(m0 + 6u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c60, acc.c61, wid.z);
-    store_row(m0 + 7u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c70, acc.c71, wid.z);
+    store_block(m0, cols, acc, wid.z);
 }
 
 // ---------------------------------------------------------------- workgroup-memory tiles

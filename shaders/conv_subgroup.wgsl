@@ -1,7 +1,7 @@
 // conv_subgroup.wgsl — conv.wgsl's implicit GEMM with the gathered operand shared across a
 // subgroup: the fast variant on lavapipe.
 //
-// MATH     as conv.wgsl (all three modes, same Col/KStep/gather/a_chunk/store).
+// MATH     as conv.wgsl (all three modes, its Col/KStep/KChunk/gather4/a_rows/store_block).
 // WHY      The gathered operand cannot be loaded as vec4 (its addresses jump with the stride
 //          and the image borders), so in conv_gemm_regblock each lane pays 32 scalar gathers
 //          per chunk of 4 k. Here the 8 lanes of a subgroup share 8 columns: lane j gathers
@@ -34,14 +34,11 @@ fn conv_gemm_subgroup(
     let kr = k_range(wid.z);
     var st = kstep_at(kr.x, wid.z);
     for (var kb = kr.x; kb < kr.y; kb += 4u) {
-        let s0 = st;
-        let s1 = kstep_next(s0);
-        let s2 = kstep_next(s1);
-        let s3 = kstep_next(s2);
-        st = kstep_next(s3);
+        let ch = kchunk(st);
+        st = kstep_next(ch.s3);
         // Lane j holds column j at the chunk's 4 steps; lj = lane j's vec4, so the B vector of
         // step kk for columns 0..3 is (l0[kk], l1[kk], l2[kk], l3[kk]).
-        let g = vec4<f32>(gather(mine, s0), gather(mine, s1), gather(mine, s2), gather(mine, s3));
+        let g = gather4(mine, ch);
         let l0 = subgroupBroadcast(g, 0u);
         let l1 = subgroupBroadcast(g, 1u);
         let l2 = subgroupBroadcast(g, 2u);
@@ -50,30 +47,12 @@ fn conv_gemm_subgroup(
         let l5 = subgroupBroadcast(g, 5u);
         let l6 = subgroupBroadcast(g, 6u);
         let l7 = subgroupBroadcast(g, 7u);
-        acc = block_fma(acc,
-            a_chunk(m0, s0, s1, s2, s3), a_chunk(m0 + 1u, s0, s1, s2, s3),
-            a_chunk(m0 + 2u, s0, s1, s2, s3), a_chunk(m0 + 3u, s0, s1, s2, s3),
-            a_chunk(m0 + 4u, s0, s1, s2, s3), a_chunk(m0 + 5u, s0, s1, s2, s3),
-            a_chunk(m0 + 6u, s0, s1, s2, s3), a_chunk(m0 + 7u, s0, s1, s2, s3),
+        let b = BChunk(
             vec4<f32>(l0.x, l1.x, l2.x, l3.x), vec4<f32>(l4.x, l5.x, l6.x, l7.x),
             vec4<f32>(l0.y, l1.y, l2.y, l3.y), vec4<f32>(l4.y, l5.y, l6.y, l7.y),
             vec4<f32>(l0.z, l1.z, l2.z, l3.z), vec4<f32>(l4.z, l5.z, l6.z, l7.z),
             vec4<f32>(l0.w, l1.w, l2.w, l3.w), vec4<f32>(l4.w, l5.w, l6.w, l7.w));
+        acc = block_fma(acc, a_rows(m0, ch), b);
     }
-    let c0 = col_info(n0, ph);
-    let c1 = col_info(n0 + 1u, ph);
-    let c2 = col_info(n0 + 2u, ph);
-    let c3 = col_info(n0 + 3u, ph);
-    let c4 = col_info(n0 + 4u, ph);
-    let c5 = col_info(n0 + 5u, ph);
-    let c6 = col_info(n0 + 6u, ph);
-    let c7 = col_info(n0 + 7u, ph);
-    store_row(m0, c0, c1, c2, c3, c4, c5, c6, c7, acc.c00, acc.c01, wid.z);
-    store_row(m0 + 1u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c10, acc.c11, wid.z);
-    store_row(m0 + 2u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c20, acc.c21, wid.z);
-    store_row(m0 + 3u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c30, acc.c31, wid.z);
-    store_row(m0 + 4u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c40, acc.c41, wid.z);
-    store_row(m0 + 5u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c50, acc.c51, wid.z);
-    store_row(m0 + 6u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c60, acc.c61, wid.z);
-    store_row(m0 + 7u, c0, c1, c2, c3, c4, c5, c6, c7, acc.c70, acc.c71, wid.z);
+    store_block(m0, cols8(n0, ph), acc, wid.z);
 }

@@ -92,7 +92,7 @@ fn matmul_naive(@builtin(global_invocation_id) gid: vec3<u32>) {
     store_c(m, n, acc);
 }
 
-// ---------------------------------------------------------------- register block, vec4
+// ---------------------------------------------------------------- register blocks: shared pieces
 // Stores one row of the 8×8 block (two vec4) with the epilogue; skips what lies past M or N.
 fn store_row4(m: u32, n0: u32, n4: u32, lo: vec4<f32>, hi: vec4<f32>) {
     if (m >= p.m) { return; }
@@ -111,7 +111,28 @@ fn store_row4(m: u32, n0: u32, n4: u32, lo: vec4<f32>, hi: vec4<f32>) {
     }
 }
 
-// ---------------------------------------------------------------- register block, scalar
+// B[k..k+3] at the 8 columns of vec4 indices nv0, nv1, as one chunk (vec4 kernels).
+fn b_chunk4(kb: u32, n4: u32, nv0: u32, nv1: u32) -> BChunk {
+    return BChunk(
+        b4[kb * n4 + nv0], b4[kb * n4 + nv1],
+        b4[(kb + 1u) * n4 + nv0], b4[(kb + 1u) * n4 + nv1],
+        b4[(kb + 2u) * n4 + nv0], b4[(kb + 2u) * n4 + nv1],
+        b4[(kb + 3u) * n4 + nv0], b4[(kb + 3u) * n4 + nv1]);
+}
+
+// The 8×8 block at (m0, n0) through the vec4 epilogue.
+fn store_block4(m0: u32, n0: u32, n4: u32, acc: Block8x8) {
+    store_row4(m0, n0, n4, acc.c00, acc.c01);
+    store_row4(m0 + 1u, n0, n4, acc.c10, acc.c11);
+    store_row4(m0 + 2u, n0, n4, acc.c20, acc.c21);
+    store_row4(m0 + 3u, n0, n4, acc.c30, acc.c31);
+    store_row4(m0 + 4u, n0, n4, acc.c40, acc.c41);
+    store_row4(m0 + 5u, n0, n4, acc.c50, acc.c51);
+    store_row4(m0 + 6u, n0, n4, acc.c60, acc.c61);
+    store_row4(m0 + 7u, n0, n4, acc.c70, acc.c71);
+}
+
+// ---------------------------------------------------------------- register block, scalar loads
 // A(m, k..k+3) as a vec4; k past K reads as 0, so the last partial chunk adds nothing.
 fn a_chunk(m: u32, kb: u32) -> vec4<f32> {
     let last = p.k - 1u;
@@ -162,24 +183,14 @@ fn matmul_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         let k1 = min(kb + 1u, p.k - 1u);
         let k2 = min(kb + 2u, p.k - 1u);
         let k3 = min(kb + 3u, p.k - 1u);
-        let b00 = vec4<f32>(b_at(k0, n0), b_at(k0, n1), b_at(k0, n2), b_at(k0, n3));
-        let b01 = vec4<f32>(b_at(k0, n4), b_at(k0, n5), b_at(k0, n6), b_at(k0, n7));
-        let b10 = vec4<f32>(b_at(k1, n0), b_at(k1, n1), b_at(k1, n2), b_at(k1, n3));
-        let b11 = vec4<f32>(b_at(k1, n4), b_at(k1, n5), b_at(k1, n6), b_at(k1, n7));
-        let b20 = vec4<f32>(b_at(k2, n0), b_at(k2, n1), b_at(k2, n2), b_at(k2, n3));
-        let b21 = vec4<f32>(b_at(k2, n4), b_at(k2, n5), b_at(k2, n6), b_at(k2, n7));
-        let b30 = vec4<f32>(b_at(k3, n0), b_at(k3, n1), b_at(k3, n2), b_at(k3, n3));
-        let b31 = vec4<f32>(b_at(k3, n4), b_at(k3, n5), b_at(k3, n6), b_at(k3, n7));
-        acc = block_fma(acc,
-            a_chunk(m0, kb),
-            a_chunk(m1, kb),
-            a_chunk(m2, kb),
-            a_chunk(m3, kb),
-            a_chunk(m4, kb),
-            a_chunk(m5, kb),
-            a_chunk(m6, kb),
-            a_chunk(m7, kb),
-            b00, b01, b10, b11, b20, b21, b30, b31);
+        let b = BChunk(
+            vec4<f32>(b_at(k0, n0), b_at(k0, n1), b_at(k0, n2), b_at(k0, n3)), vec4<f32>(b_at(k0, n4), b_at(k0, n5), b_at(k0, n6), b_at(k0, n7)),
+            vec4<f32>(b_at(k1, n0), b_at(k1, n1), b_at(k1, n2), b_at(k1, n3)), vec4<f32>(b_at(k1, n4), b_at(k1, n5), b_at(k1, n6), b_at(k1, n7)),
+            vec4<f32>(b_at(k2, n0), b_at(k2, n1), b_at(k2, n2), b_at(k2, n3)), vec4<f32>(b_at(k2, n4), b_at(k2, n5), b_at(k2, n6), b_at(k2, n7)),
+            vec4<f32>(b_at(k3, n0), b_at(k3, n1), b_at(k3, n2), b_at(k3, n3)), vec4<f32>(b_at(k3, n4), b_at(k3, n5), b_at(k3, n6), b_at(k3, n7)));
+        let a = AChunk(a_chunk(m0, kb), a_chunk(m1, kb), a_chunk(m2, kb), a_chunk(m3, kb),
+                       a_chunk(m4, kb), a_chunk(m5, kb), a_chunk(m6, kb), a_chunk(m7, kb));
+        acc = block_fma(acc, a, b);
     }
     store_row8(row0 + 0u, col0, acc.c00, acc.c01);
     store_row8(row0 + 1u, col0, acc.c10, acc.c11);
@@ -191,6 +202,7 @@ fn matmul_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     store_row8(row0 + 7u, col0, acc.c70, acc.c71);
 }
 
+// ---------------------------------------------------------------- register block, vec4 loads
 @compute @workgroup_size(64)
 fn matmul_regblock_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
     let lx = lid % 8u;
@@ -213,26 +225,10 @@ fn matmul_regblock_vec4(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_in
     let r7 = min(m0 + 7u, p.m - 1u) * k4;
     var acc: Block8x8;
     for (var kc = 0u; kc < k4; kc++) {
-        let kb = kc * 4u;
-        let b00 = b4[(kb + 0u) * n4 + nv0];
-        let b01 = b4[(kb + 0u) * n4 + nv1];
-        let b10 = b4[(kb + 1u) * n4 + nv0];
-        let b11 = b4[(kb + 1u) * n4 + nv1];
-        let b20 = b4[(kb + 2u) * n4 + nv0];
-        let b21 = b4[(kb + 2u) * n4 + nv1];
-        let b30 = b4[(kb + 3u) * n4 + nv0];
-        let b31 = b4[(kb + 3u) * n4 + nv1];
-        acc = block_fma(acc, a4[r0 + kc], a4[r1 + kc], a4[r2 + kc], a4[r3 + kc], a4[r4 + kc], a4[r5 + kc], a4[r6 + kc], a4[r7 + kc],
-                        b00, b01, b10, b11, b20, b21, b30, b31);
+        let a = AChunk(a4[r0 + kc], a4[r1 + kc], a4[r2 + kc], a4[r3 + kc], a4[r4 + kc], a4[r5 + kc], a4[r6 + kc], a4[r7 + kc]);
+        acc = block_fma(acc, a, b_chunk4(kc * 4u, n4, nv0, nv1));
     }
-    store_row4(m0 + 0u, n0, n4, acc.c00, acc.c01);
-    store_row4(m0 + 1u, n0, n4, acc.c10, acc.c11);
-    store_row4(m0 + 2u, n0, n4, acc.c20, acc.c21);
-    store_row4(m0 + 3u, n0, n4, acc.c30, acc.c31);
-    store_row4(m0 + 4u, n0, n4, acc.c40, acc.c41);
-    store_row4(m0 + 5u, n0, n4, acc.c50, acc.c51);
-    store_row4(m0 + 6u, n0, n4, acc.c60, acc.c61);
-    store_row4(m0 + 7u, n0, n4, acc.c70, acc.c71);
+    store_block4(m0, n0, n4, acc);
 }
 
 // ---------------------------------------------------------------- workgroup-memory tiles

@@ -16,7 +16,7 @@
 // WRITES   C: overwrite (=), or accumulate with beta = 1.
 // BINDINGS 0 a r | 1 b r | 2 bias r | 3 c rw | 4 params   (matmul.wgsl's vec4 views)
 // USE      Appended to gemm_block.wgsl + matmul.wgsl (src/gpu/shaders.rs): it uses their
-//          bindings, MatmulParams, Block8x8, block_fma and store_row4.
+//          bindings, MatmulParams, block_fma, b_chunk4 and store_block4.
 // REF      src/reference/matmul.rs   TESTS src/check/cases.rs (op "matmul")
 
 override SG: u32 = 8u;  // subgroup size; must equal the adapter's (src/ops/matmul.rs checks)
@@ -39,28 +39,12 @@ fn matmul_sgbcast_vec4(
 
     var acc: Block8x8;
     for (var kc = 0u; kc < k4; kc++) {
-        let kb = kc * 4u;
-        let b00 = b4[(kb + 0u) * n4 + nv0];
-        let b01 = b4[(kb + 0u) * n4 + nv1];
-        let b10 = b4[(kb + 1u) * n4 + nv0];
-        let b11 = b4[(kb + 1u) * n4 + nv1];
-        let b20 = b4[(kb + 2u) * n4 + nv0];
-        let b21 = b4[(kb + 2u) * n4 + nv1];
-        let b30 = b4[(kb + 3u) * n4 + nv0];
-        let b31 = b4[(kb + 3u) * n4 + nv1];
         let mine = a4[my_row + kc];
         // subgroupBroadcast takes a constant lane: row i comes from lane i.
-        acc = block_fma(acc,
+        let a = AChunk(
             subgroupBroadcast(mine, 0u), subgroupBroadcast(mine, 1u), subgroupBroadcast(mine, 2u), subgroupBroadcast(mine, 3u),
-            subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u), subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u),
-            b00, b01, b10, b11, b20, b21, b30, b31);
+            subgroupBroadcast(mine, 4u), subgroupBroadcast(mine, 5u), subgroupBroadcast(mine, 6u), subgroupBroadcast(mine, 7u));
+        acc = block_fma(acc, a, b_chunk4(kc * 4u, n4, nv0, nv1));
     }
-    store_row4(m0 + 0u, n0, n4, acc.c00, acc.c01);
-    store_row4(m0 + 1u, n0, n4, acc.c10, acc.c11);
-    store_row4(m0 + 2u, n0, n4, acc.c20, acc.c21);
-    store_row4(m0 + 3u, n0, n4, acc.c30, acc.c31);
-    store_row4(m0 + 4u, n0, n4, acc.c40, acc.c41);
-    store_row4(m0 + 5u, n0, n4, acc.c50, acc.c51);
-    store_row4(m0 + 6u, n0, n4, acc.c60, acc.c61);
-    store_row4(m0 + 7u, n0, n4, acc.c70, acc.c71);
+    store_block4(m0, n0, n4, acc);
 }

@@ -1,19 +1,9 @@
 //! The command line: bad input gives exit status 1 and one line on stderr that names the flag
 //! and the fix; good input works.
 
-use std::process::Command;
+mod common;
+use common::shadergan;
 
-fn shadergan(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shadergan"))
-        .args(args)
-        // Mesa prints an XDG_RUNTIME_DIR warning to stderr without it; not ours to test.
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .env_remove("SHADERGAN_ADAPTER")
-        .env_remove("SHADERGAN_BACKEND")
-        .output()
-        .expect("run shadergan");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
 
 /// Exit status 1 and exactly one stderr line, `error: ...`, containing every `needle`.
 fn assert_one_line_error(args: &[&str], needles: &[&str]) {

@@ -27,7 +27,7 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::CONV_SUBGROUP, "conv2d", "let l3 = subgroupBroadcast(g, 3u);", "let l3 = subgroupBroadcast(g, 2u);", "column 3 takes lane 2's values"),
     (&shaders::MATMUL, "matmul", "let nv1 = min(n0 / 4u + 1u, n4 - 1u);", "let nv1 = min(n0 / 4u, n4 - 1u);", "second column vec4 duplicates the first"),
     (&shaders::MATMUL, "matmul", "let k3 = min(kb + 3u, p.k - 1u);", "let k3 = min(kb + 2u, p.k - 1u);", "fourth k of a chunk repeats the third"),
-    (&shaders::MATMUL, "matmul", "r.c70 = fma(vec4<f32>(a7.w), b30, r.c70);", "r.c70 = fma(vec4<f32>(a7.w), b31, r.c70);", "micro-kernel uses the wrong B vector"),
+    (&shaders::MATMUL, "matmul", "r.c70 = fma(vec4<f32>(a.a7.w), b.k3lo, r.c70);", "r.c70 = fma(vec4<f32>(a.a7.w), b.k3hi, r.c70);", "micro-kernel uses the wrong B vector"),
     // (Loading one column past N into the tile is NOT a bug: that column is never stored. An
     // earlier version of this list had it and the test reported it as uncaught, correctly.)
     (&shaders::MATMUL, "matmul", "for (var kk = 0u; kk < T_BK; kk++) {", "for (var kk = 0u; kk < T_BK - 1u; kk++) {", "tiled kernel skips the last k of each stage"),

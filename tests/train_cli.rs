@@ -2,19 +2,10 @@
 //! gives exit status 1 and one line naming the file or flag; `sample` reproduces grids and
 //! writes what its flags promise.
 
+mod common;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn run(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_shadergan"))
-        .args(args)
-        .env("XDG_RUNTIME_DIR", std::env::temp_dir())
-        .env_remove("SHADERGAN_ADAPTER")
-        .env_remove("SHADERGAN_BACKEND")
-        .output()
-        .expect("run shadergan");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
-}
+use common::shadergan as run;
 
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("shadergan-cli-{}-{name}", std::process::id()));

@@ -758,64 +758,10 @@ fn conv2d_cases() -> Vec<Case> {
     let mut v = Vec::new();
     for (cases, which, tag) in [(small, Kernels::All, ""), (dcgan, Kernels::Default, " dcgan")] {
         for &case in cases {
-            v.push(Case::new("conv2d", format!("conv2d{tag} {case:?}"), move |gpu, rng| conv2d_case(gpu, rng, case, which)));
+            v.push(Case::new("conv2d", format!("conv2d{tag} {case:?}"), move |gpu, rng| conv_case::<Conv2dOp>(gpu, rng, case, which)));
         }
     }
     v
-}
-
-fn conv2d_case(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) -> Result<Vec<Row>> {
-    let spec = Conv2dSpec { stride: cs.stride, padding: cs.pad };
-    let sh = Conv2dShape::new(&spec, &[cs.batch, cs.c_in, cs.h, cs.w], &[cs.c_out, cs.c_in, cs.kh, cs.kw])?;
-    let (xs, ws) = (rng.normals(sh.input().iter().product(), 1.0), rng.normals(sh.weight().iter().product(), 0.5));
-    let bs = rng.normals(sh.c_out, 1.0);
-    let dys = rng.normals(sh.output().iter().product(), 1.0);
-    let dw0 = rng.normals(ws.len(), 1.0);
-    let db0 = rng.normals(sh.c_out, 1.0);
-    let (xt, wt, dyt) = (Tensor::from_f32(&sh.input(), &xs), Tensor::from_f32(&sh.weight(), &ws), Tensor::from_f32(&sh.output(), &dys));
-    let y_ref = cpu::conv2d::forward(&xt, &wt, cs.bias.then(|| f64s(&bs)).as_deref(), cs.stride, cs.pad);
-    let dx_ref = cpu::conv2d::backward_input(&dyt, &wt, &sh.input(), cs.stride, cs.pad);
-    let dw_ref = cpu::conv2d::backward_weight(&xt, &dyt, &sh.weight(), cs.stride, cs.pad);
-    let db_ref = cpu::conv2d::backward_bias(&dyt);
-
-    let x = upload(gpu, &sh.input(), &xs, "x")?;
-    let w = upload(gpu, &sh.weight(), &ws, "w")?;
-    let b = upload(gpu, &[sh.c_out], &bs, "bias")?;
-    let dy = upload(gpu, &sh.output(), &dys, "dy")?;
-    let y = GpuTensor::zeros(gpu, &sh.output(), DType::F32, "y")?;
-    let dx = GpuTensor::zeros(gpu, &sh.input(), DType::F32, "dx")?;
-    let dw = GpuTensor::zeros(gpu, &sh.weight(), DType::F32, "dw")?;
-    let db = GpuTensor::zeros(gpu, &[sh.c_out], DType::F32, "dbias")?;
-    let label = format!(
-        "x{:?} w{:?} s{} p{}{}",
-        sh.input(),
-        sh.weight(),
-        cs.stride,
-        cs.pad,
-        if cs.bias { " +bias" } else { "" }
-    );
-    let taps = cs.kh * cs.kw;
-    let mut rows = Vec::new();
-    for kernel in conv_kernels(gpu, which) {
-        let d = ops::conv2d::forward(gpu, &spec, &x, &w, cs.bias.then_some(&b), &y, kernel)?;
-        let got = run_poisoned(gpu, "conv2d fwd", &d, &y)?;
-        rows.push(Row::compare("conv2d", "forward", &label, &kernel_name(gpu, kernel, cs.c_out), &got, &y_ref.data, sum_bound(cs.c_in * taps + 1)));
-        let d = ops::conv2d::backward_input(gpu, &spec, &dy, &w, &dx, kernel)?;
-        let got = run_poisoned(gpu, "conv2d bwd input", &d, &dx)?;
-        rows.push(Row::compare("conv2d", "backward_input", &label, &kernel_name(gpu, kernel, cs.c_in), &got, &dx_ref.data, sum_bound(cs.c_out * taps)));
-        dw.write_f32(gpu, &dw0)?;
-        let d = ops::conv2d::backward_weight(gpu, &spec, &x, &dy, &dw, kernel)?;
-        let got = run_read(gpu, "conv2d bwd weight", &d, &[&dw])?.remove(0);
-        let k_w = cs.batch * sh.h_out * sh.w_out;
-        let kn = kernel_name(gpu, kernel, cs.c_out);
-        rows.push(Row::compare("conv2d", "backward_weight +=", &label, &kn, &got, &add(&dw0, &dw_ref.data), sum_bound(k_w + 1)));
-    }
-    if cs.bias {
-        db.write_f32(gpu, &db0)?;
-        let got = run_read(gpu, "conv2d bwd bias", &[ops::conv2d::backward_bias(gpu, &dy, &db)?], &[&db])?.remove(0);
-        rows.push(Row::compare("conv2d", "backward_bias +=", &label, "wg256", &got, &add(&db0, &db_ref), sum_bound(cs.batch * sh.h_out * sh.w_out + 1)));
-    }
-    Ok(rows)
 }
 
 fn conv_transpose2d_cases() -> Vec<Case> {
@@ -848,78 +794,153 @@ fn conv_transpose2d_cases() -> Vec<Case> {
     for (cases, which, tag) in [(small, Kernels::All, ""), (dcgan, Kernels::Default, " dcgan")] {
         for &case in cases {
             v.push(Case::new("conv_transpose2d", format!("conv_transpose2d{tag} {case:?}"), move |gpu, rng| {
-                conv_transpose2d_case(gpu, rng, case, which)
+                conv_case::<ConvT2dOp>(gpu, rng, case, which)
             }));
         }
     }
     v
 }
 
-fn conv_transpose2d_case(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) -> Result<Vec<Row>> {
-    let spec = ConvT2dSpec { stride: cs.stride, padding: cs.pad, output_padding: cs.output_padding };
-    let sh = ConvT2dShape::new(&spec, &[cs.batch, cs.c_in, cs.h, cs.w], &[cs.c_in, cs.c_out, cs.kh, cs.kw])?;
-    let (xs, ws) = (rng.normals(sh.input().iter().product(), 1.0), rng.normals(sh.weight().iter().product(), 0.5));
-    let bs = rng.normals(sh.c_out, 1.0);
-    let dys = rng.normals(sh.output().iter().product(), 1.0);
-    let dw0 = rng.normals(ws.len(), 1.0);
-    let db0 = rng.normals(sh.c_out, 1.0);
-    let (xt, wt, dyt) = (Tensor::from_f32(&sh.input(), &xs), Tensor::from_f32(&sh.weight(), &ws), Tensor::from_f32(&sh.output(), &dys));
-    let y_ref = cpu::conv_transpose2d::forward(&xt, &wt, cs.bias.then(|| f64s(&bs)).as_deref(), cs.stride, cs.pad, cs.output_padding);
-    let dx_ref = cpu::conv_transpose2d::backward_input(&dyt, &wt, &sh.input(), cs.stride, cs.pad);
-    let dw_ref = cpu::conv_transpose2d::backward_weight(&xt, &dyt, &sh.weight(), cs.stride, cs.pad);
-    let db_ref = cpu::conv_transpose2d::backward_bias(&dyt);
+/// What differs between conv2d and conv_transpose2d in their checks; `conv_case` does the rest.
+trait ConvOp {
+    const OP: &'static str;
+    /// Input, weight and output shapes.
+    fn shapes(cs: &ConvCase) -> Result<[[usize; 4]; 3]>;
+    /// (y, dx, dw, dbias) from the CPU reference.
+    fn reference(cs: &ConvCase, x: &Tensor, w: &Tensor, dy: &Tensor, bias: Option<&[f64]>) -> (Tensor, Tensor, Tensor, Vec<f64>);
+    fn forward(gpu: &Gpu, cs: &ConvCase, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>, y: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>>;
+    fn backward_input(gpu: &Gpu, cs: &ConvCase, dy: &GpuTensor, w: &GpuTensor, dx: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>>;
+    fn backward_weight(gpu: &Gpu, cs: &ConvCase, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>>;
+    fn backward_bias(gpu: &Gpu, dy: &GpuTensor, db: &GpuTensor) -> Result<Dispatch>;
+    /// GEMM rows of the weight-gradient pass (C_out for conv2d, C_in for conv_transpose2d).
+    fn wgrad_rows(cs: &ConvCase) -> usize;
+}
 
-    let x = upload(gpu, &sh.input(), &xs, "x")?;
-    let w = upload(gpu, &sh.weight(), &ws, "w")?;
-    let b = upload(gpu, &[sh.c_out], &bs, "bias")?;
-    let dy = upload(gpu, &sh.output(), &dys, "dy")?;
-    let y = GpuTensor::zeros(gpu, &sh.output(), DType::F32, "y")?;
-    let dx = GpuTensor::zeros(gpu, &sh.input(), DType::F32, "dx")?;
-    let dw = GpuTensor::zeros(gpu, &sh.weight(), DType::F32, "dw")?;
-    let db = GpuTensor::zeros(gpu, &[sh.c_out], DType::F32, "dbias")?;
+struct Conv2dOp;
+impl ConvOp for Conv2dOp {
+    const OP: &'static str = "conv2d";
+    fn shapes(cs: &ConvCase) -> Result<[[usize; 4]; 3]> {
+        let sh = Conv2dShape::new(&Self::spec(cs), &[cs.batch, cs.c_in, cs.h, cs.w], &[cs.c_out, cs.c_in, cs.kh, cs.kw])?;
+        Ok([sh.input(), sh.weight(), sh.output()])
+    }
+    fn reference(cs: &ConvCase, x: &Tensor, w: &Tensor, dy: &Tensor, bias: Option<&[f64]>) -> (Tensor, Tensor, Tensor, Vec<f64>) {
+        (
+            cpu::conv2d::forward(x, w, bias, cs.stride, cs.pad),
+            cpu::conv2d::backward_input(dy, w, &x.shape, cs.stride, cs.pad),
+            cpu::conv2d::backward_weight(x, dy, &w.shape, cs.stride, cs.pad),
+            cpu::conv2d::backward_bias(dy),
+        )
+    }
+    fn forward(gpu: &Gpu, cs: &ConvCase, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>, y: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>> {
+        ops::conv2d::forward(gpu, &Self::spec(cs), x, w, b, y, k)
+    }
+    fn backward_input(gpu: &Gpu, cs: &ConvCase, dy: &GpuTensor, w: &GpuTensor, dx: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>> {
+        ops::conv2d::backward_input(gpu, &Self::spec(cs), dy, w, dx, k)
+    }
+    fn backward_weight(gpu: &Gpu, cs: &ConvCase, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>> {
+        ops::conv2d::backward_weight(gpu, &Self::spec(cs), x, dy, dw, k)
+    }
+    fn backward_bias(gpu: &Gpu, dy: &GpuTensor, db: &GpuTensor) -> Result<Dispatch> {
+        ops::conv2d::backward_bias(gpu, dy, db)
+    }
+    fn wgrad_rows(cs: &ConvCase) -> usize {
+        cs.c_out
+    }
+}
+
+impl Conv2dOp {
+    fn spec(cs: &ConvCase) -> Conv2dSpec {
+        Conv2dSpec { stride: cs.stride, padding: cs.pad }
+    }
+}
+
+struct ConvT2dOp;
+impl ConvOp for ConvT2dOp {
+    const OP: &'static str = "conv_transpose2d";
+    fn shapes(cs: &ConvCase) -> Result<[[usize; 4]; 3]> {
+        let sh = ConvT2dShape::new(&Self::spec(cs), &[cs.batch, cs.c_in, cs.h, cs.w], &[cs.c_in, cs.c_out, cs.kh, cs.kw])?;
+        Ok([sh.input(), sh.weight(), sh.output()])
+    }
+    fn reference(cs: &ConvCase, x: &Tensor, w: &Tensor, dy: &Tensor, bias: Option<&[f64]>) -> (Tensor, Tensor, Tensor, Vec<f64>) {
+        (
+            cpu::conv_transpose2d::forward(x, w, bias, cs.stride, cs.pad, cs.output_padding),
+            cpu::conv_transpose2d::backward_input(dy, w, &x.shape, cs.stride, cs.pad),
+            cpu::conv_transpose2d::backward_weight(x, dy, &w.shape, cs.stride, cs.pad),
+            cpu::conv_transpose2d::backward_bias(dy),
+        )
+    }
+    fn forward(gpu: &Gpu, cs: &ConvCase, x: &GpuTensor, w: &GpuTensor, b: Option<&GpuTensor>, y: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>> {
+        ops::conv_transpose2d::forward(gpu, &Self::spec(cs), x, w, b, y, k)
+    }
+    fn backward_input(gpu: &Gpu, cs: &ConvCase, dy: &GpuTensor, w: &GpuTensor, dx: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>> {
+        ops::conv_transpose2d::backward_input(gpu, &Self::spec(cs), dy, w, dx, k)
+    }
+    fn backward_weight(gpu: &Gpu, cs: &ConvCase, x: &GpuTensor, dy: &GpuTensor, dw: &GpuTensor, k: Option<ConvKernel>) -> Result<Vec<Dispatch>> {
+        ops::conv_transpose2d::backward_weight(gpu, &Self::spec(cs), x, dy, dw, k)
+    }
+    fn backward_bias(gpu: &Gpu, dy: &GpuTensor, db: &GpuTensor) -> Result<Dispatch> {
+        ops::conv_transpose2d::backward_bias(gpu, dy, db)
+    }
+    fn wgrad_rows(cs: &ConvCase) -> usize {
+        cs.c_in
+    }
+}
+
+impl ConvT2dOp {
+    fn spec(cs: &ConvCase) -> ConvT2dSpec {
+        ConvT2dSpec { stride: cs.stride, padding: cs.pad, output_padding: cs.output_padding }
+    }
+}
+
+/// Forward, input gradient, weight gradient (+=) and bias gradient (+=) of one conv case, on
+/// each kernel `which` asks for. The bounds count the terms each output sums: C_in·taps
+/// (forward), C_out·taps (input gradient), every output pixel of every sample (weight and
+/// bias gradients).
+fn conv_case<C: ConvOp>(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) -> Result<Vec<Row>> {
+    let [xs_shape, w_shape, y_shape] = C::shapes(&cs)?;
+    let n = |s: &[usize; 4]| s.iter().product::<usize>();
+    let (xs, ws) = (rng.normals(n(&xs_shape), 1.0), rng.normals(n(&w_shape), 0.5));
+    let bs = rng.normals(cs.c_out, 1.0);
+    let dys = rng.normals(n(&y_shape), 1.0);
+    let dw0 = rng.normals(ws.len(), 1.0);
+    let db0 = rng.normals(cs.c_out, 1.0);
+    let (xt, wt, dyt) = (Tensor::from_f32(&xs_shape, &xs), Tensor::from_f32(&w_shape, &ws), Tensor::from_f32(&y_shape, &dys));
+    let (y_ref, dx_ref, dw_ref, db_ref) = C::reference(&cs, &xt, &wt, &dyt, cs.bias.then(|| f64s(&bs)).as_deref());
+
+    let x = upload(gpu, &xs_shape, &xs, "x")?;
+    let w = upload(gpu, &w_shape, &ws, "w")?;
+    let b = upload(gpu, &[cs.c_out], &bs, "bias")?;
+    let dy = upload(gpu, &y_shape, &dys, "dy")?;
+    let y = GpuTensor::zeros(gpu, &y_shape, DType::F32, "y")?;
+    let dx = GpuTensor::zeros(gpu, &xs_shape, DType::F32, "dx")?;
+    let dw = GpuTensor::zeros(gpu, &w_shape, DType::F32, "dw")?;
+    let db = GpuTensor::zeros(gpu, &[cs.c_out], DType::F32, "dbias")?;
     let label = format!(
-        "x{:?} w{:?} s{} p{}{}{}",
-        sh.input(),
-        sh.weight(),
+        "x{xs_shape:?} w{w_shape:?} s{} p{}{}{}",
         cs.stride,
         cs.pad,
         if cs.output_padding > 0 { format!(" op{}", cs.output_padding) } else { String::new() },
         if cs.bias { " +bias" } else { "" }
     );
     let taps = cs.kh * cs.kw;
+    let pixels = cs.batch * y_shape[2] * y_shape[3];
+    let wgrad_terms = if C::OP == "conv2d" { pixels } else { cs.batch * cs.h * cs.w };
+    let op = C::OP;
     let mut rows = Vec::new();
     for kernel in conv_kernels(gpu, which) {
-        let d = ops::conv_transpose2d::forward(gpu, &spec, &x, &w, cs.bias.then_some(&b), &y, kernel)?;
-        let got = run_poisoned(gpu, "convT fwd", &d, &y)?;
-        rows.push(Row::compare("conv_transpose2d", "forward", &label, &kernel_name(gpu, kernel, cs.c_out), &got, &y_ref.data, sum_bound(cs.c_in * taps + 1)));
-        let d = ops::conv_transpose2d::backward_input(gpu, &spec, &dy, &w, &dx, kernel)?;
-        let got = run_poisoned(gpu, "convT bwd input", &d, &dx)?;
-        rows.push(Row::compare("conv_transpose2d", "backward_input", &label, &kernel_name(gpu, kernel, cs.c_in), &got, &dx_ref.data, sum_bound(cs.c_out * taps)));
+        let got = run_poisoned(gpu, "forward", &C::forward(gpu, &cs, &x, &w, cs.bias.then_some(&b), &y, kernel)?, &y)?;
+        rows.push(Row::compare(op, "forward", &label, &kernel_name(gpu, kernel, cs.c_out), &got, &y_ref.data, sum_bound(cs.c_in * taps + 1)));
+        let got = run_poisoned(gpu, "backward input", &C::backward_input(gpu, &cs, &dy, &w, &dx, kernel)?, &dx)?;
+        rows.push(Row::compare(op, "backward_input", &label, &kernel_name(gpu, kernel, cs.c_in), &got, &dx_ref.data, sum_bound(cs.c_out * taps)));
         dw.write_f32(gpu, &dw0)?;
-        let d = ops::conv_transpose2d::backward_weight(gpu, &spec, &x, &dy, &dw, kernel)?;
-        let got = run_read(gpu, "convT bwd weight", &d, &[&dw])?.remove(0);
-        rows.push(Row::compare(
-            "conv_transpose2d",
-            "backward_weight +=",
-            &label,
-            &kernel_name(gpu, kernel, cs.c_in),
-            &got,
-            &add(&dw0, &dw_ref.data),
-            sum_bound(cs.batch * cs.h * cs.w + 1),
-        ));
+        let got = run_read(gpu, "backward weight", &C::backward_weight(gpu, &cs, &x, &dy, &dw, kernel)?, &[&dw])?.remove(0);
+        let kn = kernel_name(gpu, kernel, C::wgrad_rows(&cs));
+        rows.push(Row::compare(op, "backward_weight +=", &label, &kn, &got, &add(&dw0, &dw_ref.data), sum_bound(wgrad_terms + 1)));
     }
     if cs.bias {
         db.write_f32(gpu, &db0)?;
-        let got = run_read(gpu, "convT bwd bias", &[ops::conv_transpose2d::backward_bias(gpu, &dy, &db)?], &[&db])?.remove(0);
-        rows.push(Row::compare(
-            "conv_transpose2d",
-            "backward_bias +=",
-            &label,
-            "wg256",
-            &got,
-            &add(&db0, &db_ref),
-            sum_bound(cs.batch * sh.h_out * sh.w_out + 1),
-        ));
+        let got = run_read(gpu, "backward bias", &[C::backward_bias(gpu, &dy, &db)?], &[&db])?.remove(0);
+        rows.push(Row::compare(op, "backward_bias +=", &label, "wg256", &got, &add(&db0, &db_ref), sum_bound(pixels + 1)));
     }
     Ok(rows)
 }

@@ -78,6 +78,16 @@ impl Conv2dShape {
         [self.batch, self.c_out, self.h_out, self.w_out]
     }
 
+    /// The implicit GEMM of a pass: the forward and the weight gradient gather over x, the
+    /// input gradient is a transposed gather over dy (see shaders/conv.wgsl).
+    fn problem(&self, mode: Mode, spec: &Conv2dSpec) -> GemmProblem {
+        let (cx, hx, wx, m, ho, wo) = match mode {
+            Mode::Conv | Mode::WGrad => (self.c_in, self.h, self.w, self.c_out, self.h_out, self.w_out),
+            Mode::ConvT => (self.c_out, self.h_out, self.w_out, self.c_in, self.h, self.w),
+        };
+        GemmProblem { mode, batch: self.batch, cx, hx, wx, m, ho, wo, kh: self.kh, kw: self.kw, stride: spec.stride, pad: spec.padding }
+    }
+
     /// Multiply-adds ×2 of one forward (each backward costs the same).
     pub fn flops(&self) -> f64 {
         2.0 * (self.batch * self.c_out * self.h_out * self.w_out * self.c_in * self.kh * self.kw) as f64
@@ -99,20 +109,7 @@ pub fn forward(
     if let Some(b) = bias {
         expect_shape(OP, "bias", b, &[sh.c_out])?;
     }
-    let problem = GemmProblem {
-        mode: Mode::Conv,
-        batch: sh.batch,
-        cx: sh.c_in,
-        hx: sh.h,
-        wx: sh.w,
-        m: sh.c_out,
-        ho: sh.h_out,
-        wo: sh.w_out,
-        kh: sh.kh,
-        kw: sh.kw,
-        stride: spec.stride,
-        pad: spec.padding,
-    };
+    let problem = sh.problem(Mode::Conv, spec);
     conv_gemm(gpu, "conv2d.forward", &problem, w, x, bias, y, kernel)
 }
 
@@ -127,20 +124,7 @@ pub fn backward_input(
 ) -> Result<Vec<Dispatch>> {
     let sh = Conv2dShape::new(spec, dx.shape(), w.shape())?;
     expect_shape(OP, "output gradient", dy, &sh.output())?;
-    let problem = GemmProblem {
-        mode: Mode::ConvT,
-        batch: sh.batch,
-        cx: sh.c_out,
-        hx: sh.h_out,
-        wx: sh.w_out,
-        m: sh.c_in,
-        ho: sh.h,
-        wo: sh.w,
-        kh: sh.kh,
-        kw: sh.kw,
-        stride: spec.stride,
-        pad: spec.padding,
-    };
+    let problem = sh.problem(Mode::ConvT, spec);
     conv_gemm(gpu, "conv2d.backward_input", &problem, w, dy, None, dx, kernel)
 }
 
@@ -155,20 +139,7 @@ pub fn backward_weight(
 ) -> Result<Vec<Dispatch>> {
     let sh = Conv2dShape::new(spec, x.shape(), dw.shape())?;
     expect_shape(OP, "output gradient", dy, &sh.output())?;
-    let problem = GemmProblem {
-        mode: Mode::WGrad,
-        batch: sh.batch,
-        cx: sh.c_in,
-        hx: sh.h,
-        wx: sh.w,
-        m: sh.c_out,
-        ho: sh.h_out,
-        wo: sh.w_out,
-        kh: sh.kh,
-        kw: sh.kw,
-        stride: spec.stride,
-        pad: spec.padding,
-    };
+    let problem = sh.problem(Mode::WGrad, spec);
     conv_gemm(gpu, "conv2d.backward_weight", &problem, dy, x, None, dw, kernel)
 }
 

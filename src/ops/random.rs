@@ -42,6 +42,22 @@ pub struct RngKey {
     pub counter_index: usize,
 }
 
+impl RngParams {
+    /// `n4` Philox blocks at `key`, with the distribution's two parameters.
+    fn at(key: RngKey, n4: u32, a: f32, b: f32) -> RngParams {
+        RngParams {
+            n4,
+            key_lo: key.seed as u32,
+            key_hi: (key.seed >> 32) as u32,
+            stream: key.stream,
+            counter_index: key.counter_index as u32,
+            a,
+            b,
+            _pad: 0,
+        }
+    }
+}
+
 /// Fill `out` from the Philox sequence at `key`.
 pub fn sample(gpu: &Gpu, dist: Distribution, key: RngKey, counters: &GpuTensor, out: &GpuTensor) -> Result<Dispatch> {
     let (entry, want, a, b) = match dist {
@@ -56,16 +72,7 @@ pub fn sample(gpu: &Gpu, dist: Distribution, key: RngKey, counters: &GpuTensor, 
         return Err(Error::shape(entry, format!("step counter slot {} of {:?}", key.counter_index, counters.shape())));
     }
     let n4 = vec4_count(entry, out)?;
-    let params = RngParams {
-        n4,
-        key_lo: key.seed as u32,
-        key_hi: (key.seed >> 32) as u32,
-        stream: key.stream,
-        counter_index: key.counter_index as u32,
-        a,
-        b,
-        _pad: 0,
-    };
+    let params = RngParams::at(key, n4, a, b);
     let label = format!("{entry} {} {:?}", out.label(), out.shape());
     let grid = vec4_grid(gpu, &label, n4)?;
     gpu.dispatch(&KernelRef::new(&RANDOM, entry), label, &[counters], &[out], &params, grid)
@@ -95,16 +102,7 @@ pub fn dropout_forward(
         return Err(Error::shape(op, format!("step counter slot {} of {:?}", key.counter_index, counters.shape())));
     }
     let n4 = vec4_count(op, x)?;
-    let params = RngParams {
-        n4,
-        key_lo: key.seed as u32,
-        key_hi: (key.seed >> 32) as u32,
-        stream: key.stream,
-        counter_index: key.counter_index as u32,
-        a: p,
-        b: 0.0,
-        _pad: 0,
-    };
+    let params = RngParams::at(key, n4, p, 0.0);
     let label = format!("{op} {} {:?}", x.label(), x.shape());
     let grid = vec4_grid(gpu, &label, n4)?;
     gpu.dispatch(&KernelRef::new(&RANDOM, op), label, &[counters, x], &[y, mask], &params, grid)
