@@ -205,6 +205,13 @@ pub struct TrainArgs {
     /// latents (to reproduce the first iteration elsewhere, e.g. scripts/pytorch_parity.py).
     #[arg(long)]
     pub save_initial: bool,
+    /// Start the generator from this state dict instead of random weights: a
+    /// generator.safetensors, or `netG.state_dict()` saved from PyTorch with safetensors.
+    #[arg(long)]
+    pub load_generator: Option<PathBuf>,
+    /// Start the discriminator from this state dict (as --load-generator).
+    #[arg(long)]
+    pub load_discriminator: Option<PathBuf>,
 }
 
 /// BatchNorm statistics when sampling.

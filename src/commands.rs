@@ -144,7 +144,15 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
             }
             eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         }
-        None => trainer.initialize()?,
+        None => {
+            trainer.initialize()?;
+            for (net, path) in [("generator", &args.load_generator), ("discriminator", &args.load_discriminator)] {
+                if let Some(p) = path {
+                    trainer.load_weights(net, p)?;
+                    eprintln!("{net}: weights from {}", p.display());
+                }
+            }
+        }
     }
     trainer.prepare_run_dir()?;
     if args.save_initial {

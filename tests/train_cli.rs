@@ -211,3 +211,23 @@ fn a_state_dict_without_shadergan_metadata_loads_by_its_shapes() {
     }
     assert_eq!(std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap());
 }
+
+#[test]
+fn training_can_start_from_saved_weights() {
+    let first = tmp("load-first");
+    train_ok(&first, &[]);
+    let g = first.join("generator.safetensors");
+    let d = first.join("discriminator.safetensors");
+    let second = tmp("load-second");
+    let mut a = tiny_train(&second, &["--load-generator", g.to_str().unwrap(), "--load-discriminator", d.to_str().unwrap(), "--save-initial"]);
+    a.push("--overwrite".into());
+    let args: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let init = shadergan::train::checkpoint::TensorFile::load(&second.join("initial.safetensors")).unwrap();
+    let saved = shadergan::train::checkpoint::TensorFile::load(&g).unwrap();
+    assert_eq!(init.tensors["netG.main.0.weight"], saved.tensors["main.0.weight"], "training did not start from the loaded generator");
+    // Weights of another architecture are refused, naming the file and the tensor.
+    let a = tiny_train_width(&tmp("load-bad"), "8", &["--load-generator", g.to_str().unwrap()]);
+    assert_error(&a.iter().map(String::as_str).collect::<Vec<_>>(), &["generator.safetensors", "main.0.weight", "another architecture"]);
+}

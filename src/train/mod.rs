@@ -292,6 +292,23 @@ impl Trainer {
         Ok(())
     }
 
+    /// Replace the initial weights of the generator ("generator") or discriminator with a state
+    /// dict (`main.*` keys, e.g. `netG.state_dict()` saved from PyTorch with safetensors, or a
+    /// shadergan generator.safetensors). Call after `initialize`.
+    pub fn load_weights(&self, net: &str, path: &Path) -> Result<()> {
+        let file = TensorFile::load(path)?;
+        let (spec, store) = match net {
+            "generator" => (&self.g_spec, &self.g),
+            _ => (&self.d_spec, &self.d),
+        };
+        let prefix = if file.tensors.keys().any(|k| k.starts_with("netG.") || k.starts_with("netD.")) {
+            if net == "generator" { "netG." } else { "netD." }
+        } else {
+            ""
+        };
+        checkpoint::load_into(&self.gpu, path, &file, prefix, spec, store, None)
+    }
+
     fn fixed_latents(&self) -> Result<Dispatch> {
         let key = RngKey { seed: self.cfg.seed, stream: crate::nn::params::stream_of("fixed latents"), counter_index: slot::ZERO };
         ops::random::sample(&self.gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &self.counters, self.sampler.input())
