@@ -32,7 +32,7 @@
 //          conv_subgroup.wgsl adds the subgroup variant (lanes share columns).
 //          conv_repack_convt: 1 invocation = 1 repacked weight.
 // TILES    64 rows × 64 columns per workgroup (8×8 lanes × 8×8 block; tiled: 16×16 × 4×4);
-//          conv_gemm_regblock with ROW_LANES = 1 (M ≤ 8): 8 rows × 512 columns.
+//          conv_gemm_regblock with ROW_LANES = 2 (M ≤ 16): 16 × 256; = 1 (M ≤ 8): 8 × 512.
 // GRID     (ceil(N/tile_n), ceil(M/tile_m), Z): Z = s² phases for MODE_CONVT; Z = splits for
 //          MODE_WGRAD (split-K: the few 64×64 tiles of a weight gradient with K = B·Ho·Wo in
 //          the tens of thousands would otherwise leave all but one core or SM idle); else 1.
@@ -54,9 +54,9 @@ const MODE_CONVT: u32 = 1u;
 const MODE_WGRAD: u32 = 2u;
 // A rows can be read as vec4: K % 4 = 0 (CONV, CONVT) or Ho·Wo % 4 = 0 (WGRAD). Set by the host.
 override A_VEC4: bool = false;
-// conv_gemm_regblock: lanes of the 64 that stack on rows (8: a 64×64 tile; 1: an 8×512 tile,
-// for M ≤ 8 — with 8 row lanes a 3-channel output would leave 7 of every 8 lanes computing
-// clamped duplicate rows). Set by the host.
+// conv_gemm_regblock: lanes of the 64 that stack on rows (8: a 64×64 tile; 2: 16×256 for
+// M ≤ 16; 1: 8×512 for M ≤ 8 — with 8 row lanes a 3-channel output would leave 7 of every 8
+// lanes computing clamped duplicate rows). Set by the host.
 override ROW_LANES: u32 = 8u;
 
 struct ConvParams {

@@ -106,7 +106,8 @@ pub struct BenchArgs {
 /// Settings bundles; individual flags still override them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Small and quick: trains on this 2-core CPU's lavapipe in minutes.
+    /// Small and quick (32×32, ngf = ndf = 16, batch 32, 1600 steps): learns the built-in
+    /// shapes in minutes on a 2-core CPU's lavapipe.
     Quick,
     /// pytorch/examples dcgan/main.py defaults: 64×64, nz 100, ngf = ndf = 64, batch 64,
     /// Adam lr 2e-4, β1 0.5 — for real GPUs.

@@ -42,7 +42,7 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
     if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
         bail!("--lr: learning rate {lr} must lie in (0, 1)");
     }
-    let steps = args.steps.unwrap_or(if quick { 2000 } else { 4000 });
+    let steps = args.steps.unwrap_or(if quick { 1600 } else { 4000 });
     let out = args.out.clone().unwrap_or_else(|| {
         let m = if model == ModelKind::Dcgan { "dcgan" } else { "mlp" };
         PathBuf::from("runs").join(format!("{}-{m}", format!("{:?}", args.dataset).to_lowercase()))
@@ -72,8 +72,8 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
         seed: args.seed,
         augment: AugmentConfig::parse(&args.augment, image_size)?,
         log_every: args.log_every,
-        sample_every: args.sample_every.unwrap_or(if quick { 250 } else { 500 }),
-        checkpoint_every: args.checkpoint_every.unwrap_or(if quick { 1000 } else { 1000 }),
+        sample_every: args.sample_every.unwrap_or(if quick { 200 } else { 500 }),
+        checkpoint_every: args.checkpoint_every.unwrap_or(if quick { 800 } else { 1000 }),
         out,
     };
     cfg.validate()?;

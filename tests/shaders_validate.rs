@@ -31,7 +31,7 @@ fn override_values(name: &str) -> Vec<f64> {
         "MODE" => vec![0.0, 1.0, 2.0],
         "A_VEC4" => vec![0.0, 1.0],
         "SG" => vec![8.0, 16.0, 32.0, 64.0],
-        "ROW_LANES" => vec![1.0, 8.0],
+        "ROW_LANES" => vec![1.0, 2.0, 8.0],
         other => panic!("override {other} has no values listed in tests/shaders_validate.rs"),
     }
 }

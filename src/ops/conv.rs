@@ -75,12 +75,13 @@ impl ConvKernel {
     }
 
     /// The fastest kernel for this adapter and `m` GEMM rows (PERF.md): on register-blocked
-    /// adapters the subgroup kernel, except for a handful of rows, where the register-block
-    /// kernel's 8×512 tile wastes least.
+    /// adapters the subgroup kernel, except for up to 16 rows, where the subgroup kernel's
+    /// 64-row tile leaves most lanes idle and the register-block kernel's 8×512 or 16×256 tile
+    /// wastes least.
     pub fn choose(gpu: &Gpu, m: usize) -> ConvKernel {
         match gpu.caps.kernels {
             KernelFamily::WorkgroupTiled => ConvKernel::Tiled,
-            KernelFamily::RegisterBlocked if m > 8 && ConvKernel::Subgroup.available(gpu) => ConvKernel::Subgroup,
+            KernelFamily::RegisterBlocked if m > 16 && ConvKernel::Subgroup.available(gpu) => ConvKernel::Subgroup,
             KernelFamily::RegisterBlocked => ConvKernel::RegBlock,
         }
     }
@@ -204,8 +205,9 @@ pub fn conv_gemm(
 
     // Tiles per grid slice, from the kernel's tile shape.
     let sg = subgroup_size(gpu).unwrap_or(8) as usize;
-    // The register-block kernel stacks 8 lanes on rows (64×64 tile), or 1 when M ≤ 8 (8×512).
-    let row_lanes = if pr.m <= 8 { 1 } else { 8 };
+    // The register-block kernel stacks 8 lanes on rows (64×64 tile), 2 when M ≤ 16 (16×256),
+    // 1 when M ≤ 8 (8×512).
+    let row_lanes = if pr.m <= 8 { 1 } else if pr.m <= 16 { 2 } else { 8 };
     let (tile_m, tile_n) = match kernel {
         ConvKernel::Subgroup => (8 * sg, (64 / sg) * 8),
         ConvKernel::RegBlock => (8 * row_lanes, (64 / row_lanes) * 8),
