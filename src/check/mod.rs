@@ -11,6 +11,7 @@
 //!     walk, ≈ u·√K relative; the bound is 16·u·√K (at least 1e-6), ~2.5e-4 at K = 65 536;
 //!   - elementwise arithmetic is a few roundings: 1e-6;
 //!   - transcendentals (exp, log, tanh, sin, cos) carry the driver's error: 1e-5.
+//!
 //! In practice the measured errors sit one to two orders of magnitude under these.
 
 pub mod cases;

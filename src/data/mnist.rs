@@ -55,7 +55,7 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>) -> 
         let images = find_in(path, &["train-images-idx3-ubyte", "train-images.idx3-ubyte", "t10k-images-idx3-ubyte", "t10k-images.idx3-ubyte"])
             .ok_or_else(|| Error::bad_file(path, "no MNIST images file here (train-images-idx3-ubyte[.gz] or t10k-images-idx3-ubyte[.gz])"))?;
         let name = images.file_name().unwrap_or_default().to_string_lossy().to_string();
-        let labels = find_in(path, &[&name.replace("images", "labels").replace("idx3", "idx1").trim_end_matches(".gz").to_string()]);
+        let labels = find_in(path, &[name.replace("images", "labels").replace("idx3", "idx1").trim_end_matches(".gz")]);
         (images, labels)
     } else if path.is_file() {
         (path.to_path_buf(), None)

@@ -115,7 +115,7 @@ impl Gpu {
         if storage > max_storage {
             return Err(Error::Limit { kernel: name(), what: "storage buffers per stage", needed: storage, allowed: max_storage });
         }
-        let max_binding = self.limits.max_storage_buffer_binding_size as u64;
+        let max_binding = self.limits.max_storage_buffer_binding_size;
         for t in reads.iter().chain(writes) {
             if t.binding_size() > max_binding {
                 return Err(Error::Limit {

@@ -144,6 +144,7 @@ fn target_workgroups(gpu: &Gpu) -> usize {
 /// ([M, Cx, KH, KW] for Conv, [Cx, M, KH, KW] for ConvT) or g ([B, M, Ho, Wo], WGrad).
 /// Returns the dispatches in order (ConvT: weight repack first; WGrad with split-K: the
 /// partial-sum reduction last), with their scratch buffers owned by the bind groups.
+#[allow(clippy::too_many_arguments)]
 pub fn conv_gemm(
     gpu: &Gpu,
     op: &str,

@@ -80,6 +80,7 @@ fn same(op: &str, ts: &[&GpuTensor]) -> Result<()> {
 
 /// One Adam step on `param` with step count t = counters[counter_index] (≥ 1: bump it with
 /// elementwise::counter_add first).
+#[allow(clippy::too_many_arguments)]
 pub fn adam_step(
     gpu: &Gpu,
     cfg: &AdamConfig,
@@ -122,7 +123,8 @@ pub fn sgd_step(
     param: &GpuTensor,
 ) -> Result<Dispatch> {
     let op = "sgd_step";
-    if !(lr.is_finite() && lr >= 0.0) || !(weight_decay.is_finite() && weight_decay >= 0.0) {
+    let ok = |v: f32| v.is_finite() && v >= 0.0;
+    if !ok(lr) || !ok(weight_decay) {
         return Err(Error::invalid("SGD", format!("learning rate {lr} and weight decay {weight_decay} must be finite and ≥ 0")));
     }
     same(op, &[param, grad])?;

@@ -9,6 +9,7 @@
 //!   both Adam states (`optG.exp_avg.*`, `optG.exp_avg_sq.*`, …), the GPU step counters (which
 //!   fix the Adam step, the data order, the latents and the dropout masks) and, in metadata,
 //!   the step and the resolved config. Resuming from it continues bit for bit.
+//!
 //! All written atomically (fsutil::atomic_write).
 
 use std::collections::{BTreeMap, HashMap};
