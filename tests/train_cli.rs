@@ -15,7 +15,17 @@ fn tmp(name: &str) -> PathBuf {
 }
 
 /// Status 1 and an `error: ` line mentioning every needle; other stderr lines are progress.
+/// A `train` without --out or --resume gets a fresh run directory, so that runs left in the
+/// checkout's default directories cannot change what the test sees.
 fn assert_error(args: &[&str], needles: &[&str]) {
+    let key = args.join(" ").bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0100_0000_01b3));
+    let fresh = tmp(&format!("out-{key:016x}"));
+    let fresh = fresh.to_str().unwrap().to_string();
+    let mut args = args.to_vec();
+    if args.first() == Some(&"train") && !args.contains(&"--out") && !args.contains(&"--resume") {
+        args.extend(["--out", fresh.as_str()]);
+    }
+    let args = &args[..];
     let (code, _, stderr) = run(args);
     assert_eq!(code, 1, "{args:?}: status {code}\n{stderr}");
     let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
@@ -114,13 +124,16 @@ fn a_folder_of_images_trains() {
 
 #[test]
 fn nonsensical_settings_name_their_flag() {
-    assert_error(&["train", "--image-size", "48"], &["--image-size", "48x48", "[16, 32, 64, 128]"]);
-    assert_error(&["train", "--lr=-1"], &["--lr", "(0, 1)"]);
-    assert_error(&["train", "--batch-size", "1"], &["--batch-size"]);
-    assert_error(&["train", "--steps", "0"], &["--steps"]);
-    assert_error(&["train", "--channels", "2"], &["--channels"]);
-    assert_error(&["train", "--augment", "rotate"], &["--augment", "rotate"]);
-    assert_error(&["train", "--synthetic-images", "10", "--batch-size", "32"], &["--batch-size", "32", "10 images"]);
+    // An explicit --out: the checkout may hold a run in the default directory.
+    let out = tmp("nonsense");
+    let o = out.to_str().unwrap();
+    assert_error(&["train", "--out", o, "--image-size", "48"], &["--image-size", "48x48", "[16, 32, 64, 128]"]);
+    assert_error(&["train", "--out", o, "--lr=-1"], &["--lr", "(0, 1)"]);
+    assert_error(&["train", "--out", o, "--batch-size", "1"], &["--batch-size"]);
+    assert_error(&["train", "--out", o, "--steps", "0"], &["--steps"]);
+    assert_error(&["train", "--out", o, "--channels", "2"], &["--channels"]);
+    assert_error(&["train", "--out", o, "--augment", "rotate"], &["--augment", "rotate"]);
+    assert_error(&["train", "--out", o, "--synthetic-images", "10", "--batch-size", "32"], &["--batch-size", "32", "10 images"]);
     assert_error(&["sample", "--checkpoint", "/no/such/run"], &["/no/such/run"]);
 }
 
