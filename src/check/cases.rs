@@ -3,7 +3,7 @@
 //! 1, 3 and 4, grids folded past the workgroup limit, and the real DCGAN layer shapes (batch
 //! 64, the 32×32×1 and 64×64×3 models of pytorch/examples with ngf = ndf = 64).
 
-use super::{sum_bound, Case, Rng, Row, ELEMENTWISE_BOUND, TRANSCENDENTAL_BOUND};
+use super::{cancellation_bound, norm, sum_bound, Case, Rng, Row, ELEMENTWISE_BOUND, F32_U, TRANSCENDENTAL_BOUND};
 use crate::error::Result;
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
 use crate::ops::activation::Activation;
@@ -54,6 +54,11 @@ fn run_read(gpu: &Gpu, label: &str, dispatches: &[Dispatch], outs: &[&GpuTensor]
     outs.iter().map(|t| t.read_f32(gpu)).collect()
 }
 
+/// The elementwise square of `v`, in f64, as a tensor of `shape`.
+fn square_f32(shape: &[usize], v: &[f32]) -> Tensor {
+    Tensor::new(shape, v.iter().map(|&x| (x as f64).powi(2)).collect())
+}
+
 fn f64s(v: &[f32]) -> Vec<f64> {
     v.iter().map(|&x| x as f64).collect()
 }
@@ -95,6 +100,12 @@ fn elementwise_cases() -> Vec<Case> {
             let mut cmp = |pass: &str, got: Vec<f32>, want: Vec<f64>| {
                 rows.push(Row::compare("elementwise", pass, &shape, "vec4", &got, &want, ELEMENTWISE_BOUND));
             };
+            // a·x + b·y can cancel: bound relative to |a·x| + |b·y|.
+            let two_terms = |a: f32, b: f32| -> Vec<f64> { xs.iter().zip(&ys).map(|(&x, &y)| (a as f64 * x as f64).abs() + (b as f64 * y as f64).abs()).collect() };
+            let mut sum_rows = Vec::new();
+            let mut cmp_sum = |pass: &str, got: Vec<f32>, want: Vec<f64>, terms: Vec<f64>| {
+                sum_rows.push(Row::compare("elementwise", pass, &shape, "vec4", &got, &want, cancellation_bound(ELEMENTWISE_BOUND, &terms, &want)));
+            };
             let got = run_poisoned(gpu, "fill", &[ops::elementwise::fill(gpu, &out, value)?], &out)?;
             cmp("fill", got, vec![value as f64; n]);
             let got = run_poisoned(gpu, "copy", &[ops::elementwise::copy(gpu, &x, &out)?], &out)?;
@@ -102,12 +113,13 @@ fn elementwise_cases() -> Vec<Case> {
             let got = run_poisoned(gpu, "scale", &[ops::elementwise::scale(gpu, &x, &out, alpha)?], &out)?;
             cmp("scale", got, xs.iter().map(|&a| alpha as f64 * a as f64).collect());
             let got = run_poisoned(gpu, "axpby", &[ops::elementwise::axpby(gpu, alpha, &x, beta, &y_in, &out)?], &out)?;
-            cmp("axpby", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + beta as f64 * b as f64).collect());
+            cmp_sum("axpby", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + beta as f64 * b as f64).collect(), two_terms(alpha, beta));
             let got = run_poisoned(gpu, "mul", &[ops::elementwise::mul(gpu, &x, &y_in, &out)?], &out)?;
             cmp("mul", got, xs.iter().zip(&ys).map(|(&a, &b)| a as f64 * b as f64).collect());
             out.write_f32(gpu, &ys)?;
             let got = run_read(gpu, "axpy", &[ops::elementwise::axpy(gpu, alpha, &x, &out)?], &[&out])?.remove(0);
-            cmp("axpy", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + b as f64).collect());
+            cmp_sum("axpy", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + b as f64).collect(), two_terms(alpha, 1.0));
+            rows.extend(sum_rows);
             Ok(rows)
         }));
     }
@@ -154,20 +166,26 @@ fn reduce_cases() -> Vec<Case> {
             let xs = rng.normals(n, 1.0);
             let x = upload(gpu, &shape, &xs, "x")?;
             let reference = cpu::reduce::sum_channels(&Tensor::from_f32(&shape, &xs));
+            // Each sum's terms, in quadrature: Σx² through the same reduction.
+            let squares = square_f32(&shape, &xs);
+            let terms: Vec<f64> = cpu::reduce::sum_channels(&squares).iter().map(|s| s.sqrt()).collect();
             let k = n / c;
             let mut rows = Vec::new();
             let out = GpuTensor::zeros(gpu, &[c], DType::F32, "sum")?;
             let got = run_poisoned(gpu, "sum_channels", &[ops::reduce::sum_channels(gpu, "reduce", &x, &out, false)?], &out)?;
-            rows.push(Row::compare("reduce", "sum_channels", &label, "wg256", &got, &reference, sum_bound(k)));
+            rows.push(Row::compare("reduce", "sum_channels", &label, "wg256", &got, &reference, cancellation_bound(sum_bound(k), &terms, &reference)));
             let init = rng.normals(c, 1.0);
             out.write_f32(gpu, &init)?;
             let got = run_read(gpu, "sum_channels +=", &[ops::reduce::sum_channels(gpu, "reduce", &x, &out, true)?], &[&out])?.remove(0);
-            rows.push(Row::compare("reduce", "sum_channels +=", &label, "wg256", &got, &add(&init, &reference), sum_bound(k + 1)));
+            let want = add(&init, &reference);
+            let terms_acc: Vec<f64> = terms.iter().zip(&init).map(|(t, &i)| t.hypot(i as f64)).collect();
+            rows.push(Row::compare("reduce", "sum_channels +=", &label, "wg256", &got, &want, cancellation_bound(sum_bound(k + 1), &terms_acc, &want)));
             // The same tensor seen as [S, rest]: sums over the leading axis.
             let lead = cpu::reduce::sum_leading(&Tensor::from_f32(&shape, &xs));
+            let lead_terms: Vec<f64> = cpu::reduce::sum_leading(&squares).iter().map(|s| s.sqrt()).collect();
             let out2 = GpuTensor::zeros(gpu, &[n / shape[0]], DType::F32, "sum_leading")?;
             let got = run_poisoned(gpu, "sum_leading", &[ops::reduce::sum_leading(gpu, "reduce", &x, &out2, false)?], &out2)?;
-            rows.push(Row::compare("reduce", "sum_leading", &label, "scalar", &got, &lead, sum_bound(shape[0])));
+            rows.push(Row::compare("reduce", "sum_leading", &label, "scalar", &got, &lead, cancellation_bound(sum_bound(shape[0]), &lead_terms, &lead)));
             Ok(rows)
         }));
     }
@@ -396,10 +414,15 @@ fn random_cases() -> Vec<Case> {
             let got_u = run_poisoned(gpu, "rng uniform", &[ops::random::sample(gpu, uni, key, &counters, &out)?], &out)?;
             let nor = Distribution::Normal { mean: 0.0, std: 2.0 };
             let got_n = run_poisoned(gpu, "rng normal", &[ops::random::sample(gpu, nor, key, &counters, &out)?], &out)?;
+            // Box–Muller: z = std·r·cos θ (sin θ for the pair's second), so the driver's cos
+            // and sin errors are absolute, of size std·r = |pair| — the size of z's terms.
+            let want_n = cpu::random::normal(seed, stream, step, n, 0.0, 2.0);
+            let pairs = cpu::random::normal(seed, stream, step, n.next_multiple_of(2), 0.0, 2.0);
+            let radius: Vec<f64> = (0..n).map(|i| pairs[i & !1].hypot(pairs[i | 1])).collect();
             Ok(vec![
                 Row::scalar("random", "philox_bits (words differing)", &shape, "vec4", wrong, 0.0),
                 Row::compare("random", "uniform", &shape, "vec4", &got_u, &cpu::random::uniform(seed, stream, step, n, 0.5, 3.0), ELEMENTWISE_BOUND),
-                Row::compare("random", "normal", &shape, "vec4", &got_n, &cpu::random::normal(seed, stream, step, n, 0.0, 2.0), TRANSCENDENTAL_BOUND),
+                Row::compare("random", "normal", &shape, "vec4", &got_n, &want_n, cancellation_bound(TRANSCENDENTAL_BOUND, &radius, &want_n)),
             ])
         }));
     }
@@ -531,12 +554,16 @@ fn batchnorm_cases() -> Vec<Case> {
         [64, 64, 16, 16],
     ];
     for &shape in shapes {
-        v.push(Case::new("batchnorm", format!("batchnorm {shape:?}"), move |gpu, rng| batchnorm_case(gpu, rng, shape, false)));
+        v.push(Case::new("batchnorm", format!("batchnorm {shape:?}"), move |gpu, rng| batchnorm_case(gpu, rng, shape, false, 1.5)));
     }
     v.push(Case::new("batchnorm", "batchnorm [3, 12, 7, 9] folded", |gpu, rng| {
         let capped = folded(gpu, FOLD_CAP);
-        batchnorm_case(&capped, rng, [3, 12, 7, 9], true)
+        batchnorm_case(&capped, rng, [3, 12, 7, 9], true, 1.5)
     }));
+    // Ill-conditioned on purpose: each channel's values sit within ~0.05 of an offset of
+    // ~±3, so |μ|·r ≈ 60 and the bound must follow the conditioning (see `bn_error_scales`).
+    v.push(Case::new("batchnorm", "batchnorm [3, 17, 1, 1] clustered", |gpu, rng| batchnorm_case(gpu, rng, [3, 17, 1, 1], false, 0.05)));
+    v.push(Case::new("batchnorm", "batchnorm [8, 5, 3, 3] clustered", |gpu, rng| batchnorm_case(gpu, rng, [8, 5, 3, 3], false, 0.05)));
     // More than 65 535 workgroups of 256 invocations: the eval kernel's 2-D grid for real.
     v.push(Case::new("batchnorm", "batchnorm eval > 65535 workgroups", |gpu, rng| {
         let shape = [64usize, 64, 64, 64];
@@ -559,14 +586,16 @@ fn batchnorm_cases() -> Vec<Case> {
     v
 }
 
-fn batchnorm_case(gpu: &Gpu, rng: &mut Rng, shape: [usize; 4], fold: bool) -> Result<Vec<Row>> {
+/// `spread`: the standard deviation of the values within a channel, around per-channel offsets
+/// of standard deviation 3.
+fn batchnorm_case(gpu: &Gpu, rng: &mut Rng, shape: [usize; 4], fold: bool, spread: f64) -> Result<Vec<Row>> {
     let cfg = BnConfig::default();
     let n: usize = shape.iter().product();
     let c = shape[1];
     let per_channel = n / c;
     // An offset mean per channel checks the two-pass variance.
     let offsets = rng.normals(c, 3.0);
-    let xs: Vec<f32> = rng.normals(n, 1.5).iter().enumerate().map(|(i, &x)| x + offsets[(i / (shape[2] * shape[3])) % c]).collect();
+    let xs: Vec<f32> = rng.normals(n, spread).iter().enumerate().map(|(i, &x)| x + offsets[(i / (shape[2] * shape[3])) % c]).collect();
     let dys = rng.normals(n, 1.0);
     let (gamma, beta) = (rng.normals(c, 1.0), rng.normals(c, 1.0));
     let (rm0, rv0) = (rng.normals(c, 1.0), rng.uniforms(c, 0.5, 2.0));
@@ -582,7 +611,8 @@ fn batchnorm_case(gpu: &Gpu, rng: &mut Rng, shape: [usize; 4], fold: bool) -> Re
     let (rm, rv) = (upload(gpu, &[c], &rm0, "running_mean")?, upload(gpu, &[c], &rv0, "running_var")?);
     let y = GpuTensor::zeros(gpu, &shape, DType::F32, "y")?;
     let saved = GpuTensor::zeros(gpu, &[2, c], DType::F32, "saved")?;
-    let label = format!("{shape:?}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+    let label = format!("{shape:?}{}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() }, if spread < 1.0 { " clustered" } else { "" });
+    let inv_ref: Vec<f64> = fwd.var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
     let k = sum_bound(per_channel).max(TRANSCENDENTAL_BOUND);
     let mut rows = Vec::new();
 
@@ -595,23 +625,122 @@ fn batchnorm_case(gpu: &Gpu, rng: &mut Rng, shape: [usize; 4], fold: bool) -> Re
     saved.poison(gpu)?;
     let d = ops::batchnorm::forward_train(gpu, &cfg, &x, &g, &b, &y, &saved, &rm, &rv, true)?;
     let got = run_read(gpu, "bn train", &[d], &[&y, &saved, &rm, &rv])?;
-    let inv_ref: Vec<f64> = fwd.var.iter().map(|v| 1.0 / (v + eps).sqrt()).collect();
-    rows.push(Row::compare("batchnorm", "forward_train", &label, "wg256/channel", &got[0], &fwd.y.data, k));
-    rows.push(Row::compare("batchnorm", "saved_mean", &label, "wg256/channel", &got[1][..c], &fwd.mean, k));
+    // Drawn here, after the forward's inputs, so that a seed replays the same values as before
+    // the bounds needed them.
+    let (dg0, db0) = (rng.normals(c, 1.0), rng.normals(c, 1.0));
+    let inputs = BnInputs { shape, x: &xs, dy: &dys, gamma: &gamma, beta: &beta, running_mean: &rm0, dgamma0: &dg0, dbeta0: &db0, momentum: mom };
+    let sc = bn_error_scales(&inputs, &fwd.mean, &inv_ref);
+    rows.push(Row::compare("batchnorm", "forward_train", &label, "wg256/channel", &got[0], &fwd.y.data, bn_bound(k, &sc.y_terms, &sc.y_cond, &fwd.y.data)));
+    rows.push(Row::compare("batchnorm", "saved_mean", &label, "wg256/channel", &got[1][..c], &fwd.mean, cancellation_bound(k, &sc.mean_terms, &fwd.mean)));
     rows.push(Row::compare("batchnorm", "saved_inv_std", &label, "wg256/channel", &got[1][c..], &inv_ref, k));
-    rows.push(Row::compare("batchnorm", "running_mean", &label, "wg256/channel", &got[2], &fwd.running_mean, k));
+    rows.push(Row::compare("batchnorm", "running_mean", &label, "wg256/channel", &got[2], &fwd.running_mean, cancellation_bound(k, &sc.running_mean_terms, &fwd.running_mean)));
     rows.push(Row::compare("batchnorm", "running_var", &label, "wg256/channel", &got[3], &fwd.running_var, k));
 
     let dx = GpuTensor::zeros(gpu, &shape, DType::F32, "dx")?;
-    let (dg0, db0) = (rng.normals(c, 1.0), rng.normals(c, 1.0));
     let (dgt, dbt) = (upload(gpu, &[c], &dg0, "dgamma")?, upload(gpu, &[c], &db0, "dbeta")?);
     dx.poison(gpu)?;
     let d = ops::batchnorm::backward(gpu, &cfg, &x, &dy, &g, &saved, &dx, &dgt, &dbt)?;
     let got = run_read(gpu, "bn backward", &[d], &[&dx, &dgt, &dbt])?;
-    rows.push(Row::compare("batchnorm", "backward_input", &label, "wg256/channel", &got[0], &dx_ref.data, k));
-    rows.push(Row::compare("batchnorm", "backward_gamma +=", &label, "wg256/channel", &got[1], &add(&dg0, &dg_ref), k));
-    rows.push(Row::compare("batchnorm", "backward_beta +=", &label, "wg256/channel", &got[2], &add(&db0, &db_ref), k));
+    rows.push(Row::compare("batchnorm", "backward_input", &label, "wg256/channel", &got[0], &dx_ref.data, bn_bound(k, &sc.dx_terms, &sc.dx_cond, &dx_ref.data)));
+    let dgamma_want = add(&dg0, &dg_ref);
+    rows.push(Row::compare("batchnorm", "backward_gamma +=", &label, "wg256/channel", &got[1], &dgamma_want, bn_bound(k, &sc.dgamma_terms, &sc.dgamma_cond, &dgamma_want)));
+    let dbeta_want = add(&db0, &db_ref);
+    rows.push(Row::compare("batchnorm", "backward_beta +=", &label, "wg256/channel", &got[2], &dbeta_want, cancellation_bound(k, &sc.dbeta_terms, &dbeta_want)));
     Ok(rows)
+}
+
+/// Per-output error scales for batch norm's outputs, from the f64 reference values.
+///
+/// `*_terms`: the size of the terms each output sums (see `cancellation_bound`) — y = γ·x̂ + β,
+/// a single channel's Σdy, or the dx projection dy − m₁ − x̂·m₂ can each come out much smaller
+/// than their terms.
+///
+/// `*_cond`: magnitudes `a` such that f32 storage of the mean perturbs each output by about u·a
+/// (first order). Batch norm is ill-conditioned when a channel's values cluster far from zero
+/// (|μ|·r ≫ 1, with r = 1/√(σ²+eps)): μ is an f32 (the saved statistic the backward reads), so
+/// x − μ carries an error of about u·(|x| + |μ|), and x̂ = (x − μ)·r an error of about u·e with
+/// e = r·(|x| + |μ|) + |x̂|. A channel of three values about a tenth apart at an offset of 5
+/// gives e ≈ 100, which no f32 implementation (PyTorch's included) avoids. Tracing δx̂ = u·e
+/// through the formulas (sums of independent errors add in quadrature; norms per channel):
+///   y  = γ·x̂ + β                  a_y  = |γ|·e
+///   dx = γ·r·(dy − m₁ − x̂·m₂)     a_dx = |γ·r|·(e·|m₂| + |x̂|·‖dy∘e‖/n),  m₂ = mean dy·x̂
+///   dγ = Σ dy·x̂                   a_dγ = ‖dy∘e‖
+/// A well-conditioned channel gives u·‖a‖/‖ref‖ far under the plain bound; the seed
+/// 1795361709353749147 drew a [3, 65, 1, 1] channel with |μ|·r = 67 whose dx error was 1.2e-5.
+struct BnErrorScales {
+    y_terms: Vec<f64>,
+    y_cond: Vec<f64>,
+    mean_terms: Vec<f64>,
+    running_mean_terms: Vec<f64>,
+    dx_terms: Vec<f64>,
+    dx_cond: Vec<f64>,
+    dgamma_terms: Vec<f64>,
+    dgamma_cond: Vec<f64>,
+    dbeta_terms: Vec<f64>,
+}
+
+/// The inputs of one batch-norm case, as `batchnorm_case` draws them.
+struct BnInputs<'a> {
+    shape: [usize; 4],
+    x: &'a [f32],
+    dy: &'a [f32],
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    running_mean: &'a [f32],
+    dgamma0: &'a [f32],
+    dbeta0: &'a [f32],
+    momentum: f64,
+}
+
+fn bn_error_scales(inp: &BnInputs, mean: &[f64], inv_std: &[f64]) -> BnErrorScales {
+    let [b, c, h, w] = inp.shape;
+    let inner = h * w;
+    let n = (b * inner) as f64;
+    let (x, dy) = (inp.x, inp.dy);
+    let numel = x.len();
+    let mut s = BnErrorScales {
+        y_terms: vec![0.0; numel],
+        y_cond: vec![0.0; numel],
+        mean_terms: vec![0.0; c],
+        running_mean_terms: vec![0.0; c],
+        dx_terms: vec![0.0; numel],
+        dx_cond: vec![0.0; numel],
+        dgamma_terms: vec![0.0; c],
+        dgamma_cond: vec![0.0; c],
+        dbeta_terms: vec![0.0; c],
+    };
+    for ch in 0..c {
+        let (mu, r, g) = (mean[ch], inv_std[ch], inp.gamma[ch] as f64);
+        let idx: Vec<usize> = (0..b).flat_map(|bi| (0..inner).map(move |j| (bi * c + ch) * inner + j)).collect();
+        let (xv, dyv) = (|i: usize| x[i] as f64, |i: usize| dy[i] as f64);
+        let xhat = |i: usize| (xv(i) - mu) * r;
+        let e = |i: usize| r * (xv(i).abs() + mu.abs()) + xhat(i).abs();
+        let rss = |f: &dyn Fn(usize) -> f64| idx.iter().map(|&i| f(i).powi(2)).sum::<f64>().sqrt();
+        let m1 = idx.iter().map(|&i| dyv(i)).sum::<f64>() / n;
+        let m2 = idx.iter().map(|&i| dyv(i) * xhat(i)).sum::<f64>() / n;
+        let dy_e = rss(&|i| dyv(i) * e(i));
+        for &i in &idx {
+            s.y_terms[i] = (g * xhat(i)).abs() + (inp.beta[ch] as f64).abs();
+            s.y_cond[i] = g.abs() * e(i);
+            s.dx_terms[i] = (g * r).abs() * (dyv(i).abs() + m1.abs() + (xhat(i) * m2).abs());
+            s.dx_cond[i] = (g * r).abs() * (e(i) * m2.abs() + xhat(i).abs() * dy_e / n);
+        }
+        s.mean_terms[ch] = rss(&xv) / n;
+        s.running_mean_terms[ch] = (1.0 - inp.momentum) * (inp.running_mean[ch] as f64).abs() + inp.momentum * s.mean_terms[ch];
+        s.dgamma_terms[ch] = rss(&|i| dyv(i) * xhat(i)).hypot(inp.dgamma0[ch] as f64);
+        s.dgamma_cond[ch] = dy_e;
+        s.dbeta_terms[ch] = rss(&dyv).hypot(inp.dbeta0[ch] as f64);
+    }
+    s
+}
+
+/// The plain bound `k` where the result is the size of its terms and well conditioned, else
+/// k·‖terms‖/‖ref‖ plus 8·u·‖cond‖/‖ref‖. The 8 covers the roundings on δx̂'s path (μ's sum
+/// and storage, x − μ, ·r with r's own 2-ulp error), each up to u of the terms in e.
+fn bn_bound(k: f64, terms: &[f64], cond: &[f64], want: &[f64]) -> f64 {
+    let w = norm(want);
+    let conditioning = if w == 0.0 { 0.0 } else { 8.0 * F32_U * norm(cond) / w };
+    cancellation_bound(k, terms, want) + conditioning
 }
 
 // ------------------------------------------------------------------------------------ matmul
@@ -658,6 +787,23 @@ fn matmul_cases() -> Vec<Case> {
                 spec.alpha as f64,
                 beta as f64,
             );
+            // Each output's terms in quadrature (see `cancellation_bound`): the same product of
+            // the squares, α² and β² — cheap for every shape here.
+            let sq = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| (x as f64).powi(2)).collect() };
+            let terms: Vec<f64> = cpu::matmul::matmul(
+                &sq(&a_data),
+                &sq(&b_data),
+                Some(&sq(&c0)),
+                with_bias.then(|| sq(&bias_data)).as_deref(),
+                (m, n, k),
+                (ta, tb),
+                (spec.alpha as f64).powi(2),
+                (beta as f64).powi(2),
+            )
+            .iter()
+            .map(|s| s.sqrt())
+            .collect();
+            let bound = cancellation_bound(sum_bound(k + 2), &terms, &want);
             let a = upload(gpu, &if ta { [k, m] } else { [m, k] }, &a_data, "a")?;
             let b = upload(gpu, &if tb { [n, k] } else { [k, n] }, &b_data, "b")?;
             let bias = upload(gpu, &[n], &bias_data, "bias")?;
@@ -675,7 +821,7 @@ fn matmul_cases() -> Vec<Case> {
                 } else {
                     run_poisoned(gpu, "matmul", &[d], &c)?
                 };
-                rows.push(Row::compare("matmul", "forward", &shape, kernel.name(), &got, &want, sum_bound(k + 2)));
+                rows.push(Row::compare("matmul", "forward", &shape, kernel.name(), &got, &want, bound));
             }
             Ok(rows)
         }));
@@ -906,6 +1052,24 @@ fn conv_case<C: ConvOp>(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) 
     let db0 = rng.normals(cs.c_out, 1.0);
     let (xt, wt, dyt) = (Tensor::from_f32(&xs_shape, &xs), Tensor::from_f32(&w_shape, &ws), Tensor::from_f32(&y_shape, &dys));
     let (y_ref, dx_ref, dw_ref, db_ref) = C::reference(&cs, &xt, &wt, &dyt, cs.bias.then(|| f64s(&bs)).as_deref());
+    // The size of each output's terms (see `cancellation_bound`): every output is a sum of
+    // products, so the same op on squared inputs gives Σ(term²); accumulated outputs add their
+    // initial value in quadrature. Only small cases can cancel by chance (a norm over many
+    // outputs does not), and only there is the second reference cheap, so the big ones skip it.
+    let macs = n(&y_shape) * cs.c_in * cs.kh * cs.kw;
+    let with_init = |sq: &[f64], init: &[f32]| -> Vec<f64> { sq.iter().zip(init).map(|(s, &i)| (s + (i as f64).powi(2)).sqrt()).collect() };
+    let (y_terms, dx_terms, dw_terms) = if macs <= 1 << 20 {
+        let square = |t: &Tensor| Tensor::new(&t.shape, t.data.iter().map(|v| v * v).collect());
+        let b2: Vec<f64> = bs.iter().map(|&b| (b as f64).powi(2)).collect();
+        let (y_sq, dx_sq, dw_sq, _) = C::reference(&cs, &square(&xt), &square(&wt), &square(&dyt), cs.bias.then_some(&b2[..]));
+        let root = |t: Tensor| -> Vec<f64> { t.data.iter().map(|s| s.sqrt()).collect() };
+        (root(y_sq), root(dx_sq), with_init(&dw_sq.data, &dw0))
+    } else {
+        (Vec::new(), Vec::new(), Vec::new())
+    };
+    // The bias gradient sums every pixel of a channel: Σdy² is cheap at any size.
+    let db_terms = with_init(&cpu::reduce::sum_channels(&square_f32(&y_shape, &dys)), &db0);
+    let (dw_want, db_want) = (add(&dw0, &dw_ref.data), add(&db0, &db_ref));
 
     let x = upload(gpu, &xs_shape, &xs, "x")?;
     let w = upload(gpu, &w_shape, &ws, "w")?;
@@ -929,18 +1093,18 @@ fn conv_case<C: ConvOp>(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) 
     let mut rows = Vec::new();
     for kernel in conv_kernels(gpu, which) {
         let got = run_poisoned(gpu, "forward", &C::forward(gpu, &cs, &x, &w, cs.bias.then_some(&b), &y, kernel)?, &y)?;
-        rows.push(Row::compare(op, "forward", &label, &kernel_name(gpu, kernel, cs.c_out), &got, &y_ref.data, sum_bound(cs.c_in * taps + 1)));
+        rows.push(Row::compare(op, "forward", &label, &kernel_name(gpu, kernel, cs.c_out), &got, &y_ref.data, cancellation_bound(sum_bound(cs.c_in * taps + 1), &y_terms, &y_ref.data)));
         let got = run_poisoned(gpu, "backward input", &C::backward_input(gpu, &cs, &dy, &w, &dx, kernel)?, &dx)?;
-        rows.push(Row::compare(op, "backward_input", &label, &kernel_name(gpu, kernel, cs.c_in), &got, &dx_ref.data, sum_bound(cs.c_out * taps)));
+        rows.push(Row::compare(op, "backward_input", &label, &kernel_name(gpu, kernel, cs.c_in), &got, &dx_ref.data, cancellation_bound(sum_bound(cs.c_out * taps), &dx_terms, &dx_ref.data)));
         dw.write_f32(gpu, &dw0)?;
         let got = run_read(gpu, "backward weight", &C::backward_weight(gpu, &cs, &x, &dy, &dw, kernel)?, &[&dw])?.remove(0);
         let kn = kernel_name(gpu, kernel, C::wgrad_rows(&cs));
-        rows.push(Row::compare(op, "backward_weight +=", &label, &kn, &got, &add(&dw0, &dw_ref.data), sum_bound(wgrad_terms + 1)));
+        rows.push(Row::compare(op, "backward_weight +=", &label, &kn, &got, &dw_want, cancellation_bound(sum_bound(wgrad_terms + 1), &dw_terms, &dw_want)));
     }
     if cs.bias {
         db.write_f32(gpu, &db0)?;
         let got = run_read(gpu, "backward bias", &[C::backward_bias(gpu, &dy, &db)?], &[&db])?.remove(0);
-        rows.push(Row::compare(op, "backward_bias +=", &label, "wg256", &got, &add(&db0, &db_ref), sum_bound(pixels + 1)));
+        rows.push(Row::compare(op, "backward_bias +=", &label, "wg256", &got, &db_want, cancellation_bound(sum_bound(pixels + 1), &db_terms, &db_want)));
     }
     Ok(rows)
 }

@@ -10,7 +10,11 @@
 //!   - a sum of K products accumulated in f32 has a rounding error that grows like a random
 //!     walk, ≈ u·√K relative; the bound is 16·u·√K (at least 1e-6), ~2.5e-4 at K = 65 536;
 //!   - elementwise arithmetic is a few roundings: 1e-6;
-//!   - transcendentals (exp, log, tanh, sin, cos) carry the driver's error: 1e-5.
+//!   - transcendentals (exp, log, tanh, sin, cos) carry the driver's error: 1e-5;
+//!   - where a result can come out much smaller than the terms it sums (a single bias gradient,
+//!     y + a·x), the bound scales by ‖terms‖/‖result‖ (`cancellation_bound`), and where the
+//!     inputs make a result ill-conditioned (batch norm of values clustered far from zero), by
+//!     the first-order error that f32 storage of the inputs causes (see `bn_error_scales`).
 //!
 //! In practice the measured errors sit one to two orders of magnitude under these.
 
@@ -26,6 +30,27 @@ pub const F32_U: f64 = 5.960_464_477_539_063e-8;
 pub fn sum_bound(k: usize) -> f64 {
     (4.0 * F32_U * (k.max(1) as f64).sqrt()).max(1e-6)
 }
+/// The bound `k`, which holds relative to the size of the terms a result is computed from,
+/// scaled by ‖terms‖/‖result‖ where the result came out smaller than its terms: chance
+/// cancellation (one bias gradient Σdy near zero, y + a·x with a·x ≈ −y, r·cos θ near
+/// θ = π/2) leaves the absolute rounding error as it was but shrinks ‖ref‖, and a relative
+/// comparison of such an output would measure the inputs, not the kernel. `terms[i]` is the
+/// size of output i's terms: the root-sum-square for long sums (their rounding errors add in
+/// quadrature), the sum of absolute values for two or three.
+/// Empty `terms` means the terms' size was not computed (big cases): `k` as it is.
+pub fn cancellation_bound(k: f64, terms: &[f64], want: &[f64]) -> f64 {
+    let w = norm(want);
+    if w == 0.0 || terms.is_empty() {
+        return k;
+    }
+    k * (norm(terms) / w).max(1.0)
+}
+
+/// Euclidean norm.
+pub fn norm(v: &[f64]) -> f64 {
+    v.iter().map(|x| x * x).sum::<f64>().sqrt()
+}
+
 /// Bound for elementwise arithmetic without transcendentals.
 pub const ELEMENTWISE_BOUND: f64 = 1e-6;
 /// Bound for results through exp/log/tanh/sin/cos.
