@@ -28,7 +28,8 @@
 //          (n); per chunk of 4 k: 8 A rows as vec4 (one load each with A_VEC4, else 4 scalar
 //          loads) and 32 gathers, into gemm_block.wgsl's block_fma (256 FMAs).
 //          conv_gemm_tiled (real GPUs): 256 invocations stage a 64×16 A tile and a 16×64
-//          gathered tile in workgroup memory (8 KiB) per 16 k; each computes a 4×4 block.
+//          gathered tile in workgroup memory (8 KiB, vec4 along m / n) per 16 k; each computes
+//          a 4×4 block (rows 4·ty.., columns 4·tx..) in four vec4 accumulators.
 //          conv_subgroup.wgsl adds the subgroup variant (lanes share columns).
 //          conv_repack_convt: 1 invocation = 1 repacked weight.
 // TILES    64 rows × 64 columns per workgroup (8×8 lanes × 8×8 block; tiled: 16×16 × 4×4);
@@ -434,8 +435,11 @@ fn conv_gemm_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 
 // ---------------------------------------------------------------- workgroup-memory tiles
 const T_BK: u32 = 16u;
-var<workgroup> tile_a: array<f32, 1024>;  // [T_BK][64]: k-major, contiguous in m
-var<workgroup> tile_g: array<f32, 1024>;  // [T_BK][64]: k-major, contiguous in n
+// vec4 along m (A) and n (G), so one workgroup load feeds 4 rows or 4 columns and the 4×4 block
+// lives in four named vec4 accumulators (a private array indexed in loops went to local memory
+// on NVIDIA's compiler: see matmul.wgsl's tiled kernel and PERF.md).
+var<workgroup> tile_a: array<vec4<f32>, 256>;  // [T_BK][64 / 4]: k-major, vec4 over m
+var<workgroup> tile_g: array<vec4<f32>, 256>;  // [T_BK][64 / 4]: k-major, vec4 over n
 
 @compute @workgroup_size(256)
 fn conv_gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -448,10 +452,13 @@ fn conv_gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     let stage_col = col_info(tn0 + lane64, ph);
     let stage_row = min(tm0 + lane64, p.m - 1u) * a_stride();
     let stage_row_ok = tm0 + lane64 < p.m;
-    // Compute: rows ty + 16·i, columns tx + 16·j of the tile.
+    // Compute: rows 4·ty..4·ty+3 × columns 4·tx..4·tx+3 of the tile.
     let tx = lid % 16u;
     let ty = lid / 16u;
-    var acc: array<array<f32, 4>, 4>;
+    var acc0 = vec4<f32>(0.0);
+    var acc1 = vec4<f32>(0.0);
+    var acc2 = vec4<f32>(0.0);
+    var acc3 = vec4<f32>(0.0);
     let kr = k_range(wid.z);
     for (var k0 = kr.x; k0 < kr.y; k0 += T_BK) {
         for (var r = 0u; r < 4u; r++) {
@@ -462,29 +469,31 @@ fn conv_gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
             if (stage_row_ok && st.k < kr.y) {
                 av = a_at(stage_row + st.a_off);
             }
-            tile_a[kk * 64u + lane64] = av;
+            tile_a[kk * 16u + lane64 / 4u][lane64 % 4u] = av;
             var gv = 0.0;
             if (st.k < kr.y) {
                 gv = gather(stage_col, st);
             }
-            tile_g[kk * 64u + lane64] = gv;
+            tile_g[kk * 16u + lane64 / 4u][lane64 % 4u] = gv;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < T_BK; kk++) {
-            for (var i = 0u; i < 4u; i++) {
-                let av = tile_a[kk * 64u + ty + 16u * i];
-                for (var j = 0u; j < 4u; j++) {
-                    acc[i][j] = fma(av, tile_g[kk * 64u + tx + 16u * j], acc[i][j]);
-                }
-            }
+            let av = tile_a[kk * 16u + ty];
+            let gv = tile_g[kk * 16u + tx];
+            acc0 = fma(vec4<f32>(av.x), gv, acc0);
+            acc1 = fma(vec4<f32>(av.y), gv, acc1);
+            acc2 = fma(vec4<f32>(av.z), gv, acc2);
+            acc3 = fma(vec4<f32>(av.w), gv, acc3);
         }
         workgroupBarrier();
     }
+    let m0 = tm0 + 4u * ty;
     for (var j = 0u; j < 4u; j++) {
-        let col = col_info(tn0 + tx + 16u * j, ph);
-        for (var i = 0u; i < 4u; i++) {
-            store(tm0 + ty + 16u * i, col, acc[i][j], wid.z);
-        }
+        let col = col_info(tn0 + 4u * tx + j, ph);
+        store(m0, col, acc0[j], wid.z);
+        store(m0 + 1u, col, acc1[j], wid.z);
+        store(m0 + 2u, col, acc2[j], wid.z);
+        store(m0 + 3u, col, acc3[j], wid.z);
     }
 }
 
