@@ -36,14 +36,17 @@
 //          conv_gemm_regblock with ROW_LANES = 2 (M ≤ 16): 16 × 256; = 1 (M ≤ 8): 8 × 512.
 // GRID     (ceil(N/tile_n), ceil(M/tile_m), Z): Z = s² phases for MODE_CONVT; Z = splits for
 //          MODE_WGRAD (split-K: the few 64×64 tiles of a weight gradient with K = B·Ho·Wo in
-//          the tens of thousands would otherwise leave all but one core or SM idle); else 1.
+//          the tens of thousands would otherwise leave all but one core or SM idle), and for
+//          MODE_CONV when k_split > 0 (a forward of few tiles and deep K, e.g. D's last layer);
+//          else 1.
 //          repack: ceil(s²·M·K / 256) workgroups folded to (x, y).
 // EDGES    Rows past M and columns past N load clamped/zero values and are never stored;
 //          k past K contributes zero (A is masked). Index math for iy/ix is in i32.
 // WRITES   CONV/CONVT: out overwrite (=) + bias. WGRAD, 1 split: accumulate (+=) into dw, as
 //          every parameter gradient (the caller zeroes it once per step). WGRAD, S > 1 splits:
 //          out = partials [S, M, N] overwritten (=), then reduce.wgsl:sum_leading adds them to dw
-//          in split order (fixed order: reruns are bit-identical).
+//          in split order (fixed order: reruns are bit-identical). CONV with S > 1 splits: the
+//          partials [S, B, M, Ho, Wo] (=, bias in split 0), then sum_leading writes out (=).
 // BINDINGS gemm: 0 a r | 1 x r | 2 bias r | 3 out rw | 4 params
 //          conv_repack_convt: 0 w r | 1 a_out rw | 2 params
 // REF      src/reference/conv2d.rs, src/reference/conv_transpose2d.rs (a scatter)
@@ -375,10 +378,15 @@ fn store(m: u32, col: Col, v: f32, z: u32) {
         }
     } else {
         var r = v;
-        if (p.has_bias != 0u) {
+        // Split MODE_CONV: out is the partials [S, B, M, Ho, Wo]; split 0 carries the bias.
+        if (p.has_bias != 0u && (z == 0u || !conv_split())) {
             r += bias[m];
         }
-        out[col.dst + m * p.ho * p.wo] = r;
+        var slice = 0u;
+        if (conv_split()) {
+            slice = z * p.batch * p.m * p.ho * p.wo;
+        }
+        out[slice + col.dst + m * p.ho * p.wo] = r;
     }
 }
 
@@ -405,9 +413,15 @@ fn store_block(m0: u32, c: Cols8, acc: Block8x8, z: u32) {
     store_row(m0 + 7u, c, acc.c70, acc.c71, z);
 }
 
-// The k range of grid slice z: all of K, or split z of MODE_WGRAD.
+// Split-K in MODE_CONV (k_split > 0): a forward with a handful of tiles and a deep K (the
+// discriminator's last layer: M = 1, N = B, K = 8 192) would leave one workgroup walking all of K.
+fn conv_split() -> bool {
+    return MODE == MODE_CONV && p.k_split != 0u;
+}
+
+// The k range of grid slice z: all of K, or split z (MODE_WGRAD, split MODE_CONV).
 fn k_range(z: u32) -> vec2<u32> {
-    if (MODE == MODE_WGRAD) {
+    if (MODE == MODE_WGRAD || conv_split()) {
         let begin = z * p.k_split;
         return vec2<u32>(begin, min(p.k, begin + p.k_split));
     }

@@ -888,6 +888,8 @@ fn conv2d_cases() -> Vec<Case> {
         cc(2, 7, 9, 11, 13, 4, 2, 0, true),
         ConvCase { kh: 3, kw: 2, ..cc(2, 3, 10, 7, 4, 3, 2, 1, true) },
         cc(4, 32, 16, 16, 64, 4, 2, 1, false),
+        // One tile and K = 549: the forward splits K (two ragged slices, bias in split 0).
+        cc(2, 61, 5, 5, 3, 3, 1, 0, true),
     ];
     // DCGAN discriminators (pytorch/examples, ndf = 64, batch 64, no bias).
     let dcgan: &[ConvCase] = &[

@@ -264,6 +264,19 @@ pub fn conv_gemm(
             partials = Some(GpuTensor::zeros(gpu, &[splits, pr.m, n], DType::F32, &format!("{op}.split_partials"))?);
         }
         z = splits;
+    } else if pr.mode == Mode::Conv && tiles < target_workgroups(gpu) {
+        // A forward of few tiles and deep K (D's last layer: M = 1, N = B, K = 8 192): split
+        // K into slices of at least 256, summed by sum_leading (fixed order).
+        let chunk = 16;
+        let want = target_workgroups(gpu).div_ceil(tiles.max(1));
+        let splits = want.min(k / 256).max(1);
+        if splits > 1 {
+            let k_split = k.div_ceil(splits).next_multiple_of(chunk);
+            let splits = k.div_ceil(k_split);
+            params.k_split = u("k per split", k_split)?;
+            partials = Some(GpuTensor::zeros(gpu, &[splits, out.numel()], DType::F32, &format!("{op}.split_partials"))?);
+            z = splits;
+        }
     }
     let gemm_out = partials.as_ref().unwrap_or(out);
 
@@ -279,7 +292,8 @@ pub fn conv_gemm(
     dispatches.push(gpu.dispatch(&kref, label, &[a, x, bias], &[gemm_out], &params, grid)?);
 
     if let Some(partials) = &partials {
-        dispatches.push(reduce::sum_leading(gpu, op, partials, out, true)?);
+        // WGRAD accumulates into dw (+=, a parameter gradient); a forward overwrites.
+        dispatches.push(reduce::sum_leading(gpu, op, partials, out, pr.mode == Mode::WGrad)?);
     }
     Ok(dispatches)
 }
