@@ -450,8 +450,8 @@ fn conv_gemm_regblock(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invo
 // ---------------------------------------------------------------- workgroup-memory tiles
 const T_BK: u32 = 16u;
 // vec4 along m (A) and n (G), so one workgroup load feeds 4 rows or 4 columns and the 4×4 block
-// lives in four named vec4 accumulators (a private array indexed in loops went to local memory
-// on NVIDIA's compiler: see matmul.wgsl's tiled kernel and PERF.md).
+// is gemm_block.wgsl's Block4x4 (a private array indexed in loops went to local memory on
+// NVIDIA's compiler: see matmul.wgsl's tiled kernel and PERF.md).
 var<workgroup> tile_a: array<vec4<f32>, 256>;  // [T_BK][64 / 4]: k-major, vec4 over m
 var<workgroup> tile_g: array<vec4<f32>, 256>;  // [T_BK][64 / 4]: k-major, vec4 over n
 
@@ -469,10 +469,7 @@ fn conv_gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
     // Compute: rows 4·ty..4·ty+3 × columns 4·tx..4·tx+3 of the tile.
     let tx = lid % 16u;
     let ty = lid / 16u;
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var acc: Block4x4;  // zero-initialised
     let kr = k_range(wid.z);
     for (var k0 = kr.x; k0 < kr.y; k0 += T_BK) {
         for (var r = 0u; r < 4u; r++) {
@@ -492,22 +489,17 @@ fn conv_gemm_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocat
         }
         workgroupBarrier();
         for (var kk = 0u; kk < T_BK; kk++) {
-            let av = tile_a[kk * 16u + ty];
-            let gv = tile_g[kk * 16u + tx];
-            acc0 = fma(vec4<f32>(av.x), gv, acc0);
-            acc1 = fma(vec4<f32>(av.y), gv, acc1);
-            acc2 = fma(vec4<f32>(av.z), gv, acc2);
-            acc3 = fma(vec4<f32>(av.w), gv, acc3);
+            acc = outer_fma4(acc, tile_a[kk * 16u + ty], tile_g[kk * 16u + tx]);
         }
         workgroupBarrier();
     }
     let m0 = tm0 + 4u * ty;
     for (var j = 0u; j < 4u; j++) {
         let col = col_info(tn0 + 4u * tx + j, ph);
-        store(m0, col, acc0[j], wid.z);
-        store(m0 + 1u, col, acc1[j], wid.z);
-        store(m0 + 2u, col, acc2[j], wid.z);
-        store(m0 + 3u, col, acc3[j], wid.z);
+        store(m0, col, acc.c0[j], wid.z);
+        store(m0 + 1u, col, acc.c1[j], wid.z);
+        store(m0 + 2u, col, acc.c2[j], wid.z);
+        store(m0 + 3u, col, acc.c3[j], wid.z);
     }
 }
 

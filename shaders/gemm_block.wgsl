@@ -1,4 +1,5 @@
-// gemm_block.wgsl — the 8×8 register-block micro-kernel shared by every register-blocked GEMM.
+// gemm_block.wgsl — the register-block micro-kernels shared by every GEMM: 8×8 (register-blocked
+//          kernels) and 4×4 (the workgroup-tiled kernels, at the end).
 //
 // MATH     acc[i, j] += Σ_{kk<4} a_i[kk] · b_kk[j]   for i, j < 8: one chunk of 4 k of an 8×8
 //          output block, 256 FMAs as 64 vec4 FMAs.
@@ -124,4 +125,24 @@ fn block_fma(acc: Block8x8, a: AChunk, b: BChunk) -> Block8x8 {
     r.c70 = fma(vec4<f32>(a.a7.w), b.k3lo, r.c70);
     r.c71 = fma(vec4<f32>(a.a7.w), b.k3hi, r.c71);
     return r;
+}
+
+// ---------------------------------------------------------------- 4×4 block (the tiled kernels)
+// Rows 0..3 of a 4×4 output block, columns 0..3 as one vec4 each: four named vec4s, not a
+// private array (NVIDIA's compiler put a loop-indexed array in local memory: PERF.md).
+struct Block4x4 {
+    c0: vec4<f32>,
+    c1: vec4<f32>,
+    c2: vec4<f32>,
+    c3: vec4<f32>,
+}
+
+// acc += a ⊗ b for one k: a = A[rows 0..3, k], b = B[k, columns 0..3]. 16 FMAs as 4 vec4 FMAs.
+fn outer_fma4(acc: Block4x4, a: vec4<f32>, b: vec4<f32>) -> Block4x4 {
+    return Block4x4(
+        fma(vec4<f32>(a.x), b, acc.c0),
+        fma(vec4<f32>(a.y), b, acc.c1),
+        fma(vec4<f32>(a.z), b, acc.c2),
+        fma(vec4<f32>(a.w), b, acc.c3),
+    );
 }

@@ -239,9 +239,9 @@ const T_BK: u32 = 16u;  // k per stage
 // Invocation (tx, ty) = (lid % 16, lid / 16) computes rows 4·ty..4·ty+3 × columns 4·tx..4·tx+3.
 // 2 · 16 · 64 · 4 B = 8 KiB of workgroup memory (limit 16 KiB).
 // The tiles hold vec4 along m (A) and n (B), so one workgroup load feeds 4 rows or 4 columns,
-// and the 4×4 block lives in four named vec4 accumulators: a private array indexed in a loop
-// (the first version) went to local memory on NVIDIA's compiler and ran at 0.37 TFLOP/s on an
-// H100 where this runs at many times that (PERF.md).
+// and the 4×4 block is gemm_block.wgsl's Block4x4: a private array indexed in a loop (the first
+// version) went to local memory on NVIDIA's compiler and ran at 0.37 TFLOP/s on an H100
+// (PERF.md).
 var<workgroup> tile_a: array<vec4<f32>, 256>;  // [T_BK][T_BM / 4]: k-major, vec4 over m
 var<workgroup> tile_b: array<vec4<f32>, 256>;  // [T_BK][T_BN / 4]: k-major, vec4 over n
 
@@ -251,10 +251,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     let tn0 = wid.x * T_BN;
     let tx = lid % 16u;
     let ty = lid / 16u;
-    var acc0 = vec4<f32>(0.0);  // row 4·ty + 0, columns 4·tx..4·tx+3
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var acc: Block4x4;  // rows 4·ty.., columns 4·tx.. (zero-initialised)
     let k_tiles = (p.k + T_BK - 1u) / T_BK;
     for (var kt = 0u; kt < k_tiles; kt++) {
         let k0 = kt * T_BK;
@@ -287,12 +284,7 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
         }
         workgroupBarrier();
         for (var kk = 0u; kk < T_BK; kk++) {
-            let av = tile_a[kk * 16u + ty];
-            let bv = tile_b[kk * 16u + tx];
-            acc0 = fma(vec4<f32>(av.x), bv, acc0);
-            acc1 = fma(vec4<f32>(av.y), bv, acc1);
-            acc2 = fma(vec4<f32>(av.z), bv, acc2);
-            acc3 = fma(vec4<f32>(av.w), bv, acc3);
+            acc = outer_fma4(acc, tile_a[kk * 16u + ty], tile_b[kk * 16u + tx]);
         }
         workgroupBarrier();
     }
@@ -300,10 +292,10 @@ fn matmul_tiled(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation
     for (var j = 0u; j < 4u; j++) {
         let n = tn0 + 4u * tx + j;
         if (n < p.n) {
-            if (m0 < p.m) { store_c(m0, n, acc0[j]); }
-            if (m0 + 1u < p.m) { store_c(m0 + 1u, n, acc1[j]); }
-            if (m0 + 2u < p.m) { store_c(m0 + 2u, n, acc2[j]); }
-            if (m0 + 3u < p.m) { store_c(m0 + 3u, n, acc3[j]); }
+            if (m0 < p.m) { store_c(m0, n, acc.c0[j]); }
+            if (m0 + 1u < p.m) { store_c(m0 + 1u, n, acc.c1[j]); }
+            if (m0 + 2u < p.m) { store_c(m0 + 2u, n, acc.c2[j]); }
+            if (m0 + 3u < p.m) { store_c(m0 + 3u, n, acc.c3[j]); }
         }
     }
 }
