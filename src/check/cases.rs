@@ -54,9 +54,14 @@ fn run_read(gpu: &Gpu, label: &str, dispatches: &[Dispatch], outs: &[&GpuTensor]
     outs.iter().map(|t| t.read_f32(gpu)).collect()
 }
 
+/// The elementwise square of `v`, in f64.
+fn sq(v: &[f32]) -> Vec<f64> {
+    v.iter().map(|&x| (x as f64).powi(2)).collect()
+}
+
 /// The elementwise square of `v`, in f64, as a tensor of `shape`.
 fn square_f32(shape: &[usize], v: &[f32]) -> Tensor {
-    Tensor::new(shape, v.iter().map(|&x| (x as f64).powi(2)).collect())
+    Tensor::new(shape, sq(v))
 }
 
 fn f64s(v: &[f32]) -> Vec<f64> {
@@ -97,29 +102,25 @@ fn elementwise_cases() -> Vec<Case> {
             let y_in = upload(gpu, &[n], &ys, "y")?;
             let out = GpuTensor::zeros(gpu, &[n], DType::F32, "out")?;
             let mut rows = Vec::new();
-            let mut cmp = |pass: &str, got: Vec<f32>, want: Vec<f64>| {
-                rows.push(Row::compare("elementwise", pass, &shape, "vec4", &got, &want, ELEMENTWISE_BOUND));
+            // `terms`: the size of each output's terms where it can cancel (empty: it cannot).
+            let mut cmp = |pass: &str, got: Vec<f32>, want: Vec<f64>, terms: Vec<f64>| {
+                rows.push(Row::compare("elementwise", pass, &shape, "vec4", &got, &want, cancellation_bound(ELEMENTWISE_BOUND, &terms, &want)));
             };
             // a·x + b·y can cancel: bound relative to |a·x| + |b·y|.
             let two_terms = |a: f32, b: f32| -> Vec<f64> { xs.iter().zip(&ys).map(|(&x, &y)| (a as f64 * x as f64).abs() + (b as f64 * y as f64).abs()).collect() };
-            let mut sum_rows = Vec::new();
-            let mut cmp_sum = |pass: &str, got: Vec<f32>, want: Vec<f64>, terms: Vec<f64>| {
-                sum_rows.push(Row::compare("elementwise", pass, &shape, "vec4", &got, &want, cancellation_bound(ELEMENTWISE_BOUND, &terms, &want)));
-            };
             let got = run_poisoned(gpu, "fill", &[ops::elementwise::fill(gpu, &out, value)?], &out)?;
-            cmp("fill", got, vec![value as f64; n]);
+            cmp("fill", got, vec![value as f64; n], Vec::new());
             let got = run_poisoned(gpu, "copy", &[ops::elementwise::copy(gpu, &x, &out)?], &out)?;
-            cmp("copy", got, f64s(&xs));
+            cmp("copy", got, f64s(&xs), Vec::new());
             let got = run_poisoned(gpu, "scale", &[ops::elementwise::scale(gpu, &x, &out, alpha)?], &out)?;
-            cmp("scale", got, xs.iter().map(|&a| alpha as f64 * a as f64).collect());
+            cmp("scale", got, xs.iter().map(|&a| alpha as f64 * a as f64).collect(), Vec::new());
             let got = run_poisoned(gpu, "axpby", &[ops::elementwise::axpby(gpu, alpha, &x, beta, &y_in, &out)?], &out)?;
-            cmp_sum("axpby", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + beta as f64 * b as f64).collect(), two_terms(alpha, beta));
+            cmp("axpby", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + beta as f64 * b as f64).collect(), two_terms(alpha, beta));
             let got = run_poisoned(gpu, "mul", &[ops::elementwise::mul(gpu, &x, &y_in, &out)?], &out)?;
-            cmp("mul", got, xs.iter().zip(&ys).map(|(&a, &b)| a as f64 * b as f64).collect());
+            cmp("mul", got, xs.iter().zip(&ys).map(|(&a, &b)| a as f64 * b as f64).collect(), Vec::new());
             out.write_f32(gpu, &ys)?;
             let got = run_read(gpu, "axpy", &[ops::elementwise::axpy(gpu, alpha, &x, &out)?], &[&out])?.remove(0);
-            cmp_sum("axpy", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + b as f64).collect(), two_terms(alpha, 1.0));
-            rows.extend(sum_rows);
+            cmp("axpy", got, xs.iter().zip(&ys).map(|(&a, &b)| alpha as f64 * a as f64 + b as f64).collect(), two_terms(alpha, 1.0));
             Ok(rows)
         }));
     }
@@ -789,7 +790,6 @@ fn matmul_cases() -> Vec<Case> {
             );
             // Each output's terms in quadrature (see `cancellation_bound`): the same product of
             // the squares, α² and β² — cheap for every shape here.
-            let sq = |v: &[f32]| -> Vec<f64> { v.iter().map(|&x| (x as f64).powi(2)).collect() };
             let terms: Vec<f64> = cpu::matmul::matmul(
                 &sq(&a_data),
                 &sq(&b_data),
@@ -1062,7 +1062,7 @@ fn conv_case<C: ConvOp>(gpu: &Gpu, rng: &mut Rng, cs: ConvCase, which: Kernels) 
     let with_init = |sq: &[f64], init: &[f32]| -> Vec<f64> { sq.iter().zip(init).map(|(s, &i)| (s + (i as f64).powi(2)).sqrt()).collect() };
     let (y_terms, dx_terms, dw_terms) = if macs <= 1 << 20 {
         let square = |t: &Tensor| Tensor::new(&t.shape, t.data.iter().map(|v| v * v).collect());
-        let b2: Vec<f64> = bs.iter().map(|&b| (b as f64).powi(2)).collect();
+        let b2 = sq(&bs);
         let (y_sq, dx_sq, dw_sq, _) = C::reference(&cs, &square(&xt), &square(&wt), &square(&dyt), cs.bias.then_some(&b2[..]));
         let root = |t: Tensor| -> Vec<f64> { t.data.iter().map(|s| s.sqrt()).collect() };
         (root(y_sq), root(dx_sq), with_init(&dw_sq.data, &dw0))

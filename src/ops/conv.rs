@@ -249,34 +249,31 @@ pub fn conv_gemm(
         a
     };
 
-    // Split-K for weight gradients whose few tiles would leave the device idle.
+    // Split-K where few tiles would leave the device idle: weight gradients (K = B·Ho·Wo, in the
+    // tens of thousands) and forwards of few tiles and deep K (D's last layer: M = 1, N = B,
+    // K = 8 192). Slices of at least `min_slice` k, a multiple of 16 (the tiled kernel's T_BK
+    // and the 4-k chunk); partials summed by sum_leading in fixed order.
     let mut z = phases;
     let mut partials = None;
-    if pr.mode == Mode::WGrad {
-        let chunk = 16; // a multiple of the tiled kernel's T_BK and of the 4-k chunk
+    let min_slice = match pr.mode {
+        Mode::WGrad => Some(1024),
+        Mode::Conv if tiles < target_workgroups(gpu) => Some(256),
+        _ => None,
+    };
+    if let Some(min_slice) = min_slice {
         let want = target_workgroups(gpu).div_ceil(tiles.max(1));
-        let splits = want.min(k / 1024).max(1);
-        let k_split = k.div_ceil(splits).next_multiple_of(chunk);
+        let splits = want.min(k / min_slice).max(1);
+        let k_split = k.div_ceil(splits).next_multiple_of(16);
         let splits = k.div_ceil(k_split);
-        params.k_split = u("k per split", k_split)?;
+        // WGRAD always walks k_range by k_split; CONV only when split (k_split > 0).
+        if pr.mode == Mode::WGrad || splits > 1 {
+            params.k_split = u("k per split", k_split)?;
+        }
         if splits > 1 {
             params.accumulate = 0;
-            partials = Some(GpuTensor::zeros(gpu, &[splits, pr.m, n], DType::F32, &format!("{op}.split_partials"))?);
+            partials = Some(GpuTensor::zeros(gpu, &[splits, out.numel()], DType::F32, &format!("{op}.split_partials"))?);
         }
         z = splits;
-    } else if pr.mode == Mode::Conv && tiles < target_workgroups(gpu) {
-        // A forward of few tiles and deep K (D's last layer: M = 1, N = B, K = 8 192): split
-        // K into slices of at least 256, summed by sum_leading (fixed order).
-        let chunk = 16;
-        let want = target_workgroups(gpu).div_ceil(tiles.max(1));
-        let splits = want.min(k / 256).max(1);
-        if splits > 1 {
-            let k_split = k.div_ceil(splits).next_multiple_of(chunk);
-            let splits = k.div_ceil(k_split);
-            params.k_split = u("k per split", k_split)?;
-            partials = Some(GpuTensor::zeros(gpu, &[splits, out.numel()], DType::F32, &format!("{op}.split_partials"))?);
-            z = splits;
-        }
     }
     let gemm_out = partials.as_ref().unwrap_or(out);
 
