@@ -41,6 +41,8 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::DATA, "data", "let slot = j % ip.batches_per_epoch;", "let slot = j % (ip.batches_per_epoch + 1u);", "epoch boundary off by one batch"),
     (&shaders::DATA, "data", "sx = last - sx;", "sx = last - sx - 1;", "flip is off by one pixel"),
     (&shaders::RANDOM, "random", "select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));", "select(vec4<f32>(0.0), vec4<f32>(1.0), u >= vec4<f32>(dp.a));", "dropout does not rescale kept values"),
+    (&shaders::FINITE, "finite", "atomicMax(&out[p.slot], p.n - i);", "atomicMax(&out[p.slot], p.n - i - 1u);", "reports the element after the first bad one"),
+    (&shaders::FINITE, "finite", "& 0x7f800000u) == 0x7f800000u", "& 0x7fc00000u) == 0x7fc00000u", "misses infinities (tests the quiet-NaN bit)"),
     (&shaders::ELEMENTWISE, "elementwise", "axpby_p.beta * axpby_y[i]", "axpby_p.alpha * axpby_y[i]", "axpby scales y by alpha"),
 ];
 

@@ -147,6 +147,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::ELEMENTWISE, "CounterParams", size_of::<ops::elementwise::CounterParams>()),
         (&sh::ACTIVATION, "ActParams", size_of::<ops::activation::ActParams>()),
         (&sh::REDUCE, "ReduceParams", size_of::<ops::reduce::ReduceParams>()),
+        (&sh::FINITE, "FiniteParams", size_of::<ops::finite::FiniteParams>()),
         (&sh::LOSS, "LossParams", size_of::<ops::loss::LossParams>()),
         (&sh::OPTIM, "AdamParams", size_of::<ops::optim::AdamParams>()),
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),

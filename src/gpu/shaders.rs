@@ -35,6 +35,7 @@ macro_rules! shader {
 shader!(ELEMENTWISE, false, "elementwise.wgsl");
 shader!(ACTIVATION, false, "activation.wgsl");
 shader!(REDUCE, false, "reduce.wgsl");
+shader!(FINITE, false, "finite.wgsl");
 shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
 shader!(RANDOM, false, "random.wgsl");
@@ -70,6 +71,7 @@ pub static ALL: &[&Shader] = &[
     &ELEMENTWISE,
     &ACTIVATION,
     &REDUCE,
+    &FINITE,
     &LOSS,
     &OPTIM,
     &RANDOM,

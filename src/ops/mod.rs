@@ -10,6 +10,7 @@ pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod data;
 pub mod elementwise;
+pub mod finite;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
