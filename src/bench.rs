@@ -57,7 +57,7 @@ struct TimestampReader {
 }
 
 impl TimestampReader {
-    fn new(gpu: &Gpu) -> TimestampReader {
+    fn new(gpu: &Gpu) -> Result<TimestampReader> {
         let queries = gpu.device.create_query_set(&wgpu::QuerySetDescriptor {
             label: Some("bench timestamps"),
             ty: wgpu::QueryType::Timestamp,
@@ -68,14 +68,14 @@ impl TimestampReader {
             size: 16,
             usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
             mapped_at_creation: false,
-        });
+        })?;
         let staging = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("bench timestamp staging"),
             size: 16,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
-        TimestampReader { queries, resolve, staging }
+        })?;
+        Ok(TimestampReader { queries, resolve, staging })
     }
 }
 
@@ -119,7 +119,7 @@ pub fn time_dispatches(gpu: &Gpu, dispatches: &[&Dispatch], protocol: &Protocol)
     if dispatches.is_empty() {
         return Err(Error::invalid("bench", "nothing to time"));
     }
-    let ts = gpu.caps.timestamps.then(|| TimestampReader::new(gpu));
+    let ts = gpu.caps.timestamps.then(|| TimestampReader::new(gpu)).transpose()?;
     let mut last = 0.0;
     for _ in 0..protocol.warmup.max(1) {
         let (host, _) = run_once(gpu, dispatches, ts.as_ref())?;
@@ -225,13 +225,13 @@ pub fn profile_dispatches(gpu: &Gpu, dispatches: &[Dispatch]) -> Result<Vec<(Str
         size,
         usage: wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC,
         mapped_at_creation: false,
-    });
+    })?;
     let staging = gpu.create_buffer(&wgpu::BufferDescriptor {
         label: Some("profile staging"),
         size,
         usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
         mapped_at_creation: false,
-    });
+    })?;
     let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("profile") });
     for (i, d) in dispatches.iter().enumerate() {
         let tw = wgpu::ComputePassTimestampWrites {

@@ -196,12 +196,17 @@ pub struct TrainArgs {
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in this directory from its checkpoint (its config is used; --steps may
-    /// raise the total).
+    /// raise the total; --data may say where its dataset is now).
     #[arg(long)]
     pub resume: Option<PathBuf>,
-    /// Replace a run already in --out.
+    /// Replace a run already in --out (its checkpoints, samples and metrics are removed first),
+    /// or write into a directory that holds other files.
     #[arg(long)]
     pub overwrite: bool,
+    /// Refuse a dataset with anything odd (a truncated image, a missing CIFAR-10 batch) instead
+    /// of skipping it with a warning.
+    #[arg(long)]
+    pub strict: bool,
     /// Also write initial.safetensors: the initial weights, the first real batch and the first
     /// latents (to reproduce the first iteration elsewhere, e.g. scripts/pytorch_parity.py).
     #[arg(long)]

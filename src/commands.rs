@@ -10,6 +10,7 @@ use clap::ArgMatches;
 
 use crate::cli::{AdapterArgs, BenchArgs, BnStats, Preset, SampleArgs, TrainArgs};
 use shadergan::data;
+use shadergan::fsutil::{self, RunDir};
 use shadergan::gpu::{AdapterChoice, Gpu};
 use shadergan::model::{ModelConfig, ModelKind};
 use shadergan::nn::Mode;
@@ -24,7 +25,8 @@ fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
 }
 
 /// Flags that may accompany --resume: they change how the run is observed, not what it computes.
-const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "save_initial", "adapter", "backend"];
+/// --data may say where the dataset is now (checked against the one the run recorded).
+const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "save_initial", "adapter", "backend", "data", "strict"];
 
 fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
     let quick = args.preset == Preset::Quick;
@@ -77,16 +79,28 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
         out,
     };
     cfg.validate()?;
-    if cfg.out.join("checkpoint.safetensors").exists() && !args.overwrite {
-        bail!(
-            "--out {} already holds a run; continue it with --resume {0}, pick another --out, or pass --overwrite",
-            cfg.out.display()
-        );
+    let out = cfg.out.display();
+    match fsutil::run_dir_state(&cfg.out) {
+        _ if args.overwrite => {}
+        RunDir::Free => {}
+        RunDir::Complete => bail!("--out {out} already holds a run; continue it with --resume {out}, pick another --out, or pass --overwrite to replace it"),
+        RunDir::Incomplete => bail!(
+            "--out {out} holds a run that stopped before its first checkpoint (config.json, no checkpoint.safetensors); pick another --out, or pass --overwrite to replace it"
+        ),
+        RunDir::Foreign(names) => {
+            let shown: Vec<&str> = names.iter().take(3).map(String::as_str).collect();
+            let more = if names.len() > 3 { format!(" and {} more", names.len() - 3) } else { String::new() };
+            bail!(
+                "--out {out} is not empty and is not a shadergan run (it holds {}{more}); pick a new or empty --out, or pass --overwrite to write the run beside those files",
+                shown.join(", ")
+            )
+        }
     }
     Ok(cfg)
 }
 
-fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
+/// The configuration of the run in `dir`, and the number of training images it recorded.
+fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<(TrainConfig, Option<usize>)> {
     use clap::CommandFactory;
     // The train subcommand's own arguments (matches.ids() also lists clap's argument group).
     let cmd = crate::cli::Cli::command();
@@ -95,7 +109,7 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
         let name = arg.get_id().as_str();
         if matches.value_source(name) == Some(ValueSource::CommandLine) && !RESUME_FLAGS.contains(&name) {
             bail!(
-                "--{} cannot change a resumed run (it continues with {}); only --steps, --log-every, --sample-every and --checkpoint-every may be given",
+                "--{} cannot change a resumed run (it continues with {}); only --steps, --log-every, --sample-every, --checkpoint-every and --data (where the same dataset is now) may be given",
                 name.replace('_', "-"),
                 dir.join("config.json").display()
             );
@@ -107,6 +121,9 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
     let mut cfg: TrainConfig =
         serde_json::from_value(v["config"].clone()).with_context(|| format!("{}: not a shadergan run config", path.display()))?;
     cfg.out = dir.to_path_buf();
+    if let Some(d) = &args.data {
+        cfg.data = Some(d.clone());
+    }
     if let Some(s) = args.steps {
         cfg.steps = s;
     }
@@ -120,27 +137,46 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
         cfg.checkpoint_every = s;
     }
     cfg.validate()?;
-    Ok(cfg)
+    Ok((cfg, v["images"].as_u64().map(|n| n as usize)))
 }
 
 pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
-    let cfg = match &args.resume {
+    let (cfg, recorded_images) = match &args.resume {
         Some(dir) => resolve_resume(dir, args, matches)?,
-        None => resolve_fresh(args)?,
+        None => (resolve_fresh(args)?, None),
     };
     let t0 = Instant::now();
     let m = &cfg.model;
-    let dataset = data::load(cfg.dataset, cfg.data.as_deref(), m.image_size, m.channels, cfg.max_images, cfg.synthetic_images)?;
+    let dataset = match data::load(cfg.dataset, cfg.data.as_deref(), m.image_size, m.channels, cfg.max_images, cfg.synthetic_images, args.strict) {
+        Err(e @ (shadergan::Error::BadFile { .. } | shadergan::Error::Io { .. })) if args.resume.is_some() && args.data.is_none() => {
+            bail!("{e} (the run's dataset; if it moved, add --data NEW_PATH to --resume)")
+        }
+        other => other?,
+    };
+    for w in &dataset.warnings {
+        eprintln!("warning: {w}");
+    }
     eprintln!("dataset: {} ({:.1} s to load)", dataset.source, t0.elapsed().as_secs_f64());
+    if let (Some(recorded), Some(d)) = (recorded_images, &args.data)
+        && recorded != dataset.n
+    {
+        bail!("--data {}: {} images, but the run was trained on {recorded}; --resume needs the same dataset", d.display(), dataset.n);
+    }
     let gpu = open_gpu(adapter)?;
-    let mut trainer = Trainer::new(gpu, cfg, &dataset)?;
+    let mut trainer = Trainer::new(gpu, cfg, &dataset).map_err(|e| match e {
+        shadergan::Error::Limit { .. } => anyhow::anyhow!("{e}; lower --batch-size (or --ngf/--ndf, --image-size)"),
+        e => e.into(),
+    })?;
     drop(dataset);
     match &args.resume {
         Some(dir) => {
             let ckpt = dir.join("checkpoint.safetensors");
+            if !ckpt.is_file() {
+                bail!("{}: no checkpoint to resume from (the run stopped before writing one); start it again with --out {} --overwrite", ckpt.display(), dir.display());
+            }
             trainer.restore(&ckpt)?;
             if trainer.step >= trainer.cfg.steps {
-                bail!("{} is already at step {}; pass --steps with a larger total to train further", dir.display(), trainer.step);
+                bail!("{} is already at step {}; pass a larger total to train further, e.g. --steps {}", dir.display(), trainer.step, trainer.step * 2);
             }
             eprintln!("resuming {} at step {}", dir.display(), trainer.step);
         }
@@ -153,6 +189,10 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
                 }
             }
         }
+    }
+    if args.overwrite && args.resume.is_none() {
+        // Only now, with the data loaded and the model built: a mistyped flag keeps the old run.
+        fsutil::clear_run(&trainer.cfg.out)?;
     }
     trainer.prepare_run_dir()?;
     if args.save_initial {
@@ -216,12 +256,85 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     Ok(())
 }
 
+/// Grids larger than this are refused: 10 000 images make a 530×82 502-pixel PNG already.
+const MAX_GRID: usize = 10_000;
+
+fn has_extension(path: &Path, ext: &str) -> bool {
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// `sample` writes PNGs only where that loses nothing: `path` must end in .png and may replace
+/// only an existing PNG (never a checkpoint, never a file of another kind).
+fn check_png_target(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        bail!("{flag} {} is a directory; give a .png file, or pass --single to write one PNG per sample into it", path.display());
+    }
+    if !has_extension(path, "png") {
+        bail!("{flag} {}: sample writes PNG images; give a path ending in .png (or a directory with --single)", path.display());
+    }
+    if path.exists() {
+        let mut magic = [0u8; 8];
+        let is_png = std::fs::File::open(path).and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic)).is_ok() && &magic == b"\x89PNG\r\n\x1a\n";
+        if !is_png {
+            bail!("{flag} {} exists and is not a PNG image; sample replaces only PNG files, choose another path", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// `--raw-out` may replace only an earlier `--raw-out` file (a model is never overwritten).
+fn check_raw_target(path: &Path) -> Result<()> {
+    if !has_extension(path, "safetensors") {
+        bail!("--raw-out {}: the raw outputs are a safetensors file; give a path ending in .safetensors", path.display());
+    }
+    if path.exists() {
+        let ours = TensorFile::load(path).is_ok_and(|f| f.metadata.contains_key("batchnorm") && f.tensors.keys().all(|k| k == "images" || k == "z"));
+        if !ours {
+            bail!("--raw-out {} exists and was not written by `sample --raw-out` (it could be a model); choose another path", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Where `sample` will write, checked before any GPU work.
+fn check_sample_targets(args: &SampleArgs, n: usize) -> Result<()> {
+    if let Some(raw) = &args.raw_out {
+        check_raw_target(raw)?;
+    }
+    if args.interpolate {
+        check_png_target("--out", &args.out)?;
+        let stem = args.out.with_extension("");
+        for tag in ["linear", "slerp"] {
+            check_png_target("--out", &PathBuf::from(format!("{}_{tag}.png", stem.display())))?;
+        }
+    } else if args.single {
+        if args.out.exists() && !args.out.is_dir() {
+            bail!("--out {} is a file; with --single, --out names the directory to write the PNGs into", args.out.display());
+        }
+        for i in 0..n {
+            let p = args.out.join(format!("sample_{i:04}.png"));
+            if p.exists() {
+                check_png_target("--out", &p)?;
+            }
+        }
+    } else {
+        check_png_target("--out", &args.out)?;
+        if n > MAX_GRID {
+            bail!("--n {n} is too many for one grid (at most {MAX_GRID}); pass --single to write one PNG per sample, or --raw-out FILE.safetensors for the raw values");
+        }
+    }
+    Ok(())
+}
+
 pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
     if args.n == 0 {
         bail!("--n must be at least 1");
     }
     if args.interpolate && args.steps < 2 {
         bail!("--steps must be at least 2 for --interpolate");
+    }
+    if args.latents.is_none() {
+        check_sample_targets(args, args.n)?;
     }
     let gpu = open_gpu(adapter)?;
     let generator = Generator::load(&gpu, &args.checkpoint)?;
@@ -232,9 +345,22 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
         BnStats::Batch => Mode::Train,
     };
     let (z, n) = match &args.latents {
-        Some(p) => sample::read_latents(p, m.nz)?,
-        None => (sample::latents(&gpu, args.seed, args.n, m.nz)?, args.n),
+        Some(p) => {
+            let (z, n) = sample::read_latents(p, m.nz)?;
+            check_sample_targets(args, n)?;
+            (z, n)
+        }
+        None => {
+            let max = sample::max_latents(&gpu, m.nz);
+            if args.n > max {
+                bail!("--n {}: the latents of at most {max} samples (nz = {}) fit one buffer on this adapter; use --n {max} or less, and another --seed for more", args.n, m.nz);
+            }
+            (sample::latents(&gpu, args.seed, args.n, m.nz)?, args.n)
+        }
     };
+    if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        fsutil::remove_stale_temp_files(dir);
+    }
     if args.interpolate {
         let rows = (n / 2).clamp(1, 16);
         let stem = args.out.with_extension("");
@@ -251,9 +377,20 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let images = generator.generate(&gpu, &z, n, mode)?;
+    let keep_all = !args.single || args.raw_out.is_some();
+    let mut images = Vec::new();
+    // One chunk at a time: --single streams its PNGs out, so any --n fits in memory.
+    generator.generate_chunks(&gpu, &z, n, mode, |first, chunk| {
+        let count = chunk.len() / (m.channels * m.image_size * m.image_size);
+        if args.single {
+            shadergan::images::save_each(&args.out, "sample_", first, chunk, count, m.channels, m.image_size)?;
+        }
+        if keep_all {
+            images.extend_from_slice(chunk);
+        }
+        Ok(())
+    })?;
     if args.single {
-        shadergan::images::save_each(&args.out, "sample_", &images, n, m.channels, m.image_size)?;
         eprintln!("wrote {n} PNGs into {}", args.out.display());
     } else {
         shadergan::images::save_grid(&args.out, &images, n, m.channels, m.image_size, 8, 2)?;
@@ -295,7 +432,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         out: std::env::temp_dir(),
     };
     cfg.validate()?;
-    let dataset = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images)?;
+    let dataset = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false)?;
     let gpu = open_gpu(adapter)?;
     let mut trainer = Trainer::new(gpu, cfg, &dataset)?;
     trainer.initialize()?;

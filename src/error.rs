@@ -46,6 +46,10 @@ pub enum Error {
     #[error("GPU error in {context}: {message} (this is a bug in shadergan; please report it)")]
     Gpu { context: String, message: String },
 
+    /// The device (or SHADERGAN_MEMORY_LIMIT) has no room for a buffer.
+    #[error("out of GPU memory on {device}: {what} needs {} MiB more, with {} MiB already held by shadergan; lower --batch-size (or --ngf/--ndf, --image-size)", mib(*bytes), mib(*held))]
+    OutOfMemory { what: String, bytes: u64, held: u64, device: String },
+
     #[error("reading back {what} from the GPU failed: {message}")]
     Readback { what: String, message: String },
 
@@ -56,6 +60,11 @@ pub enum Error {
     /// A file whose content is not what it should be.
     #[error("{}: {message}", path.display())]
     BadFile { path: PathBuf, message: String },
+}
+
+/// Bytes in MiB, one decimal (a 4 KiB staging buffer is not "0 MiB").
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / (1u64 << 20) as f64)
 }
 
 impl Error {

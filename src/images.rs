@@ -43,8 +43,8 @@ pub fn save_grid(path: &Path, batch: &[f32], n: usize, channels: usize, size: us
     encode(img, path)
 }
 
-/// Save each image of the batch as `dir/<prefix><index>.png`.
-pub fn save_each(dir: &Path, prefix: &str, batch: &[f32], n: usize, channels: usize, size: usize) -> Result<()> {
+/// Save each image of the batch as `dir/<prefix><first + index>.png`.
+pub fn save_each(dir: &Path, prefix: &str, first: usize, batch: &[f32], n: usize, channels: usize, size: usize) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     for i in 0..n {
         let mut img = image::RgbImage::new(size as u32, size as u32);
@@ -53,7 +53,7 @@ pub fn save_each(dir: &Path, prefix: &str, batch: &[f32], n: usize, channels: us
                 img.put_pixel(x as u32, y as u32, image::Rgb(rgb(batch, channels, size, i, x, y)));
             }
         }
-        encode(img, &dir.join(format!("{prefix}{i:04}.png")))?;
+        encode(img, &dir.join(format!("{prefix}{:04}.png", first + i)))?;
     }
     Ok(())
 }

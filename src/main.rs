@@ -15,7 +15,26 @@ use shadergan::check;
 use shadergan::gpu::{self, AdapterChoice, Gpu};
 use shadergan::ops::matmul::MatmulKernel;
 
+/// On a headless Linux machine Mesa's drivers try to reach a Wayland display and print
+/// "error: XDG_RUNTIME_DIR is invalid or not set" when there is none — lines that look like
+/// shadergan's own errors. Give them a private runtime directory when the environment has none.
+fn quiet_headless_mesa() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
+    if valid || !cfg!(unix) {
+        return;
+    }
+    let dir = std::env::temp_dir().join("shadergan-runtime");
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    if builder.create(&dir).is_ok() || dir.is_dir() {
+        // SAFETY: called first thing in main, before any other thread exists.
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", &dir) };
+    }
+}
+
 fn main() -> ExitCode {
+    quiet_headless_mesa();
     let matches = Cli::command().get_matches();
     let cli = match Cli::from_arg_matches(&matches) {
         Ok(c) => c,

@@ -65,18 +65,44 @@ impl Generator {
         }
         let file = TensorFile::load(&file_path)?;
         let prefix = if file.tensors.keys().any(|k| k.starts_with("netG.")) { "netG." } else { "" };
+        if checkpoint::which_net(&file, prefix) == Some("discriminator") {
+            return Err(Error::bad_file(
+                &file_path,
+                "is a discriminator state dict; sample needs the generator: pass the run directory, its generator.safetensors or its checkpoint.safetensors to --checkpoint",
+            ));
+        }
         let model: ModelConfig = match file.metadata.get("model") {
             Some(json) => serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable model metadata ({e})")))?,
             None => infer(&file_path, &file, prefix)?,
         };
         let spec = model.generator()?;
         let store = ParamStore::new(gpu, "netG", spec.params())?;
-        checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None)?;
+        checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the model its metadata describes)")?;
         Ok(Generator { model, spec, store, source: file_path })
     }
 
+    /// The most samples one forward pass runs: every activation must fit one binding, and
+    /// past a few thousand a bigger batch only costs memory.
+    pub fn max_chunk(&self, gpu: &Gpu) -> Result<usize> {
+        Ok(self.spec.max_batch(&gpu.limits)?.clamp(1, 4096))
+    }
+
     /// G(z) for latents z [n, nz] (row-major), BatchNorm in `mode`: [n, C, S, S] in [−1, 1].
+    /// Runs in chunks of at most `max_chunk` samples, so any n fits the adapter's limits. With
+    /// running statistics each sample is independent of the others and chunking changes
+    /// nothing; with batch statistics each chunk is one batch.
     pub fn generate(&self, gpu: &Gpu, z: &[f32], n: usize, mode: Mode) -> Result<Vec<f32>> {
+        let mut out = Vec::with_capacity(n * self.model.channels * self.model.image_size * self.model.image_size);
+        self.generate_chunks(gpu, z, n, mode, |_, images| {
+            out.extend_from_slice(images);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// As `generate`, handing each chunk's images to `on_chunk(first sample index, images)` as
+    /// it is made, so that any n can be written out without holding all of it.
+    pub fn generate_chunks(&self, gpu: &Gpu, z: &[f32], n: usize, mode: Mode, mut on_chunk: impl FnMut(usize, &[f32]) -> Result<()>) -> Result<()> {
         let nz = self.model.nz;
         if z.len() != n * nz {
             return Err(Error::shape("sample", format!("{} latent values for {n} samples of {nz}", z.len())));
@@ -84,12 +110,29 @@ impl Generator {
         if mode == Mode::Train && n < 2 {
             return Err(Error::invalid("--batchnorm batch", "batch statistics need at least 2 samples (--n 2 or more)"));
         }
+        let max = self.max_chunk(gpu)?;
+        let chunks = n.div_ceil(max);
+        // Equal chunks (batch statistics over similar batch sizes; never a tail of 1).
+        let per = n.div_ceil(chunks);
         let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
-        let net = Instance::new(gpu, &self.spec, &self.store, n, mode, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?;
-        net.input().write_f32(gpu, z)?;
-        gpu.run("sample", &net.forward.iter().collect::<Vec<_>>())?;
-        net.output().read_f32(gpu)
+        let mut net: Option<Instance> = None;
+        for start in (0..n).step_by(per) {
+            let len = per.min(n - start);
+            if net.as_ref().is_none_or(|i| i.input().shape()[0] != len) {
+                net = Some(Instance::new(gpu, &self.spec, &self.store, len, mode, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?);
+            }
+            let net = net.as_ref().expect("built above");
+            net.input().write_f32(gpu, &z[start * nz..(start + len) * nz])?;
+            gpu.run("sample", &net.forward.iter().collect::<Vec<_>>())?;
+            on_chunk(start, &net.output().read_f32(gpu)?)?;
+        }
+        Ok(())
     }
+}
+
+/// The most latents `latents` draws in one buffer on this adapter.
+pub fn max_latents(gpu: &Gpu, nz: usize) -> usize {
+    (gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size) / (4 * nz as u64)) as usize
 }
 
 /// n latents from the Philox stream of `seed` (the same seed gives the same latents).

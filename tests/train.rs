@@ -50,7 +50,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
 
 fn trainer(cfg: TrainConfig) -> Trainer {
     let m = &cfg.model;
-    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images).unwrap();
+    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false).unwrap();
     Trainer::new(gpu(), cfg, &ds).unwrap()
 }
 
@@ -245,7 +245,7 @@ fn state_dicts_have_exactly_pytorchs_keys_and_shapes() {
 fn training_steps_allocate_nothing_after_the_first() {
     let out = tmp("alloc");
     let cfg = tiny(&out, ModelKind::Dcgan);
-    let ds = data::load(cfg.dataset, None, 16, 3, None, cfg.synthetic_images).unwrap();
+    let ds = data::load(cfg.dataset, None, 16, 3, None, cfg.synthetic_images, false).unwrap();
     // A fork with its own allocation counter: other tests run in parallel on the shared one.
     let mut t = Trainer::new(gpu().with_limits(|_| {}), cfg, &ds).unwrap();
     t.initialize().unwrap();
@@ -271,7 +271,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     assert_eq!(LOSS.source.matches(find).count(), 1);
     let broken = gpu().with_shader_source(&LOSS, LOSS.source.replacen(find, "out[p.out_index] = bitcast<f32>(0x7fc00000u);", 1));
     let m = &cfg.model;
-    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images).unwrap();
+    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false).unwrap();
     // Losses are read back (and checked) every step here, so the NaN is seen at step 3.
     let mut t = Trainer::new(broken, TrainConfig { steps: 4, log_every: 1, ..cfg }, &ds).unwrap();
     t.restore(&ckpt).unwrap();

@@ -10,13 +10,27 @@ const RECORD: usize = 1 + 3 * 32 * 32;
 /// `path`: a directory with data_batch_1.bin … data_batch_5.bin (or the folder above it,
 /// holding cifar-10-batches-bin/), or a single .bin file. test_batch.bin is used only when no
 /// training batch exists.
-pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>) -> Result<Dataset> {
+pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, strict: bool) -> Result<Dataset> {
+    let mut warnings = Vec::new();
     let files: Vec<PathBuf> = if path.is_file() {
         vec![path.to_path_buf()]
     } else if path.is_dir() {
         let dir = if path.join("cifar-10-batches-bin").is_dir() { path.join("cifar-10-batches-bin") } else { path.to_path_buf() };
         let train: Vec<PathBuf> = (1..=5).map(|i| dir.join(format!("data_batch_{i}.bin"))).filter(|p| p.is_file()).collect();
         if !train.is_empty() {
+            let missing: Vec<String> = (1..=5).map(|i| format!("data_batch_{i}.bin")).filter(|n| !dir.join(n).is_file()).collect();
+            if !missing.is_empty() {
+                let msg = format!(
+                    "{} missing: training on {} of CIFAR-10's 5 training batches ({} images instead of 50000)",
+                    missing.join(", "),
+                    train.len(),
+                    train.len() * 10_000
+                );
+                if strict {
+                    return Err(Error::bad_file(&dir, format!("{msg}; restore the missing files, or drop --strict to train on the rest")));
+                }
+                warnings.push(format!("{}: {msg} (--strict makes this an error)", dir.display()));
+            }
             train
         } else if dir.join("test_batch.bin").is_file() {
             vec![dir.join("test_batch.bin")]
@@ -57,5 +71,6 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>) -> 
         size,
         labels: Some(labels),
         source: format!("CIFAR-10 {} ({} files, {total} images)", path.display(), files.len()),
+        warnings,
     })
 }

@@ -24,10 +24,13 @@ pub fn parse_images(path: &Path, bytes: &[u8]) -> Result<(usize, usize, usize, V
         return Err(Error::bad_file(path, format!("not an IDX images file: magic 0x{magic:08x}, expected 0x{IMAGES_MAGIC:08x}{hint}")));
     }
     let (n, rows, cols) = (be32(bytes, 4) as usize, be32(bytes, 8) as usize, be32(bytes, 12) as usize);
-    let want = 16 + n * rows * cols;
     if n == 0 || rows == 0 || cols == 0 {
         return Err(Error::bad_file(path, format!("header says {n} images of {rows}x{cols}: nothing to train on")));
     }
+    // The header is untrusted: 2^31 images of 2^31x4 pixels wraps a 64-bit product to 0.
+    let Some(want) = n.checked_mul(rows).and_then(|p| p.checked_mul(cols)).and_then(|p| p.checked_add(16)) else {
+        return Err(Error::bad_file(path, format!("header says {n} images of {rows}x{cols}: more bytes than any file can hold (a corrupt header)")));
+    };
     if bytes.len() != want {
         let what = if bytes.len() < want { "truncated" } else { "has trailing bytes" };
         return Err(Error::bad_file(path, format!("{what}: the header says {n} images of {rows}x{cols} ({want} bytes), the file has {}", bytes.len())));
@@ -40,7 +43,7 @@ fn parse_labels(path: &Path, bytes: &[u8], n: usize) -> Result<Vec<u8>> {
         return Err(Error::bad_file(path, "not an IDX labels file (magic 0x00000801)"));
     }
     let count = be32(bytes, 4) as usize;
-    if count != n || bytes.len() != 8 + n {
+    if count != n || bytes.len() - 8 != n {
         return Err(Error::bad_file(path, format!("{count} labels in {} bytes for {n} images", bytes.len())));
     }
     Ok(bytes[8..].to_vec())
@@ -90,5 +93,6 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>) -> 
         size,
         labels,
         source: format!("MNIST-format {} ({n} images of {rows}x{cols}, {n_keep} used)", images_path.display()),
+        warnings: Vec::new(),
     })
 }

@@ -55,6 +55,9 @@ pub struct Dataset {
     pub labels: Option<Vec<u8>>,
     /// What was loaded, for logs and config.json.
     pub source: String,
+    /// What the loader skipped or found odd (a truncated image, a missing batch), one line each:
+    /// the command prints them, so nothing is dropped silently.
+    pub warnings: Vec<String>,
 }
 
 impl Dataset {
@@ -65,8 +68,9 @@ impl Dataset {
 }
 
 /// Load `kind` from `path` (unused for synthetic) as `channels`×`size`×`size` images, at most
-/// `limit` of them.
-pub fn load(kind: DatasetKind, path: Option<&Path>, size: usize, channels: usize, limit: Option<usize>, synthetic_count: usize) -> Result<Dataset> {
+/// `limit` of them. `strict`: what would be a warning (a truncated image, a missing CIFAR-10
+/// batch) is an error.
+pub fn load(kind: DatasetKind, path: Option<&Path>, size: usize, channels: usize, limit: Option<usize>, synthetic_count: usize, strict: bool) -> Result<Dataset> {
     let need_path = || {
         path.ok_or_else(|| Error::invalid("--data", format!("--dataset {kind:?} needs --data PATH (the {})", match kind {
             DatasetKind::Mnist => "directory with the IDX files, or the images file",
@@ -77,8 +81,8 @@ pub fn load(kind: DatasetKind, path: Option<&Path>, size: usize, channels: usize
     let mut ds = match kind {
         DatasetKind::Synthetic => synthetic::generate(synthetic_count, size, channels),
         DatasetKind::Mnist => mnist::load(need_path()?, size, channels, limit)?,
-        DatasetKind::Cifar10 => cifar::load(need_path()?, size, channels, limit)?,
-        DatasetKind::Folder => folder::load(need_path()?, size, channels, limit)?,
+        DatasetKind::Cifar10 => cifar::load(need_path()?, size, channels, limit, strict)?,
+        DatasetKind::Folder => folder::load(need_path()?, size, channels, limit, strict)?,
     };
     if let Some(l) = limit
         && ds.n > l

@@ -101,5 +101,6 @@ pub fn generate(n: usize, size: usize, channels: usize) -> Dataset {
         size,
         labels: Some(labels),
         source: format!("synthetic shapes ({n} images: {})", CLASSES.join(", ")),
+        warnings: Vec::new(),
     }
 }

@@ -149,7 +149,7 @@ impl Gpu {
             label: Some(&label),
             contents: bytemuck::bytes_of(params),
             usage: wgpu::BufferUsages::UNIFORM,
-        });
+        })?;
         let mut entries: Vec<wgpu::BindGroupEntry> = reads
             .iter()
             .chain(writes)

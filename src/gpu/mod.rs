@@ -20,6 +20,22 @@ pub const ENV_ADAPTER: &str = "SHADERGAN_ADAPTER";
 pub const ENV_BACKEND: &str = "SHADERGAN_BACKEND";
 /// Environment variable forcing the kernel family (`regblock` or `tiled`), for testing both.
 pub const ENV_KERNELS: &str = "SHADERGAN_KERNELS";
+/// Environment variable capping the bytes of GPU tensors shadergan creates (e.g. `512M`,
+/// `2G`): on a GPU shared with other programs, fail early with a clear error instead of
+/// taking memory they need. Going past it is reported exactly as the device running out.
+pub const ENV_MEMORY_LIMIT: &str = "SHADERGAN_MEMORY_LIMIT";
+
+/// Parse a byte count with an optional K/M/G suffix (powers of 1024).
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, shift) = match t.char_indices().last()? {
+        (i, 'k' | 'K') => (&t[..i], 10),
+        (i, 'm' | 'M') => (&t[..i], 20),
+        (i, 'g' | 'G') => (&t[..i], 30),
+        _ => (t, 0),
+    };
+    digits.trim().parse::<u64>().ok()?.checked_mul(1 << shift)
+}
 
 const NO_ADAPTER_HINT: &str = "on a headless Linux machine install Mesa's software Vulkan driver \
 (lavapipe): `apt-get install mesa-vulkan-drivers`; elsewhere install your GPU's Vulkan, Metal or DX12 driver";
@@ -222,6 +238,8 @@ pub struct Gpu {
     dummy: std::sync::OnceLock<GpuTensor>,
     /// Every buffer shadergan creates is counted here (shared by clones and forks).
     allocations: Arc<Allocations>,
+    /// SHADERGAN_MEMORY_LIMIT, if set: the most bytes of storage buffers (tensors) to create.
+    memory_limit: Option<u64>,
 }
 
 /// GPU buffers created through `Gpu::create_buffer*`, for the check that training allocates
@@ -230,6 +248,9 @@ pub struct Gpu {
 pub struct Allocations {
     buffers: std::sync::atomic::AtomicU64,
     bytes: std::sync::atomic::AtomicU64,
+    /// Bytes of storage buffers (tensors), the part SHADERGAN_MEMORY_LIMIT caps; staging and
+    /// uniform buffers are small or short-lived.
+    tensor_bytes: std::sync::atomic::AtomicU64,
 }
 
 impl Gpu {
@@ -249,6 +270,12 @@ impl Gpu {
                 features |= f;
             }
         }
+        let memory_limit = match std::env::var(ENV_MEMORY_LIMIT) {
+            Ok(v) if !v.trim().is_empty() => Some(parse_bytes(&v).ok_or_else(|| {
+                Error::invalid(ENV_MEMORY_LIMIT, format!("'{v}' is not a byte count; use e.g. 512M or 2G, or unset it"))
+            })?),
+            _ => None,
+        };
         let limits = requested_limits(&adapter.limits());
         let (device, queue) = pollster::block_on(adapter.request_device(&wgpu::DeviceDescriptor {
             label: Some("shadergan"),
@@ -293,6 +320,7 @@ impl Gpu {
             uncaptured,
             dummy: std::sync::OnceLock::new(),
             allocations: Arc::new(Allocations::default()),
+            memory_limit,
         })
     }
 
@@ -324,6 +352,7 @@ impl Gpu {
             dummy: std::sync::OnceLock::new(),
             // A fork counts its own allocations (tests measure one workload in isolation).
             allocations: Arc::new(Allocations::default()),
+            memory_limit: self.memory_limit,
         }
     }
 
@@ -341,23 +370,67 @@ impl Gpu {
         Gpu { pipelines: Arc::new(cache), ..self.clone() }
     }
 
-    /// Create a buffer (counted in `allocated`).
-    pub fn create_buffer(&self, desc: &wgpu::BufferDescriptor) -> wgpu::Buffer {
-        self.count(desc.size);
-        self.device.create_buffer(desc)
+    /// The same device with SHADERGAN_MEMORY_LIMIT set to `bytes` (a fork, counting from zero).
+    pub fn with_memory_limit(&self, bytes: u64) -> Gpu {
+        Gpu { memory_limit: Some(bytes), ..self.with_limits(|_| {}) }
+    }
+
+    /// Create a buffer (counted in `allocated`). The device running out of memory, or the
+    /// buffer passing SHADERGAN_MEMORY_LIMIT, is `Error::OutOfMemory` naming the buffer.
+    pub fn create_buffer(&self, desc: &wgpu::BufferDescriptor) -> Result<wgpu::Buffer> {
+        let storage = desc.usage.contains(wgpu::BufferUsages::STORAGE);
+        self.reserve(desc.label, desc.size, storage)?;
+        // Out-of-memory is reported through an error scope, not as a failed call; an error
+        // scope resolves at once on native backends.
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.device.create_buffer(desc);
+        if pollster::block_on(scope.pop()).is_some() {
+            return Err(self.out_of_memory(desc.label, desc.size));
+        }
+        self.count(desc.size, storage);
+        Ok(buffer)
     }
 
     /// Create a buffer with contents (counted in `allocated`).
-    pub fn create_buffer_init(&self, desc: &wgpu::util::BufferInitDescriptor) -> wgpu::Buffer {
+    pub fn create_buffer_init(&self, desc: &wgpu::util::BufferInitDescriptor) -> Result<wgpu::Buffer> {
         use wgpu::util::DeviceExt;
-        self.count(desc.contents.len() as u64);
-        self.device.create_buffer_init(desc)
+        let (size, storage) = (desc.contents.len() as u64, desc.usage.contains(wgpu::BufferUsages::STORAGE));
+        self.reserve(desc.label, size, storage)?;
+        let scope = self.device.push_error_scope(wgpu::ErrorFilter::OutOfMemory);
+        let buffer = self.device.create_buffer_init(desc);
+        if pollster::block_on(scope.pop()).is_some() {
+            return Err(self.out_of_memory(desc.label, size));
+        }
+        self.count(size, storage);
+        Ok(buffer)
     }
 
-    fn count(&self, bytes: u64) {
+    fn reserve(&self, label: Option<&str>, bytes: u64, storage: bool) -> Result<()> {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.memory_limit {
+            Some(limit) if storage && self.allocations.tensor_bytes.load(Relaxed) + bytes > limit => Err(self.out_of_memory(label, bytes)),
+            _ => Ok(()),
+        }
+    }
+
+    fn out_of_memory(&self, label: Option<&str>, bytes: u64) -> Error {
+        use std::sync::atomic::Ordering::Relaxed;
+        let limit = self.memory_limit.map(|l| format!(" ({ENV_MEMORY_LIMIT} = {} MiB)", l >> 20)).unwrap_or_default();
+        Error::OutOfMemory {
+            what: label.unwrap_or("a buffer").to_string(),
+            bytes,
+            held: self.allocations.tensor_bytes.load(Relaxed),
+            device: format!("{}{limit}", self.info.name),
+        }
+    }
+
+    fn count(&self, bytes: u64, storage: bool) {
         use std::sync::atomic::Ordering::Relaxed;
         self.allocations.buffers.fetch_add(1, Relaxed);
         self.allocations.bytes.fetch_add(bytes, Relaxed);
+        if storage {
+            self.allocations.tensor_bytes.fetch_add(bytes, Relaxed);
+        }
     }
 
     /// (buffers, bytes) created so far through this device's `create_buffer*`.
@@ -380,6 +453,10 @@ impl Gpu {
         }
         let message = errs.join("; ");
         errs.clear();
+        if message.contains("Out of Memory") {
+            use std::sync::atomic::Ordering::Relaxed;
+            return Err(Error::OutOfMemory { what: context.to_string(), bytes: 0, held: self.allocations.tensor_bytes.load(Relaxed), device: self.info.name.clone() });
+        }
         Err(Error::Gpu { context: context.to_string(), message })
     }
 

@@ -77,7 +77,7 @@ impl GpuTensor {
             size: bytes,
             usage: USAGE,
             mapped_at_creation: false,
-        });
+        })?;
         Ok(GpuTensor { buffer: Arc::new(buffer), offset: 0, shape: shape.to_vec(), dtype, label: label.into() })
     }
 
@@ -97,7 +97,7 @@ impl GpuTensor {
             label: Some(label),
             contents: &contents,
             usage: USAGE,
-        });
+        })?;
         Ok(GpuTensor { buffer: Arc::new(buffer), offset: 0, shape: shape.to_vec(), dtype, label: label.into() })
     }
 
@@ -242,7 +242,7 @@ impl GpuTensor {
             size,
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
+        })?;
         let mut enc = gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("readback") });
         enc.copy_buffer_to_buffer(&self.buffer, self.offset, &staging, 0, size);
         gpu.queue.submit([enc.finish()]);

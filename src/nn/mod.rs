@@ -169,6 +169,18 @@ impl NetSpec {
         Ok(shapes)
     }
 
+    /// Values per sample of the largest activation (input included): what grows with the batch.
+    pub fn largest_activation_per_sample(&self) -> Result<usize> {
+        Ok(self.shapes(1)?.iter().map(|s| s.iter().product::<usize>()).max().unwrap_or(1))
+    }
+
+    /// The largest batch whose every activation fits one storage binding (and one buffer) of
+    /// `limits`: beyond it a kernel could not bind its input or output.
+    pub fn max_batch(&self, limits: &wgpu::Limits) -> Result<usize> {
+        let per_sample = 4 * self.largest_activation_per_sample()? as u64;
+        Ok((limits.max_storage_buffer_binding_size.min(limits.max_buffer_size) / per_sample) as usize)
+    }
+
     /// `nn.Sequential` as PyTorch prints it.
     pub fn describe(&self) -> String {
         let mut s = format!("{} (input {:?} per sample):\n", self.name, self.input);

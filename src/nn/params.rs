@@ -148,6 +148,37 @@ impl ParamStore {
         self.at(name, "adam_v")
     }
 
+    /// The flat regions the trainer's state guard scans, with what each holds: ("param",
+    /// weights), ("adam_m", …), ("adam_v", …) over the trainable tensors and ("buffer", …) over
+    /// the running statistics.
+    pub fn regions(&self) -> Vec<(&'static str, &GpuTensor)> {
+        let mut r = vec![("param", &self.params), ("adam_m", &self.adam_m), ("adam_v", &self.adam_v)];
+        if let Some(b) = &self.buffers {
+            r.push(("buffer", b));
+        }
+        r
+    }
+
+    /// Name the element at `flat` of region `which` (see `regions`): the state-dict key, the
+    /// optimizer state's key (`exp_avg.main.0.weight`) and the index within the tensor.
+    pub fn locate(&self, which: &str, flat: usize) -> String {
+        let kind = if which == "buffer" { Kind::Buffer } else { Kind::Trainable };
+        let prefix = match which {
+            "adam_m" => "exp_avg.",
+            "adam_v" => "exp_avg_sq.",
+            _ => "",
+        };
+        for s in self.specs.iter().filter(|s| s.kind == kind) {
+            let (off, n) = (self.offsets[&s.name], s.shape.iter().product::<usize>());
+            if (off..off + n).contains(&flat) {
+                // Optimizer state under its checkpoint key: netG → optG.exp_avg.main.0.weight.
+                let owner = if prefix.is_empty() { self.label.clone() } else { self.label.replacen("net", "opt", 1) };
+                return format!("{owner}.{prefix}{} (element {})", s.name, flat - off);
+            }
+        }
+        format!("{}.{which} (padding at {flat})", self.label)
+    }
+
     /// Number of trainable scalars.
     pub fn trainable_count(&self) -> usize {
         self.specs.iter().filter(|s| s.kind == Kind::Trainable).map(|s| s.shape.iter().product::<usize>()).sum()

@@ -75,7 +75,7 @@ impl TensorFile {
             .map_err(|e| Error::bad_file(path, format!("cannot serialise: {e}")))?;
         let metadata = (!self.metadata.is_empty()).then(|| self.metadata.clone());
         let bytes = safetensors::serialize(views, metadata).map_err(|e| Error::bad_file(path, format!("cannot serialise: {e}")))?;
-        atomic_write(path, &bytes)
+        atomic_write(path, &canonical_header(path, bytes)?)
     }
 
     pub fn load(path: &Path) -> Result<TensorFile> {
@@ -97,6 +97,26 @@ impl TensorFile {
         }
         Ok(TensorFile { tensors, metadata: meta.metadata().clone().unwrap_or_default() })
     }
+}
+
+/// The same safetensors file with its JSON header's keys sorted at every level. The crate
+/// writes `__metadata__` from a hash map, whose order changes from process to process, so two
+/// identical runs would otherwise write files that differ byte for byte. Tensor offsets are
+/// relative to the data section, which is unchanged; the header is re-padded with spaces to a
+/// multiple of 8 bytes as the format asks.
+fn canonical_header(path: &Path, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    let bad = |what: &str| Error::bad_file(path, format!("cannot serialise: {what}"));
+    let n = u64::from_le_bytes(bytes.get(..8).ok_or_else(|| bad("no header"))?.try_into().expect("8 bytes")) as usize;
+    let header = bytes.get(8..8 + n).ok_or_else(|| bad("short header"))?;
+    let mut value: serde_json::Value = serde_json::from_slice(header).map_err(|e| bad(&e.to_string()))?;
+    value.sort_all_objects();
+    let mut json = serde_json::to_vec(&value).map_err(|e| bad(&e.to_string()))?;
+    json.resize(json.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + json.len() + bytes.len() - 8 - n);
+    out.extend((json.len() as u64).to_le_bytes());
+    out.extend(json);
+    out.extend(&bytes[8 + n..]);
+    Ok(out)
 }
 
 /// Indices of the BatchNorm layers: their `num_batches_tracked` entries.
@@ -131,38 +151,62 @@ pub fn state_dict(gpu: &Gpu, spec: &NetSpec, store: &ParamStore, bn_forwards: u6
     Ok(sd)
 }
 
-/// Check that `file` has every tensor of `spec` (under `prefix`) with the right shape; the
-/// error says which key differs and how.
-pub fn check_compatible(path: &Path, file: &TensorFile, prefix: &str, spec: &NetSpec) -> Result<()> {
+/// Check that `file` has every tensor of `spec` (under `prefix`) with the right shape and only
+/// finite values; the error says which key differs and how, and ends with `fix` (what the
+/// caller's user can change: flags for `train`, nothing for `--resume`).
+pub fn check_compatible(path: &Path, file: &TensorFile, prefix: &str, spec: &NetSpec, fix: &str) -> Result<()> {
     for s in spec.params() {
         let key = format!("{prefix}{}", s.name);
         match file.tensors.get(&key) {
             None => {
-                return Err(Error::bad_file(
-                    path,
-                    format!("has no tensor {key}: it is not a checkpoint of this {} (--model, --image-size and the widths must match)", spec.name),
-                ));
+                return Err(Error::bad_file(path, format!("has no tensor {key}: it is not a checkpoint of this {}{fix}", spec.name)));
             }
             Some(t) if t.shape != s.shape => {
                 return Err(Error::bad_file(
                     path,
-                    format!(
-                        "{key} is {:?} but this {} expects {:?}: a checkpoint of another architecture or size (check --nz, --ngf, --ndf, --channels, --image-size)",
-                        t.shape, spec.name, s.shape
-                    ),
+                    format!("{key} is {:?} but this {} expects {:?}: a checkpoint of another architecture or size{fix}", t.shape, spec.name, s.shape),
                 ));
             }
-            Some(t) if t.f32().is_none() => return Err(Error::bad_file(path, format!("{key} is not float32"))),
-            _ => {}
+            Some(t) => match t.f32() {
+                None => return Err(Error::bad_file(path, format!("{key} is not float32"))),
+                Some(v) => check_finite(path, &key, v)?,
+            },
         }
     }
     Ok(())
 }
 
+/// A tensor read from a file must hold only finite values: a model saved after it diverged
+/// would otherwise train or sample NaNs without a word.
+pub fn check_finite(path: &Path, key: &str, values: &[f32]) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(Error::bad_file(
+            path,
+            format!("{key} holds a non-finite value ({} at index {i}): the model diverged before it was saved; use an earlier checkpoint", values[i]),
+        )),
+    }
+}
+
+/// Which network a state dict holds: "generator" or "discriminator", from the `net` metadata
+/// shadergan writes, else from the shapes (PyTorch exports carry no metadata): a
+/// discriminator's last layer has one output (`[1, …]`), a generator's has the image's.
+pub fn which_net(file: &TensorFile, prefix: &str) -> Option<&'static str> {
+    match file.metadata.get("net").map(String::as_str) {
+        Some("generator") => return Some("generator"),
+        Some("discriminator") => return Some("discriminator"),
+        _ => {}
+    }
+    let last = (0..256).rev().find_map(|i| file.tensors.get(&format!("{prefix}main.{i}.weight")).filter(|t| t.shape.len() >= 2))?;
+    Some(if last.shape[0] == 1 { "discriminator" } else { "generator" })
+}
+
 /// Upload the tensors `prefix + name` of `file` into `store` (params and buffers; with
-/// `adam`, also `adam_prefix.exp_avg.` / `.exp_avg_sq.` into the moments).
-pub fn load_into(gpu: &Gpu, path: &Path, file: &TensorFile, prefix: &str, spec: &NetSpec, store: &ParamStore, adam_prefix: Option<&str>) -> Result<()> {
-    check_compatible(path, file, prefix, spec)?;
+/// `adam`, also `adam_prefix.exp_avg.` / `.exp_avg_sq.` into the moments). `fix` as in
+/// `check_compatible`.
+#[allow(clippy::too_many_arguments)]
+pub fn load_into(gpu: &Gpu, path: &Path, file: &TensorFile, prefix: &str, spec: &NetSpec, store: &ParamStore, adam_prefix: Option<&str>, fix: &str) -> Result<()> {
+    check_compatible(path, file, prefix, spec, fix)?;
     for s in &store.specs {
         let values = file.tensors[&format!("{prefix}{}", s.name)].f32().expect("checked");
         store.param(&s.name)?.write_f32(gpu, values)?;
@@ -173,6 +217,7 @@ pub fn load_into(gpu: &Gpu, path: &Path, file: &TensorFile, prefix: &str, spec: 
                 if v.len() != t.numel() {
                     return Err(Error::bad_file(path, format!("{key} has {} values, expected {}", v.len(), t.numel())));
                 }
+                check_finite(path, &key, v)?;
                 t.write_f32(gpu, v)?;
             }
         }

@@ -22,6 +22,11 @@
 //! G.backward (parameter gradients), Adam step of G   (GPU counter G_ADAM += 1)
 //! ```
 //!
+//! When the losses are read back (every `log_every` iterations and before every checkpoint),
+//! the same submit scans the whole state — both networks' weights, running statistics and
+//! Adam moments — for non-finite values (ops::finite); a checkpoint is written only from a
+//! state that passed.
+//!
 //! Every random draw (data order, augmentation, latents, dropout, initial weights) is a
 //! Philox draw keyed by the seed and a GPU counter, so the run is a function of (config, seed,
 //! adapter): the same seed gives the same checkpoint, and N steps + resume + M steps equals
@@ -112,6 +117,15 @@ impl Record {
     }
 }
 
+/// What a step that reads back returns: (L_real, D(x), L_fake, D(G(z)) before, L_G, D(G(z))
+/// after), and the first tensor of either network, its optimizer state or running statistics
+/// that holds a non-finite value, if any.
+#[derive(Clone, Debug)]
+pub struct Readback {
+    pub losses: [f32; 6],
+    pub nonfinite: Option<String>,
+}
+
 /// What the trainer reports as it goes (the CLI draws its progress bar from these).
 pub enum Event<'a> {
     Logged(&'a Record),
@@ -131,6 +145,13 @@ pub struct Trainer {
     counters: GpuTensor,
     stats: GpuTensor,
     stats_staging: wgpu::Buffer,
+    /// The state guard: one u32 slot per region of `guard_regions`, written by a scan for the
+    /// first non-finite value (ops::finite), recorded after the step whenever losses are read.
+    guard: GpuTensor,
+    guard_staging: wgpu::Buffer,
+    guard_scans: Vec<Dispatch>,
+    /// (network: 0 = G, 1 = D; region name; elements) per slot of `guard`.
+    guard_regions: Vec<(usize, &'static str, usize)>,
     program: Vec<Dispatch>,
     /// Where the generator update starts in `program`.
     g_start: usize,
@@ -157,11 +178,29 @@ impl Trainer {
             return Err(Error::shape("dataset", format!("images are {}x{}x{}, the model wants {}x{}x{}", dataset.channels, dataset.size, dataset.size, m.channels, m.image_size, m.image_size)));
         }
         let b = cfg.batch_size;
+        if dataset.n < 2 {
+            let (flag, fix) = if cfg.max_images.is_some() { ("--max-images", "; raise --max-images") } else { ("--data", "") };
+            return Err(Error::invalid(flag, format!("{} has {} image; training needs at least 2 (BatchNorm uses batch statistics){fix}", dataset.source, dataset.n)));
+        }
         if b > dataset.n {
-            return Err(Error::invalid("--batch-size", format!("{b} is larger than the dataset ({} images from {}); use --batch-size {} or less", dataset.n, dataset.source, dataset.n)));
+            let more = if cfg.max_images.is_some() { ", or raise --max-images" } else { "" };
+            return Err(Error::invalid("--batch-size", format!("{b} is larger than the dataset ({} images from {}); use --batch-size {} or less{more}", dataset.n, dataset.source, dataset.n)));
         }
         let g_spec = m.generator()?;
         let d_spec = m.discriminator()?;
+        let max_batch = g_spec.max_batch(&gpu.limits)?.min(d_spec.max_batch(&gpu.limits)?);
+        if b > max_batch {
+            let per_sample = g_spec.largest_activation_per_sample()?.max(d_spec.largest_activation_per_sample()?);
+            let fix = if max_batch >= 2 { format!("use --batch-size {max_batch} or less") } else { "lower --ngf/--ndf or --image-size".into() };
+            return Err(Error::invalid(
+                "--batch-size",
+                format!(
+                    "{b} does not fit this adapter: the largest activation holds {per_sample} values per image, and {} binds at most {} MiB per buffer; {fix}",
+                    gpu.info.name,
+                    gpu.limits.max_storage_buffer_binding_size.min(gpu.limits.max_buffer_size) >> 20
+                ),
+            ));
+        }
         let g = ParamStore::new(&gpu, "netG", g_spec.params())?;
         let d = ParamStore::new(&gpu, "netD", d_spec.params())?;
         let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
@@ -171,7 +210,26 @@ impl Trainer {
             size: stats.binding_size(),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
-        });
+        })?;
+        let mut guard_regions = Vec::new();
+        for (net, store) in [&g, &d].into_iter().enumerate() {
+            for (which, t) in store.regions() {
+                guard_regions.push((net, which, t.numel()));
+            }
+        }
+        let guard = GpuTensor::zeros(&gpu, &[guard_regions.len()], DType::U32, "state guard")?;
+        let guard_staging = gpu.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("state guard readback"),
+            size: guard.binding_size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })?;
+        let mut guard_scans = Vec::new();
+        for store in [&g, &d] {
+            for (_, t) in store.regions() {
+                guard_scans.push(ops::finite::first_nonfinite(&gpu, t, &guard, guard_scans.len())?);
+            }
+        }
         let gpu_data = GpuDataset::upload(&gpu, &dataset.pixels, dataset.n, dataset.channels, dataset.size)?;
         let dropout = DropoutRng { seed: cfg.seed, counter_index: slot::DROPOUT };
 
@@ -255,6 +313,10 @@ impl Trainer {
             counters,
             stats,
             stats_staging,
+            guard,
+            guard_staging,
+            guard_scans,
+            guard_regions,
             program: p,
             g_start,
             sampler,
@@ -306,7 +368,14 @@ impl Trainer {
         } else {
             ""
         };
-        checkpoint::load_into(&self.gpu, path, &file, prefix, spec, store, None)
+        if let Some(other) = checkpoint::which_net(&file, prefix).filter(|w| *w != net) {
+            return Err(Error::bad_file(
+                path,
+                format!("is a {other} state dict, but --load-{net} needs a {net} (a run's {net}.safetensors, or its checkpoint.safetensors)"),
+            ));
+        }
+        let fix = " (the flags --model, --nz, --ngf, --ndf, --channels and --image-size must match the saved model)";
+        checkpoint::load_into(&self.gpu, path, &file, prefix, spec, store, None, fix)
     }
 
     fn fixed_latents(&self) -> Result<Dispatch> {
@@ -343,8 +412,9 @@ impl Trainer {
             return Err(Error::bad_file(path, format!("not a shadergan training checkpoint (metadata format ≠ {})", checkpoint::FORMAT)));
         }
         let step: u64 = file.metadata.get("step").and_then(|s| s.parse().ok()).ok_or_else(|| Error::bad_file(path, "has no step in its metadata"))?;
-        checkpoint::load_into(&self.gpu, path, &file, "netG.", &self.g_spec, &self.g, Some("optG"))?;
-        checkpoint::load_into(&self.gpu, path, &file, "netD.", &self.d_spec, &self.d, Some("optD"))?;
+        let fix = " (the run's config.json describes another model: was this checkpoint copied from another run?)";
+        checkpoint::load_into(&self.gpu, path, &file, "netG.", &self.g_spec, &self.g, Some("optG"), fix)?;
+        checkpoint::load_into(&self.gpu, path, &file, "netD.", &self.d_spec, &self.d, Some("optD"), fix)?;
         let counters = match file.tensors.get("counters").map(|t| &t.values) {
             Some(checkpoint::Values::U32(c)) if c.len() == slot::COUNT => c.clone(),
             _ => return Err(Error::bad_file(path, format!("has no u32 'counters' tensor of {} values", slot::COUNT))),
@@ -363,9 +433,9 @@ impl Trainer {
         (self.step * k, self.step * (2 * k + 1))
     }
 
-    /// Record and submit one iteration; with `read_losses`, copy the losses out and wait
-    /// (L_real, D(x), L_fake, D(G(z)) before, L_G, D(G(z)) after).
-    pub fn iterate(&mut self, read_losses: bool) -> Result<Option<[f32; 6]>> {
+    /// Record and submit one iteration; with `read_losses`, also scan the whole state for
+    /// non-finite values, copy the losses and the scan out and wait.
+    pub fn iterate(&mut self, read_losses: bool) -> Result<Option<Readback>> {
         let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("train step") });
         {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train step"), timestamp_writes: None });
@@ -374,7 +444,15 @@ impl Trainer {
             }
         }
         if read_losses {
+            enc.clear_buffer(self.guard.buffer(), 0, None);
+            {
+                let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("state guard"), timestamp_writes: None });
+                for d in &self.guard_scans {
+                    d.record(&mut pass);
+                }
+            }
             enc.copy_buffer_to_buffer(self.stats.buffer(), 0, &self.stats_staging, 0, self.stats.binding_size());
+            enc.copy_buffer_to_buffer(self.guard.buffer(), 0, &self.guard_staging, 0, self.guard.binding_size());
         }
         self.gpu.queue.submit([enc.finish()]);
         self.step += 1;
@@ -383,7 +461,12 @@ impl Trainer {
         }
         let bytes = map_read(&self.gpu, &self.stats_staging, "losses")?;
         let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..24]);
-        Ok(Some([v[0], v[1], v[2], v[3], v[4], v[5]]))
+        let slots: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.guard_staging, "state guard")?[..4 * self.guard_regions.len()]);
+        let nonfinite = self.guard_regions.iter().zip(&slots).find_map(|(&(net, which, n), &slot)| {
+            let store = if net == 0 { &self.g } else { &self.d };
+            ops::finite::decode(slot, n).map(|i| store.locate(which, i))
+        });
+        Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5]], nonfinite }))
     }
 
     /// Write the 8×8 grid of G(fixed latents) (running statistics) to `path`.
@@ -449,6 +532,9 @@ impl Trainer {
         let dir = self.cfg.out.clone();
         ensure_writable_dir(&dir)?;
         std::fs::create_dir_all(dir.join("samples")).map_err(|e| Error::io(dir.join("samples"), e))?;
+        // Temporary files of a write that a kill interrupted: never complete, never read.
+        crate::fsutil::remove_stale_temp_files(&dir);
+        crate::fsutil::remove_stale_temp_files(&dir.join("samples"));
         #[derive(Serialize)]
         struct RunInfo<'a> {
             shadergan: &'static str,
@@ -514,8 +600,19 @@ impl Trainer {
             let save = next % self.cfg.checkpoint_every == 0 || last;
             // Losses are also read before a checkpoint: a checkpoint is only written from a
             // state whose losses are finite.
-            let losses = self.iterate(log || save)?;
-            if let Some(l) = losses {
+            let readback = self.iterate(log || save)?;
+            if let Some(Readback { losses: l, nonfinite }) = readback {
+                let kept = match self.last_checkpoint {
+                    Some(s) => format!("the last good checkpoint (step {s}) is kept in {}", dir.display()),
+                    None => "no checkpoint was written yet".into(),
+                };
+                // BatchNorm and ReLU can swallow a NaN: the losses may be finite while the state is not.
+                if let Some(tensor) = nonfinite {
+                    return Err(Error::invalid(
+                        "training",
+                        format!("diverged at step {}: {tensor} is not finite (NaN or infinite); {kept}; start again with a lower --lr-d/--lr-g", self.step),
+                    ));
+                }
                 let now = Instant::now();
                 let rate = (self.step - window_step) as f64 * images_per_step / now.duration_since(window_start).as_secs_f64().max(1e-9);
                 (window_start, window_step) = (now, self.step);
@@ -531,13 +628,9 @@ impl Trainer {
                     elapsed_s: start.elapsed().as_secs_f64(),
                 };
                 if !rec.finite() {
-                    let kept = match self.last_checkpoint {
-                        Some(s) => format!("the last good checkpoint (step {s}) is kept in {}", dir.display()),
-                        None => "no checkpoint was written yet".into(),
-                    };
                     return Err(Error::invalid(
                         "training",
-                        format!("diverged at step {}: loss_D = {}, loss_G = {}; {kept}; try a lower --lr-d/--lr-g", self.step, rec.loss_d, rec.loss_g),
+                        format!("diverged at step {}: loss_D = {}, loss_G = {}; {kept}; start again with a lower --lr-d/--lr-g", self.step, rec.loss_d, rec.loss_g),
                     ));
                 }
                 if log {
