@@ -6,6 +6,7 @@
 //          axpy:    y = alpha·x + y          (in place on y)
 //          axpby:   z = alpha·x + beta·y
 //          mul:     z = x ⊙ y
+//          clamp:   y = min(max(y, alpha), beta)   (in place: WGAN's weight clipping)
 //          counter_add: counters[index] += delta   (one u32; see src/ops/elementwise.rs)
 // LAYOUT   every tensor is a contiguous range padded to a multiple of 4 f32 (src/gpu/tensor.rs),
 //          read and written as array<vec4<f32>>; the padding lanes are computed on garbage and
@@ -14,9 +15,10 @@
 // GRID     n4 = ceil(n/4) invocations; ceil(n4/256) workgroups folded to (x, y) with x ≤ 65535
 //          (src/gpu/dispatch.rs Grid::linear). i = gid.x + gid.y·nwg.x·WG; guard i < n4.
 //          counter_add: 1 workgroup of 1.
-// WRITES   fill/copy/scale/axpby/mul overwrite (=); axpy and counter_add accumulate (+=).
+// WRITES   fill/copy/scale/axpby/mul overwrite (=); clamp rewrites in place; axpy and
+//          counter_add accumulate (+=).
 // BINDINGS read-only tensors, then written tensors, then the params uniform (per entry point):
-//          fill        0 y rw | 1 params
+//          fill, clamp 0 y rw | 1 params
 //          copy/scale  0 x r  | 1 y rw | 2 params
 //          axpy        0 x r  | 1 y rw | 2 params
 //          axpby, mul  0 x r  | 1 y r  | 2 z rw | 3 params
@@ -64,6 +66,13 @@ fn fill(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
     let i = flat_index(gid, nwg);
     if (i >= fill_p.n4) { return; }
     fill_y[i] = vec4<f32>(fill_p.value);
+}
+
+@compute @workgroup_size(WG)
+fn clamp_in_place(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= fill_p.n4) { return; }
+    fill_y[i] = min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(fill_p.beta));
 }
 
 @compute @workgroup_size(WG)

@@ -1,5 +1,5 @@
-// optim.wgsl — Adam (with L2 or decoupled weight decay) and SGD (with optional momentum),
-// updating parameters in place.
+// optim.wgsl — Adam (with L2 or decoupled weight decay), SGD (with optional momentum) and
+// RMSprop, updating parameters in place.
 //
 // MATH     adam_step, t = counters[counter_index] (already incremented for this step, t ≥ 1):
 //            g  = grad + wd·param                     (L2, PyTorch Adam; skipped when decoupled)
@@ -12,6 +12,9 @@
 //          sgd_momentum_step: buf ← μ·buf + (grad + wd·param);  param ← param − lr·buf
 //            (PyTorch SGD without dampening/nesterov; buf starts at 0, which equals PyTorch's
 //            "buf = grad on the first step".)
+//          rmsprop_step:      g = grad + wd·param;  sq ← α·sq + (1−α)·g²;
+//                             param ← param − lr·g / (sqrt(sq) + eps)
+//            (PyTorch RMSprop, not centered, no momentum: the optimizer of WGAN, Arjovsky et al.)
 //          The step count lives on the GPU (a u32 in `counters`, bumped by
 //          elementwise.wgsl:counter_add once per optimizer step) so a training step needs no
 //          host write and several optimizer steps can share one submission.
@@ -23,6 +26,7 @@
 // BINDINGS adam_step:         0 grad r | 1 counters r (u32) | 2 param rw | 3 m rw | 4 v rw | 5 params
 //          sgd_step:          0 grad r | 1 param rw | 2 params
 //          sgd_momentum_step: 0 grad r | 1 param rw | 2 buf rw | 3 params
+//          rmsprop_step:      0 grad r | 1 param rw | 2 sq rw | 3 params
 // REF      src/reference/optim.rs   TESTS src/check/cases.rs (op "optim")
 
 const WG: u32 = 256u;
@@ -52,10 +56,22 @@ struct SgdParams {
 @group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
 @group(0) @binding(5) var<uniform> ap: AdamParams;
 
+struct RmspropParams {
+    n4: u32,
+    lr: f32,
+    alpha: f32,          // smoothing of the squared-gradient average (PyTorch: 0.99)
+    eps: f32,
+    weight_decay: f32,
+    _pad0: u32,
+    _pad1: u32,
+    _pad2: u32,
+}
+
 @group(0) @binding(1) var<storage, read_write> sgd_param: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> sp: SgdParams;
 @group(0) @binding(2) var<storage, read_write> sgd_buf: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> smp: SgdParams;
+@group(0) @binding(3) var<uniform> rp: RmspropParams;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
@@ -122,4 +138,15 @@ fn sgd_momentum_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
     let b = smp.momentum * sgd_buf[i] + (grad[i] + smp.weight_decay * w);
     sgd_buf[i] = b;
     sgd_param[i] = w - smp.lr * b;
+}
+
+@compute @workgroup_size(WG)
+fn rmsprop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= rp.n4) { return; }
+    let w = sgd_param[i];
+    let g = grad[i] + rp.weight_decay * w;
+    let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;
+    sgd_buf[i] = sq;
+    sgd_param[i] = w - rp.lr * g / (sqrt(sq) + rp.eps);
 }

@@ -7,7 +7,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use shadergan::data::DatasetKind;
 use shadergan::model::ModelKind;
-use shadergan::train::GanLoss;
+use shadergan::train::{GanLoss, Optimizer};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -152,13 +152,22 @@ pub struct TrainArgs {
     /// Generator updates to train for.
     #[arg(long)]
     pub steps: Option<u64>,
-    /// Discriminator updates per generator update.
-    #[arg(long, default_value_t = 1)]
-    pub d_steps: usize,
-    /// Generator loss: ns (non-saturating, −log D(G(z))) or minimax (log(1 − D(G(z)))).
+    /// Discriminator updates per generator update (default 1; 5 with --loss wgan).
+    #[arg(long)]
+    pub d_steps: Option<usize>,
+    /// The GAN loss: ns (BCE, G minimises −log D(G(z))), minimax (G minimises
+    /// log(1 − D(G(z)))), hinge, lsgan (least squares) or wgan (Wasserstein with weight
+    /// clipping; brings WGAN's defaults: --optimizer rmsprop --lr 5e-5 --d-steps 5 --clip 0.01).
     #[arg(long, value_enum, default_value = "ns")]
     pub loss: GanLoss,
-    /// Learning rate of both networks (Adam).
+    /// Optimizer of both networks (default adam; rmsprop with --loss wgan).
+    #[arg(long, value_enum)]
+    pub optimizer: Option<Optimizer>,
+    /// Clip D's weights into [−C, C] after each D step (WGAN's Lipschitz constraint; default
+    /// 0.01 with --loss wgan, none otherwise).
+    #[arg(long)]
+    pub clip: Option<f32>,
+    /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan).
     #[arg(long)]
     pub lr: Option<f32>,
     /// Learning rate of the discriminator (overrides --lr).

@@ -16,7 +16,7 @@ use shadergan::model::{ModelConfig, ModelKind};
 use shadergan::nn::Mode;
 use shadergan::sample::{self, Generator};
 use shadergan::train::checkpoint::{HostTensor, TensorFile, Values};
-use shadergan::train::{AugmentConfig, Event, TrainConfig, Trainer};
+use shadergan::train::{AugmentConfig, Event, GanLoss, Optimizer, TrainConfig, Trainer};
 
 fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
     let gpu = Gpu::new(&AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() })?;
@@ -40,7 +40,8 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
     } else {
         (100, if model == ModelKind::Dcgan { 64 } else { 256 })
     };
-    let lr = args.lr.unwrap_or(2e-4);
+    let wgan = args.loss == GanLoss::Wgan;
+    let lr = args.lr.unwrap_or(if wgan { 5e-5 } else { 2e-4 });
     if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
         bail!("--lr: learning rate {lr} must lie in (0, 1)");
     }
@@ -65,8 +66,10 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
         synthetic_images: args.synthetic_images,
         batch_size: args.batch_size.unwrap_or(if quick { 32 } else { 64 }),
         steps,
-        d_steps: args.d_steps,
+        d_steps: args.d_steps.unwrap_or(if wgan { 5 } else { 1 }),
         loss: args.loss,
+        optimizer: args.optimizer.unwrap_or(if wgan { Optimizer::Rmsprop } else { Optimizer::Adam }),
+        clip: args.clip.or(wgan.then_some(0.01)),
         lr_d: args.lr_d.unwrap_or(lr),
         lr_g: args.lr_g.unwrap_or(lr),
         beta1: args.beta1.unwrap_or(0.5),
@@ -202,7 +205,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     }
     let c = &trainer.cfg;
     eprintln!(
-        "model: {:?} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, seed {}",
+        "model: {:?} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, {:?} lr {}/{}, {} D steps{}, seed {}",
         c.model.model,
         c.model.channels,
         c.model.image_size,
@@ -215,6 +218,11 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         c.batch_size,
         c.steps,
         c.loss,
+        c.optimizer,
+        c.lr_d,
+        c.lr_g,
+        c.d_steps,
+        c.clip.map(|v| format!(", clip ±{v}")).unwrap_or_default(),
         c.seed
     );
     eprintln!("run directory: {} ({} dispatches per step, one submit)", c.out.display(), trainer.dispatches_per_step());
@@ -419,7 +427,9 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         batch_size: args.batch,
         steps: 1,
         d_steps: 1,
-        loss: shadergan::train::GanLoss::Ns,
+        loss: GanLoss::Ns,
+        optimizer: Optimizer::Adam,
+        clip: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,

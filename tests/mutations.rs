@@ -34,7 +34,10 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::BATCHNORM, "batchnorm", "let var_biased = workgroup_sum(t, sq) / n;", "let var_biased = workgroup_sum(t, sq) / (n - 1.0);", "normalises with the unbiased variance"),
     (&shaders::BATCHNORM, "batchnorm", "dx[i] = k * (dy[i] - mean_dy - xhat * mean_dyx);", "dx[i] = k * (dy[i] - mean_dy + xhat * mean_dyx);", "backward sign error"),
     (&shaders::ACTIVATION, "activation", "dx[i] = select(vec4<f32>(0.0), dy[i], saved[i] > vec4<f32>(0.0));", "dx[i] = select(vec4<f32>(0.0), dy[i], saved[i] >= vec4<f32>(0.0));", "relu'(0) = 1 instead of 0"),
-    (&shaders::LOSS, "loss", "dlogits[i] = p.scale * resid * inv_n;", "dlogits[i] = p.scale * resid;", "gradient not divided by n"),
+    (&shaders::LOSS, "loss", "dlogits[i] = p.scale * e.y * inv_n;", "dlogits[i] = p.scale * e.y;", "gradient not divided by n"),
+    (&shaders::LOSS, "loss", "return vec3<f32>(max(margin, 0.0), select(0.0, -tgt, margin > 0.0), v);", "return vec3<f32>(max(margin, 0.0), select(0.0, -tgt, margin >= 0.0), v);", "hinge gradient at the kink"),
+    (&shaders::LOSS, "loss", "loss_acc += fin_partials[2u * g];", "loss_acc += fin_partials[2u * g + 1u];", "two-pass sum adds the statistic"),
+    (&shaders::LOSS, "loss", "dlogits[row + c] = p.scale * (q - select(0.0, 1.0, c == y)) * inv_n;", "dlogits[row + c] = p.scale * (q - select(0.0, 1.0, c == arg)) * inv_n;", "softmax gradient uses the prediction for the label"),
     (&shaders::OPTIM, "optim", "let bias1 = one_minus_pow(ap.beta1, t);", "let bias1 = one_minus_pow(ap.beta2, t);", "first-moment bias correction uses beta2"),
     (&shaders::RANDOM, "random", "const PHILOX_W1: u32 = 0xBB67AE85u;", "const PHILOX_W1: u32 = 0xBB67AE84u;", "wrong Weyl constant"),
     (&shaders::REDUCE, "reduce", "for (var half = WG / 2u; half > 0u; half /= 2u) {", "for (var half = WG / 4u; half > 0u; half /= 2u) {", "tree drops half the partial sums"),
@@ -43,6 +46,8 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::RANDOM, "random", "select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));", "select(vec4<f32>(0.0), vec4<f32>(1.0), u >= vec4<f32>(dp.a));", "dropout does not rescale kept values"),
     (&shaders::FINITE, "finite", "atomicMax(&out[p.slot], p.n - i);", "atomicMax(&out[p.slot], p.n - i - 1u);", "reports the element after the first bad one"),
     (&shaders::FINITE, "finite", "& 0x7f800000u) == 0x7f800000u", "& 0x7fc00000u) == 0x7fc00000u", "misses infinities (tests the quiet-NaN bit)"),
+    (&shaders::OPTIM, "optim", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g;", "RMSprop averages g instead of g²"),
+    (&shaders::ELEMENTWISE, "elementwise", "min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(fill_p.beta))", "min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(-fill_p.alpha))", "clamp's upper bound is −lo"),
     (&shaders::ELEMENTWISE, "elementwise", "axpby_p.beta * axpby_y[i]", "axpby_p.alpha * axpby_y[i]", "axpby scales y by alpha"),
 ];
 

@@ -163,6 +163,32 @@ fn bce_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn gan_loss_gradients_match_finite_differences() {
+    use cpu::loss::Kind;
+    let mut rng = seeded("gan losses");
+    for kind in [Kind::LeastSquares, Kind::Hinge, Kind::Linear] {
+        for scale in [1.0, -1.0, 0.5] {
+            // Hinge margins kept away from the kink, where the derivative is undefined.
+            let x: Vec<f64> = randn(&mut rng, 20).into_iter().map(|v| if kind == Kind::Hinge && (v.abs() - 1.0).abs() < 0.05 { v * 1.2 } else { v * 2.0 }).collect();
+            let t: Vec<f64> = (0..20).map(|i| if kind == Kind::LeastSquares { rng.uniform() } else if i % 2 == 0 { 1.0 } else { -1.0 }).collect();
+            let g = cpu::loss::elementwise_grad(kind, &x, &t, scale);
+            gradcheck(&format!("{kind:?} scale={scale}"), &x, &g, |v| cpu::loss::elementwise(kind, v, &t, scale).0);
+        }
+    }
+}
+
+#[test]
+fn softmax_cross_entropy_gradient_matches_finite_differences() {
+    let mut rng = seeded("softmax ce");
+    for (rows, classes) in [(1, 1), (1, 3), (5, 10), (3, 7)] {
+        let x: Vec<f64> = randn(&mut rng, rows * classes).into_iter().map(|v| v * 3.0).collect();
+        let labels: Vec<usize> = (0..rows).map(|r| (r * 7 + 3) % classes).collect();
+        let g = cpu::loss::softmax_cross_entropy_grad(&x, classes, &labels, 0.5);
+        gradcheck(&format!("softmax ce {rows}x{classes}"), &x, &g, |v| cpu::loss::softmax_cross_entropy(v, classes, &labels, 0.5).0);
+    }
+}
+
+#[test]
 fn bce_is_finite_and_exact_for_huge_logits() {
     // −log σ(x) for x = −1000 is 1000 (to f64 precision); log σ(1000) is 0.
     let (loss, prob) = cpu::loss::bce_with_logits(&[-1000.0, 1000.0], &[1.0, 1.0], 1.0);

@@ -90,6 +90,8 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         steps: 2,
         d_steps: 1,
         loss: GanLoss::Ns,
+        optimizer: shadergan::train::Optimizer::Adam,
+        clip: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,

@@ -151,6 +151,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::LOSS, "LossParams", size_of::<ops::loss::LossParams>()),
         (&sh::OPTIM, "AdamParams", size_of::<ops::optim::AdamParams>()),
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),
+        (&sh::OPTIM, "RmspropParams", size_of::<ops::optim::RmspropParams>()),
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::BATCHNORM, "BnParams", size_of::<ops::batchnorm::BnParams>()),

@@ -35,6 +35,8 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         steps: 6,
         d_steps: 1,
         loss: GanLoss::Ns,
+        optimizer: shadergan::train::Optimizer::Adam,
+        clip: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -189,6 +191,57 @@ fn the_mlp_gan_trains_with_dropout_and_minimax_loss() {
     let sd = tensors(&out.join("discriminator.safetensors"));
     assert!(sd.contains_key("main.1.weight") && sd.contains_key("main.10.bias"), "{:?}", sd.keys());
     assert_eq!(t.bn_forwards(), (12, 30));
+}
+
+#[test]
+fn every_gan_loss_trains_and_wgan_keeps_its_critic_clipped() {
+    use shadergan::train::Optimizer;
+    for (loss, optimizer, clip) in [(GanLoss::Hinge, Optimizer::Adam, None), (GanLoss::Lsgan, Optimizer::Adam, None), (GanLoss::Wgan, Optimizer::Rmsprop, Some(0.01f32))] {
+        let out = tmp(&format!("loss-{loss:?}"));
+        let cfg = TrainConfig { loss, optimizer, clip, d_steps: 2, lr_d: 5e-4, lr_g: 5e-4, ..tiny(&out, ModelKind::Dcgan) };
+        let mut t = trainer(cfg.clone());
+        t.initialize().unwrap();
+        let (g0, d0) = (t.g.params.read_f32(&t.gpu).unwrap(), t.d.params.read_f32(&t.gpu).unwrap());
+        t.prepare_run_dir().unwrap();
+        let mut records = Vec::new();
+        t.run(|e| {
+            if let Event::Logged(r) = e {
+                records.push(r.clone());
+            }
+        })
+        .unwrap();
+        assert!(records.iter().all(|r| r.finite()), "{loss:?}: {records:?}");
+        let changed = |a: &[f32], b: &[f32]| a.iter().zip(b).filter(|(x, y)| x != y).count();
+        let (g1, d1) = (t.g.params.read_f32(&t.gpu).unwrap(), t.d.params.read_f32(&t.gpu).unwrap());
+        assert!(changed(&g0, &g1) > g0.len() / 2, "{loss:?}: G did not train");
+        assert!(changed(&d0, &d1) > d0.len() / 2, "{loss:?}: D did not train");
+        match loss {
+            // Both terms are ≥ 0 and the hinge's G loss is −E[D(G(z))] = −D_G_z2.
+            GanLoss::Hinge => assert!(records.iter().all(|r| r.loss_d >= 0.0 && (r.loss_g + r.d_g_z2).abs() < 1e-6), "{records:?}"),
+            GanLoss::Lsgan => assert!(records.iter().all(|r| r.loss_d >= 0.0 && r.loss_g >= 0.0), "{records:?}"),
+            _ => {
+                // The critic's loss is E[D(G(z))] − E[D(x)]; every weight stays in [−c, c].
+                assert!(records.iter().all(|r| (r.loss_d - (r.d_g_z1 - r.d_x)).abs() < 1e-5), "{records:?}");
+                assert!(d1.iter().all(|w| w.abs() <= 0.01), "a critic weight escaped the clip");
+                assert!(g1.iter().any(|w| w.abs() > 0.01), "the generator must not be clipped");
+            }
+        }
+        // The config round-trips through config.json (what --resume reads).
+        let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("config.json")).unwrap()).unwrap();
+        let back: TrainConfig = serde_json::from_value(json["config"].clone()).unwrap();
+        assert_eq!(back, cfg);
+    }
+}
+
+#[test]
+fn a_config_written_before_the_optimizer_option_still_resumes_with_adam() {
+    let out = tmp("old-config");
+    let mut v = serde_json::to_value(tiny(&out, ModelKind::Dcgan)).unwrap();
+    let obj = v.as_object_mut().unwrap();
+    obj.remove("optimizer");
+    obj.remove("clip");
+    let cfg: TrainConfig = serde_json::from_value(v).unwrap();
+    assert_eq!((cfg.optimizer, cfg.clip), (shadergan::train::Optimizer::Adam, None));
 }
 
 /// Keys and shapes of pytorch/examples' `netG.state_dict()` and `netD.state_dict()` for

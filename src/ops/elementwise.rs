@@ -67,6 +67,14 @@ pub fn fill(gpu: &Gpu, y: &GpuTensor, value: f32) -> Result<Dispatch> {
     ew(gpu, "fill", &[], &[y], 0.0, 0.0, value)
 }
 
+/// y = min(max(y, lo), hi), in place (WGAN's weight clipping: lo = −c, hi = c).
+pub fn clamp(gpu: &Gpu, y: &GpuTensor, lo: f32, hi: f32) -> Result<Dispatch> {
+    if lo.partial_cmp(&hi).is_none_or(|o| o == std::cmp::Ordering::Greater) {
+        return Err(Error::invalid("clamp", format!("the range [{lo}, {hi}] is empty")));
+    }
+    ew(gpu, "clamp_in_place", &[], &[y], lo, hi, 0.0)
+}
+
 /// y = x
 pub fn copy(gpu: &Gpu, x: &GpuTensor, y: &GpuTensor) -> Result<Dispatch> {
     ew(gpu, "copy", &[x], &[y], 1.0, 0.0, 0.0)

@@ -1,11 +1,17 @@
-//! Host side of shaders/loss.wgsl: binary cross-entropy with logits, value and gradient.
+//! Host side of shaders/loss.wgsl: the GAN losses (BCE with logits, least squares, hinge,
+//! linear/Wasserstein) and softmax cross-entropy, value and gradient in one pass over any
+//! number of elements. One dispatch when the elements fit one workgroup's chunk (a batch of
+//! logits), two — partial sums, then their fixed-order sum — beyond (a reconstruction loss).
 
 use bytemuck::{Pod, Zeroable};
 
 use super::u32_of;
 use crate::error::{Error, Result};
 use crate::gpu::shaders::LOSS;
-use crate::gpu::{Dispatch, Gpu, GpuTensor, Grid, KernelRef};
+use crate::gpu::{DType, Dispatch, Gpu, GpuTensor, Grid, KernelRef};
+
+/// Elements (softmax: rows) one workgroup reduces: CHUNK in loss.wgsl.
+pub const CHUNK: usize = 1024;
 
 /// Mirrors `struct LossParams`.
 #[repr(C)]
@@ -14,22 +20,76 @@ pub struct LossParams {
     pub n: u32,
     pub out_index: u32,
     pub scale: f32,
-    pub _pad: u32,
+    pub kind: u32,
+    pub groups: u32,
+    pub classes: u32,
+    pub _pad0: u32,
+    pub _pad1: u32,
 }
 const _: () = assert!(std::mem::size_of::<LossParams>() % 16 == 0);
 
-/// L = scale·mean BCE(logits, targets) into out[out_index], mean σ(logits) into
+/// The elementwise losses of `elementwise_loss` (the `kind` codes of loss.wgsl).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elementwise {
+    /// −[t·log σ(x) + (1−t)·log(1−σ(x))]; statistic σ(x).
+    BceWithLogits = 0,
+    /// ½(x − t)²; statistic x.
+    LeastSquares = 1,
+    /// max(0, 1 − t·x) with t = ±1; statistic x.
+    Hinge = 2,
+    /// −t·x; statistic x.
+    Linear = 3,
+}
+
+impl Elementwise {
+    pub fn name(self) -> &'static str {
+        match self {
+            Elementwise::BceWithLogits => "bce_with_logits",
+            Elementwise::LeastSquares => "least_squares",
+            Elementwise::Hinge => "hinge",
+            Elementwise::Linear => "linear",
+        }
+    }
+}
+
+fn check_out(op: &str, out: &GpuTensor, out_index: usize) -> Result<()> {
+    if out.dtype() != DType::F32 || out_index + 2 > out.numel() {
+        return Err(Error::shape(op, format!("out[{out_index}..{}] lies past {:?} (or is not f32)", out_index + 2, out.shape())));
+    }
+    Ok(())
+}
+
+/// The first pass, and `loss_finish` when it takes more than one workgroup.
+#[allow(clippy::too_many_arguments)]
+fn launch(gpu: &Gpu, entry: &'static str, label: String, reads: [&GpuTensor; 2], dlogits: &GpuTensor, out: &GpuTensor, mut params: LossParams, n: usize) -> Result<Vec<Dispatch>> {
+    let groups = n.div_ceil(CHUNK).max(1);
+    params.groups = u32_of(&label, "workgroups", groups)?;
+    if groups == 1 {
+        let grid = Grid::new(gpu, &label, 1, 1, 1)?;
+        return Ok(vec![gpu.dispatch(&KernelRef::new(&LOSS, entry), label, &reads, &[dlogits, out, &gpu.dummy()?], &params, grid)?]);
+    }
+    let partials = GpuTensor::zeros(gpu, &[groups, 2], DType::F32, &format!("{label}.partials"))?;
+    let grid = Grid::linear(gpu, &label, groups as u64)?;
+    Ok(vec![
+        gpu.dispatch(&KernelRef::new(&LOSS, entry), label.clone(), &reads, &[dlogits, out, &partials], &params, grid)?,
+        gpu.dispatch(&KernelRef::new(&LOSS, "loss_finish"), format!("{label}.finish"), &[&partials], &[out], &params, Grid::new(gpu, &label, 1, 1, 1)?)?,
+    ])
+}
+
+/// L = scale·mean ℓ(logits, targets) into out[out_index], the mean statistic into
 /// out[out_index + 1], dlogits = ∂L/∂logits (overwrite).
-pub fn bce_with_logits(
+#[allow(clippy::too_many_arguments)]
+pub fn elementwise(
     gpu: &Gpu,
+    kind: Elementwise,
     logits: &GpuTensor,
     targets: &GpuTensor,
     dlogits: &GpuTensor,
     out: &GpuTensor,
     out_index: usize,
     scale: f32,
-) -> Result<Dispatch> {
-    let op = "bce_with_logits";
+) -> Result<Vec<Dispatch>> {
+    let op = kind.name();
     let n = logits.numel();
     if targets.numel() != n || dlogits.numel() != n {
         return Err(Error::shape(
@@ -37,16 +97,37 @@ pub fn bce_with_logits(
             format!("logits {:?}, targets {:?} and gradient {:?} must have the same size", logits.shape(), targets.shape(), dlogits.shape()),
         ));
     }
-    if out_index + 2 > out.numel() {
-        return Err(Error::shape(op, format!("out[{out_index}..{}] lies past {:?}", out_index + 2, out.shape())));
+    if n == 0 {
+        return Err(Error::shape(op, "no logits"));
     }
-    let params = LossParams { n: u32_of(op, "logits", n)?, out_index: out_index as u32, scale, _pad: 0 };
-    gpu.dispatch(
-        &KernelRef::new(&LOSS, op),
-        format!("{op} {:?}", logits.shape()),
-        &[logits, targets],
-        &[dlogits, out],
-        &params,
-        Grid::new(gpu, op, 1, 1, 1)?,
-    )
+    check_out(op, out, out_index)?;
+    let params = LossParams { n: u32_of(op, "logits", n)?, out_index: out_index as u32, scale, kind: kind as u32, groups: 0, classes: 0, _pad0: 0, _pad1: 0 };
+    launch(gpu, "elementwise_loss", format!("{op} {:?}", logits.shape()), [logits, targets], dlogits, out, params, n)
+}
+
+/// BCE with logits (see `elementwise`), the DCGAN loss.
+pub fn bce_with_logits(gpu: &Gpu, logits: &GpuTensor, targets: &GpuTensor, dlogits: &GpuTensor, out: &GpuTensor, out_index: usize, scale: f32) -> Result<Vec<Dispatch>> {
+    elementwise(gpu, Elementwise::BceWithLogits, logits, targets, dlogits, out, out_index, scale)
+}
+
+/// Softmax cross-entropy of logits [B, C] against labels (u32 [B], each < C): L = scale·mean
+/// over rows into out[out_index], the accuracy (argmax = label) into out[out_index + 1],
+/// dlogits [B, C] = ∂L/∂logits (overwrite). A label ≥ C is read as C − 1.
+pub fn softmax_cross_entropy(gpu: &Gpu, logits: &GpuTensor, labels: &GpuTensor, dlogits: &GpuTensor, out: &GpuTensor, out_index: usize, scale: f32) -> Result<Vec<Dispatch>> {
+    let op = "softmax_cross_entropy";
+    let shape = logits.shape();
+    if shape.len() != 2 || shape[1] == 0 || shape[0] == 0 {
+        return Err(Error::shape(op, format!("logits must be [B, C] with B, C ≥ 1, got {shape:?}")));
+    }
+    let (rows, classes) = (shape[0], shape[1]);
+    if labels.dtype() != DType::U32 || labels.numel() != rows || dlogits.shape() != shape {
+        return Err(Error::shape(
+            op,
+            format!("labels must be u32 [{rows}] and the gradient {shape:?}; got {:?} {:?} and {:?}", labels.dtype(), labels.shape(), dlogits.shape()),
+        ));
+    }
+    check_out(op, out, out_index)?;
+    u32_of(op, "logits", logits.numel())?;
+    let params = LossParams { n: u32_of(op, "rows", rows)?, out_index: out_index as u32, scale, kind: 0, groups: 0, classes: classes as u32, _pad0: 0, _pad1: 0 };
+    launch(gpu, op, format!("{op} {shape:?}"), [logits, labels], dlogits, out, params, rows)
 }

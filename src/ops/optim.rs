@@ -1,4 +1,4 @@
-//! Host side of shaders/optim.wgsl: Adam / AdamW and SGD (with momentum), in place.
+//! Host side of shaders/optim.wgsl: Adam / AdamW, SGD (with momentum) and RMSprop, in place.
 
 use bytemuck::{Pod, Zeroable};
 
@@ -31,6 +31,21 @@ pub struct SgdParams {
     pub weight_decay: f32,
     pub momentum: f32,
 }
+
+/// Mirrors `struct RmspropParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct RmspropParams {
+    pub n4: u32,
+    pub lr: f32,
+    pub alpha: f32,
+    pub eps: f32,
+    pub weight_decay: f32,
+    pub _pad0: u32,
+    pub _pad1: u32,
+    pub _pad2: u32,
+}
+const _: () = assert!(std::mem::size_of::<RmspropParams>() % 16 == 0);
 
 /// Adam hyperparameters (PyTorch names and defaults; DCGAN uses lr 2e-4, β1 0.5).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -142,4 +157,21 @@ pub fn sgd_step(
             gpu.dispatch(&KernelRef::new(&OPTIM, "sgd_momentum_step"), label, &[grad], &[param, buf], &params, grid)
         }
     }
+}
+
+/// One RMSprop step (PyTorch's, not centered, no momentum): `sq` is the running average of
+/// squared gradients (zero at the start, as PyTorch's `square_avg`).
+#[allow(clippy::too_many_arguments)]
+pub fn rmsprop_step(gpu: &Gpu, lr: f32, alpha: f32, eps: f32, weight_decay: f32, grad: &GpuTensor, param: &GpuTensor, sq: &GpuTensor) -> Result<Dispatch> {
+    let op = "rmsprop_step";
+    let ok = |v: f32| v.is_finite() && v >= 0.0;
+    if !(ok(lr) && ok(weight_decay) && (0.0..1.0).contains(&alpha) && eps.is_finite() && eps > 0.0) {
+        return Err(Error::invalid("RMSprop", format!("lr {lr}, weight decay {weight_decay} must be ≥ 0, alpha {alpha} in [0, 1), eps {eps} > 0")));
+    }
+    same(op, &[param, grad, sq])?;
+    let n4 = vec4_count(op, param)?;
+    let label = format!("{op} {} {:?}", param.label(), param.shape());
+    let grid = vec4_grid(gpu, &label, n4)?;
+    let params = RmspropParams { n4, lr, alpha, eps, weight_decay, _pad0: 0, _pad1: 0, _pad2: 0 };
+    gpu.dispatch(&KernelRef::new(&OPTIM, op), label, &[grad], &[param, sq], &params, grid)
 }

@@ -1,4 +1,4 @@
-//! Optimizer updates, as PyTorch's `torch.optim.Adam` / `AdamW` / `SGD` document them.
+//! Optimizer updates, as PyTorch's `torch.optim.Adam` / `AdamW` / `SGD` / `RMSprop` document them.
 
 /// One Adam step at step count t ≥ 1; updates param, m, v in place.
 #[allow(clippy::too_many_arguments)]
@@ -41,5 +41,14 @@ pub fn sgd_step(param: &mut [f64], grad: &[f64], lr: f64, weight_decay: f64, mom
                 param[i] -= lr * buf[i];
             }
         }
+    }
+}
+
+/// One RMSprop step: g = grad + wd·param, sq ← α·sq + (1 − α)·g², param ← param − lr·g/(√sq + eps).
+pub fn rmsprop_step(param: &mut [f64], grad: &[f64], sq: &mut [f64], (lr, alpha, eps): (f64, f64, f64), weight_decay: f64) {
+    for i in 0..param.len() {
+        let g = grad[i] + weight_decay * param[i];
+        sq[i] = alpha * sq[i] + (1.0 - alpha) * g * g;
+        param[i] -= lr * g / (sq[i].sqrt() + eps);
     }
 }

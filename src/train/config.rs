@@ -18,6 +18,27 @@ pub enum GanLoss {
     Ns,
     /// Minimax: G minimises log(1 − D(G(z))), the saturating objective of the original paper.
     Minimax,
+    /// Hinge: D minimises E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))], G minimises
+    /// −E[D(G(z))] (Lim & Ye 2017; the SNGAN and BigGAN loss).
+    Hinge,
+    /// Least squares: D minimises ½E[(D(x) − 1)²] + ½E[D(G(z))²], G minimises
+    /// ½E[(D(G(z)) − 1)²] (Mao et al. 2017, LSGAN).
+    Lsgan,
+    /// Wasserstein: the critic minimises E[D(G(z))] − E[D(x)], G minimises −E[D(G(z))];
+    /// Lipschitz through weight clipping (Arjovsky et al. 2017: --clip 0.01, RMSprop, lr 5e-5,
+    /// 5 critic steps — the defaults this loss brings).
+    Wgan,
+}
+
+/// The optimizer of both networks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Adam with --beta1/--beta2 (eps 1e-8), as DCGAN.
+    #[default]
+    Adam,
+    /// RMSprop (PyTorch's defaults: alpha 0.99, eps 1e-8, not centered), as WGAN.
+    Rmsprop,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -71,6 +92,12 @@ pub struct TrainConfig {
     /// Discriminator updates per generator update.
     pub d_steps: usize,
     pub loss: GanLoss,
+    /// (Runs recorded before the option existed used Adam.)
+    #[serde(default)]
+    pub optimizer: Optimizer,
+    /// Clip every trainable tensor of D into [−clip, clip] after each of its steps (WGAN).
+    #[serde(default)]
+    pub clip: Option<f32>,
     pub lr_d: f32,
     pub lr_g: f32,
     pub beta1: f32,
@@ -101,6 +128,11 @@ impl TrainConfig {
             if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
                 return bad(flag, format!("learning rate {lr} must lie in (0, 1)"));
             }
+        }
+        if let Some(c) = self.clip
+            && !(c.is_finite() && c > 0.0)
+        {
+            return bad("--clip", format!("{c} must be a positive number (WGAN uses 0.01)"));
         }
         for (flag, b) in [("--beta1", self.beta1), ("--beta2", self.beta2)] {
             if !(0.0..1.0).contains(&b) {

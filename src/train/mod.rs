@@ -43,7 +43,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-pub use config::{AugmentConfig, GanLoss, TrainConfig};
+pub use config::{AugmentConfig, GanLoss, Optimizer, TrainConfig};
 
 use crate::data::Dataset;
 use crate::error::{Error, Result};
@@ -52,6 +52,7 @@ use crate::gpu::tensor::map_read;
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
 use crate::nn::{DropoutRng, Instance, Layer, Mode, NetSpec, ParamStore};
 use crate::ops::data::GpuDataset;
+use crate::ops::loss::Elementwise;
 use crate::ops::optim::AdamConfig;
 use crate::ops::random::{Distribution, RngKey};
 use crate::ops::{self};
@@ -74,7 +75,8 @@ pub mod slot {
     pub const COUNT: usize = 8;
 }
 
-/// Slots of the loss/statistics tensor written by the BCE kernels.
+/// Slots of the loss/statistics tensor written by the loss kernels. "D(x)" is σ(logit) for
+/// the BCE losses and the raw output (the critic's score) for the others.
 mod stat {
     pub const D_REAL: usize = 0; // L_real, then mean D(x)
     pub const D_FAKE: usize = 2; // L_fake, then mean D(G(z)) before the D update
@@ -240,8 +242,11 @@ impl Trainer {
         let g_net = Instance::new(&gpu, &g_spec, &g, b, Mode::Train, &counters, dropout, None, Some(d_net.input_grad()))?;
         let sampler = Instance::new(&gpu, &g_spec, &g, GRID, Mode::Eval, &counters, dropout, None, None)?;
 
+        // Targets of the losses (loss.wgsl): 1 and 0 for BCE and least squares, ±1 for the
+        // hinge and the Wasserstein critic.
         let ones = GpuTensor::from_f32(&gpu, &[b], &vec![1.0; b], "targets.real")?;
         let zeros = GpuTensor::from_f32(&gpu, &[b], &vec![0.0; b], "targets.fake")?;
+        let minus_ones = GpuTensor::from_f32(&gpu, &[b], &vec![-1.0; b], "targets.fake.signed")?;
         let sample_info = GpuTensor::zeros(&gpu, &[b, 8], DType::U32, "sample_info")?;
         let data = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, cfg.augment.kernel(), &counters, slot::DATA, &sample_info, d_net.input())?;
         let latent = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("latent"), counter_index: slot::LATENT };
@@ -256,7 +261,27 @@ impl Trainer {
             Ok(())
         };
         let logits = d_net.output();
-        let bce = |targets: &GpuTensor, at: usize, scale: f32| ops::loss::bce_with_logits(&gpu, logits, targets, &dlogits, &stats, at, scale);
+        let loss = |kind: Elementwise, targets: &GpuTensor, at: usize, scale: f32| ops::loss::elementwise(&gpu, kind, logits, targets, &dlogits, &stats, at, scale);
+        // (D on real, D on fake, G): the loss kind, its targets and its scale.
+        let (d_real, d_fake, g_loss) = match cfg.loss {
+            GanLoss::Ns => ((Elementwise::BceWithLogits, &ones, 1.0), (Elementwise::BceWithLogits, &zeros, 1.0), (Elementwise::BceWithLogits, &ones, 1.0)),
+            // log(1 − D(G(z))) = −BCE(D(G(z)), 0)
+            GanLoss::Minimax => ((Elementwise::BceWithLogits, &ones, 1.0), (Elementwise::BceWithLogits, &zeros, 1.0), (Elementwise::BceWithLogits, &zeros, -1.0)),
+            // D: E[max(0, 1 − D(x))] + E[max(0, 1 + D(G(z)))]; G: −E[D(G(z))]
+            GanLoss::Hinge => ((Elementwise::Hinge, &ones, 1.0), (Elementwise::Hinge, &minus_ones, 1.0), (Elementwise::Linear, &ones, 1.0)),
+            // D: ½E[(D(x) − 1)²] + ½E[D(G(z))²]; G: ½E[(D(G(z)) − 1)²]
+            GanLoss::Lsgan => ((Elementwise::LeastSquares, &ones, 1.0), (Elementwise::LeastSquares, &zeros, 1.0), (Elementwise::LeastSquares, &ones, 1.0)),
+            // critic: E[D(G(z))] − E[D(x)]; G: −E[D(G(z))]
+            GanLoss::Wgan => ((Elementwise::Linear, &ones, 1.0), (Elementwise::Linear, &minus_ones, 1.0), (Elementwise::Linear, &ones, 1.0)),
+        };
+        let step = |store: &ParamStore, lr: f32, slot: usize| -> Result<Dispatch> {
+            match cfg.optimizer {
+                Optimizer::Adam => ops::optim::adam_step(&gpu, &adam(&cfg, lr), &store.grads, &counters, slot, &store.params, &store.adam_m, &store.adam_v),
+                // PyTorch's defaults (alpha 0.99, eps 1e-8); the squared-gradient average lives
+                // where Adam keeps its second moment.
+                Optimizer::Rmsprop => ops::optim::rmsprop_step(&gpu, lr, 0.99, 1e-8, 0.0, &store.grads, &store.params, &store.adam_v),
+            }
+        };
 
         let mut p: Vec<Dispatch> = Vec::new();
         for _ in 0..cfg.d_steps {
@@ -264,29 +289,30 @@ impl Trainer {
             p.push(tick(slot::DATA)?);
             p.push(ops::elementwise::fill(&gpu, &d.grads, 0.0)?);
             d_forward(&mut p)?;
-            p.push(bce(&ones, stat::D_REAL, 1.0)?);
+            p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
             p.extend(d_net.backward_params.iter().cloned());
             p.push(draw_z.clone());
             p.push(tick(slot::LATENT)?);
             p.extend(g_net.forward.iter().cloned());
             p.push(ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?);
             d_forward(&mut p)?;
-            p.push(bce(&zeros, stat::D_FAKE, 1.0)?);
+            p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2)?);
             p.extend(d_net.backward_params.iter().cloned());
             p.push(tick(slot::D_ADAM)?);
-            p.push(ops::optim::adam_step(&gpu, &adam(&cfg, cfg.lr_d), &d.grads, &counters, slot::D_ADAM, &d.params, &d.adam_m, &d.adam_v)?);
+            p.push(step(&d, cfg.lr_d, slot::D_ADAM)?);
+            if let Some(c) = cfg.clip {
+                // WGAN's weight clipping: every trainable tensor of the critic into [−c, c].
+                p.push(ops::elementwise::clamp(&gpu, &d.params, -c, c)?);
+            }
         }
         let g_start = p.len();
         p.push(ops::elementwise::fill(&gpu, &g.grads, 0.0)?);
         d_forward(&mut p)?;
-        p.push(match cfg.loss {
-            GanLoss::Ns => bce(&ones, stat::G, 1.0)?,
-            GanLoss::Minimax => bce(&zeros, stat::G, -1.0)?,
-        });
+        p.extend(loss(g_loss.0, g_loss.1, stat::G, g_loss.2)?);
         p.extend(d_net.backward_input_only.iter().cloned());
         p.extend(g_net.backward_params.iter().cloned());
         p.push(tick(slot::G_ADAM)?);
-        p.push(ops::optim::adam_step(&gpu, &adam(&cfg, cfg.lr_g), &g.grads, &counters, slot::G_ADAM, &g.params, &g.adam_m, &g.adam_v)?);
+        p.push(step(&g, cfg.lr_g, slot::G_ADAM)?);
 
         // The preview grid: batch 0 of epoch 0 (augmented as training sees it), drawn through
         // the ZERO slot so it moves no counter.
