@@ -16,7 +16,7 @@
 //          binding one buffer read-only and read-write in one dispatch).
 // BINDINGS *_forward:  0 x r | 1 y rw | 2 params
 //          *_backward: 0 dy r | 1 saved r (x or y, see MATH) | 2 dx rw | 3 params
-// REF      src/reference/activation.rs   TESTS src/check/cases.rs (op "activation")
+// REF      src/reference/activation.rs   TESTS src/check/cases/activation.rs (op "activation")
 
 const WG: u32 = 256u;
 

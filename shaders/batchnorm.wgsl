@@ -29,7 +29,7 @@
 //                                   | 4 running_var r | 5 y rw | 6 params
 //          batchnorm_backward:      0 x r | 1 dy r | 2 gamma r | 3 saved r | 4 dx rw
 //                                   | 5 dgamma rw | 6 dbeta rw | 7 params
-// REF      src/reference/batchnorm.rs   TESTS src/check/cases.rs (op "batchnorm")
+// REF      src/reference/batchnorm.rs   TESTS src/check/cases/batchnorm.rs (op "batchnorm")
 
 const WG: u32 = 256u;
 

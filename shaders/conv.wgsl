@@ -50,7 +50,7 @@
 // BINDINGS gemm: 0 a r | 1 x r | 2 bias r | 3 out rw | 4 params
 //          conv_repack_convt: 0 w r | 1 a_out rw | 2 params
 // REF      src/reference/conv2d.rs, src/reference/conv_transpose2d.rs (a scatter)
-// TESTS    src/check/cases.rs (ops "conv2d", "conv_transpose2d")
+// TESTS    src/check/cases/conv.rs (ops "conv2d", "conv_transpose2d")
 
 override MODE: u32 = 0u;
 const MODE_CONV: u32 = 0u;

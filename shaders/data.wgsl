@@ -30,7 +30,7 @@
 //          gather_batch:  0..3 dataset chunks r (u32) | 4 sample_info r | 5 out rw | 6 params
 // USE      Appended to random.wgsl (src/gpu/shaders.rs): it uses its philox4x32_10 and its
 //          `counters` binding.
-// REF      src/reference/data.rs   TESTS src/check/cases.rs (op "data")
+// REF      src/reference/data.rs   TESTS src/check/cases/data.rs (op "data")
 
 const PERM_STREAM: u32 = 0x5045524Du;  // "PERM"
 const AUG_STREAM: u32 = 0x00415547u;   // "AUG"

@@ -23,7 +23,7 @@
 //          axpy        0 x r  | 1 y rw | 2 params
 //          axpby, mul  0 x r  | 1 y r  | 2 z rw | 3 params
 //          counter_add 0 counters rw (u32) | 1 params
-// REF      src/reference/elementwise.rs   TESTS src/check/cases.rs (op "elementwise")
+// REF      the one-line formulas in src/check/cases/elementwise.rs   TESTS same file (op "elementwise")
 
 const WG: u32 = 256u;
 

@@ -16,7 +16,7 @@
 // WRITES   out[slot]: atomic max into the caller's zeroed slot (several tensors, one slot each,
 //          read back together).
 // BINDINGS 0 x r | 1 out rw (u32, atomic) | 2 params
-// REF      src/reference/finite.rs   TESTS tests/gpu_ops.rs, src/check/cases.rs (op "finite")
+// REF      src/reference/finite.rs   TESTS tests/gpu_ops.rs, src/check/cases/finite.rs (op "finite")
 
 const WG: u32 = 256u;
 

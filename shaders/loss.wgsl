@@ -38,7 +38,7 @@
 //          softmax_cross_entropy: 0 logits r | 1 labels r (u32) | 2 dlogits rw | 3 out rw
 //                                 | 4 partials rw | 5 params
 //          loss_finish:           0 partials r | 1 out rw | 2 params
-// REF      src/reference/loss.rs   TESTS src/check/cases.rs (op "loss")
+// REF      src/reference/loss.rs   TESTS src/check/cases/loss.rs (op "loss")
 
 const WG: u32 = 256u;
 const CHUNK: u32 = 1024u;

@@ -29,7 +29,7 @@
 //          and stores are skipped. K is looped exactly; a partial last chunk of 4 k reads A as 0.
 // WRITES   C: overwrite (=), or accumulate with beta = 1 (C = AB + C).
 // BINDINGS 0 a r | 1 b r | 2 bias r | 3 c rw | 4 params
-// REF      src/reference/matmul.rs   TESTS src/check/cases.rs (op "matmul")
+// REF      src/reference/matmul.rs   TESTS src/check/cases/matmul.rs (op "matmul")
 
 struct MatmulParams {
     m: u32,

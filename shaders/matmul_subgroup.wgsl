@@ -17,7 +17,7 @@
 // BINDINGS 0 a r | 1 b r | 2 bias r | 3 c rw | 4 params   (matmul.wgsl's vec4 views)
 // USE      Appended to gemm_block.wgsl + matmul.wgsl (src/gpu/shaders.rs): it uses their
 //          bindings, MatmulParams, block_fma, b_chunk4 and store_block4.
-// REF      src/reference/matmul.rs   TESTS src/check/cases.rs (op "matmul")
+// REF      src/reference/matmul.rs   TESTS src/check/cases/matmul.rs (op "matmul")
 
 override SG: u32 = 8u;  // subgroup size; must equal the adapter's (src/ops/matmul.rs checks)
 

@@ -27,7 +27,7 @@
 //          sgd_step:          0 grad r | 1 param rw | 2 params
 //          sgd_momentum_step: 0 grad r | 1 param rw | 2 buf rw | 3 params
 //          rmsprop_step:      0 grad r | 1 param rw | 2 sq rw | 3 params
-// REF      src/reference/optim.rs   TESTS src/check/cases.rs (op "optim")
+// REF      src/reference/optim.rs   TESTS src/check/cases/optim.rs (op "optim")
 
 const WG: u32 = 256u;
 

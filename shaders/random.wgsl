@@ -24,7 +24,7 @@
 // WRITES   out, y, mask: overwrite (=).
 // BINDINGS rng_*:           0 counters r (u32) | 1 out rw | 2 params
 //          dropout_forward: 0 counters r (u32) | 1 x r | 2 y rw | 3 mask rw | 4 params
-// REF      src/reference/random.rs   TESTS src/check/cases.rs (op "random")
+// REF      src/reference/random.rs   TESTS src/check/cases/random.rs (op "random")
 
 const WG: u32 = 256u;
 const PHILOX_M0: u32 = 0xD2511F53u;

@@ -14,7 +14,7 @@
 //          wid.y·nwg.x; guard c < C.  sum_leading: ceil(inner/256) workgroups folded to (x, y).
 // WRITES   out: accumulate (+=) when accumulate = 1 (parameter gradients), overwrite otherwise.
 // BINDINGS 0 x r | 1 out rw | 2 params
-// REF      src/reference/reduce.rs   TESTS src/check/cases.rs (op "reduce")
+// REF      src/reference/reduce.rs   TESTS src/check/cases/reduce.rs (op "reduce")
 
 const WG: u32 = 256u;
 

@@ -174,7 +174,7 @@ pub fn bench_matmul(
     use crate::gpu::{DType, GpuTensor};
     use crate::ops::matmul::{matmul, MatmulKernel, MatmulSpec};
     let mut rows = Vec::new();
-    let mut rng = crate::check::Rng::new(0x5eed);
+    let mut rng = crate::rng::Rng::new(0x5eed);
     for &n in sizes {
         let a_data = rng.normals(n * n, 1.0);
         let b_data = rng.normals(n * n, 1.0);

@@ -14,6 +14,7 @@ pub mod gpu;
 pub mod nn;
 pub mod ops;
 pub mod reference;
+pub mod rng;
 pub mod sample;
 pub mod train;
 pub mod bench;

@@ -131,7 +131,7 @@ fn shader_compile_errors_name_the_file_and_entry_point() {
 
 #[test]
 fn reductions_are_bit_identical_on_rerun() {
-    use shadergan::check::Rng;
+    use shadergan::rng::Rng;
     let mut rng = Rng::new(3);
     let xs = rng.normals(64 * 128 * 16 * 16, 1.0);
     let dys = rng.normals(64 * 256 * 8 * 8, 1.0);

@@ -7,7 +7,7 @@
 //! error is O(h²) ≈ 1e-10 and the rounding error O(ε/h) ≈ 1e-11, so the tolerance 1e-7
 //! (relative to max(1, |grad|)) leaves a wide margin while any wrong term fails by far.
 
-use shadergan::check::Rng;
+use shadergan::rng::Rng;
 use shadergan::reference::{self as cpu, Tensor};
 
 const H: f64 = 1e-5;

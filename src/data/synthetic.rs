@@ -7,7 +7,7 @@
 //! is covered by clamp(0.5 − d, 0, 1) — a one-pixel-wide linear ramp across the edge.
 
 use super::{convert_channels, Dataset};
-use crate::check::Rng;
+use crate::rng::Rng;
 
 pub const CLASSES: [&str; 4] = ["circle", "square", "triangle", "ring"];
 const SEED: u64 = 0x5EED_5A9E_D47A_5E75;

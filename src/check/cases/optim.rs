@@ -1,0 +1,104 @@
+//! Check cases of the optim family.
+
+use super::*;
+
+/// Bound for an optimizer step compared as Δ = p_new − p_old: the update's own arithmetic
+/// (through sqrt and the bias corrections: TRANSCENDENTAL_BOUND) plus storing p_new in f32,
+/// which alone costs u·|p_new| per element — large next to a small step. Computed from the
+/// reference, so a step that is tiny relative to its parameter gets the room it needs.
+fn step_bound(p_new: &[f64], delta: &[f64]) -> f64 {
+    let norm = |v: &[f64]| v.iter().map(|x| x * x).sum::<f64>().sqrt();
+    TRANSCENDENTAL_BOUND + 2.0 * super::F32_U * norm(p_new) / norm(delta).max(f64::MIN_POSITIVE)
+}
+
+pub(super) fn optim_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for &(n, t, wd, decoupled, fold) in &[
+        (1usize, 1u32, 0.0f32, false, false),
+        (17, 1, 0.0, false, false),
+        (1000, 7, 0.01, false, false),
+        (1003, 250, 0.05, true, false),
+        (10_007, 3, 0.0, false, true),
+    ] {
+        let name = format!("adam n={n} t={t} wd={wd} decoupled={decoupled}{}", if fold { " folded" } else { "" });
+        v.push(Case::new("optim", name, move |gpu, rng| {
+            let capped;
+            let gpu = if fold {
+                capped = folded(gpu, FOLD_CAP);
+                &capped
+            } else {
+                gpu
+            };
+            // lr is large so that the step itself (not the parameter) is measured: the
+            // comparison is on Δparam = new − old.
+            let cfg = AdamConfig { lr: 0.1, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: wd, decoupled };
+            let (p0, g, m0, v0) = (rng.normals(n, 1.0), rng.normals(n, 1.0), rng.normals(n, 0.1), rng.uniforms(n, 0.0, 1.0));
+            let (mut p, mut m, mut vv) = (f64s(&p0), f64s(&m0), f64s(&v0));
+            let hyper = (cfg.lr as f64, cfg.beta1 as f64, cfg.beta2 as f64, cfg.eps as f64);
+            cpu::optim::adam_step(&mut p, &f64s(&g), &mut m, &mut vv, t, hyper, wd as f64, decoupled);
+            let counters = GpuTensor::from_u32(gpu, &[2], &[99, t - 1], "counters")?;
+            let (param, grad) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?);
+            let (mt, vt) = (upload(gpu, &[n], &m0, "m")?, upload(gpu, &[n], &v0, "v")?);
+            // The step counter is bumped on the GPU first, as the trainer does.
+            let d = [
+                ops::elementwise::counter_add(gpu, &counters, 1, 1)?,
+                ops::optim::adam_step(gpu, &cfg, &grad, &counters, 1, &param, &mt, &vt)?,
+            ];
+            let got = run_read(gpu, "adam", &d, &[&param, &mt, &vt])?;
+            let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
+            let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
+            let shape = format!("n={n} t={t} wd={wd}{}{}", if decoupled { " AdamW" } else { "" }, if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            Ok(vec![
+                Row::compare("optim", "adam_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&p, &delta_ref)),
+                Row::compare("optim", "adam_m", &shape, "vec4", &got[1], &m, ELEMENTWISE_BOUND),
+                Row::compare("optim", "adam_v", &shape, "vec4", &got[2], &vv, ELEMENTWISE_BOUND),
+            ])
+        }));
+    }
+    for &(n, momentum) in &[(1usize, None), (1001, None), (3, Some(0.9f32)), (1001, Some(0.9))] {
+        v.push(Case::new("optim", format!("sgd n={n} momentum={momentum:?}"), move |gpu, rng| {
+            let (lr, wd) = (0.1f32, 0.01f32);
+            let (p0, g, b0) = (rng.normals(n, 1.0), rng.normals(n, 1.0), rng.normals(n, 0.1));
+            let mut p = f64s(&p0);
+            let mut buf = f64s(&b0);
+            cpu::optim::sgd_step(&mut p, &f64s(&g), lr as f64, wd as f64, momentum.map(|mu| (mu as f64, &mut buf[..])));
+            let (param, grad, bt) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?, upload(gpu, &[n], &b0, "buf")?);
+            let d = ops::optim::sgd_step(gpu, lr, wd, momentum.map(|mu| (mu, &bt)), &grad, &param)?;
+            let got = run_read(gpu, "sgd", &[d], &[&param, &bt])?;
+            let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
+            let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
+            let shape = format!("n={n} momentum={momentum:?}");
+            let mut rows = vec![Row::compare("optim", "sgd_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&p, &delta_ref))];
+            if momentum.is_some() {
+                rows.push(Row::compare("optim", "sgd_momentum_buf", &shape, "vec4", &got[1], &buf, ELEMENTWISE_BOUND));
+            }
+            Ok(rows)
+        }));
+    }
+    for &(n, wd, fold) in &[(1usize, 0.0f32, false), (17, 0.0, false), (1003, 0.01, false), (10_007, 0.0, true)] {
+        v.push(Case::new("optim", format!("rmsprop n={n} wd={wd}{}", if fold { " folded" } else { "" }), move |gpu, rng| {
+            let capped;
+            let gpu = if fold {
+                capped = folded(gpu, FOLD_CAP);
+                &capped
+            } else {
+                gpu
+            };
+            let (lr, alpha, eps) = (0.05f32, 0.99f32, 1e-8f32);
+            let (p0, g, s0) = (rng.normals(n, 1.0), rng.normals(n, 1.0), rng.uniforms(n, 0.0, 1.0));
+            let (mut p, mut sq) = (f64s(&p0), f64s(&s0));
+            cpu::optim::rmsprop_step(&mut p, &f64s(&g), &mut sq, (lr as f64, alpha as f64, eps as f64), wd as f64);
+            let (param, grad, st) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?, upload(gpu, &[n], &s0, "sq")?);
+            let d = ops::optim::rmsprop_step(gpu, lr, alpha, eps, wd, &grad, &param, &st)?;
+            let got = run_read(gpu, "rmsprop", &[d], &[&param, &st])?;
+            let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
+            let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
+            let shape = format!("n={n} wd={wd}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            Ok(vec![
+                Row::compare("optim", "rmsprop_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&p, &delta_ref)),
+                Row::compare("optim", "rmsprop_square_avg", &shape, "vec4", &got[1], &sq, ELEMENTWISE_BOUND),
+            ])
+        }));
+    }
+    v
+}
