@@ -60,7 +60,7 @@ fn check_one_op_passes_and_reports_rows() {
     let (code, stdout, stderr) = shadergan(&["check", "--op", "loss", "--seed", "7"]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("seed 7"), "{stdout}");
-    assert!(stdout.contains("bce_gradient") && stdout.contains("PASS"), "{stdout}");
+    assert!(stdout.contains("bce_with_logits_gradient") && stdout.contains("PASS"), "{stdout}");
     assert!(stdout.contains("checks passed"), "{stdout}");
 }
 
