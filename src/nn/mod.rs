@@ -1,25 +1,25 @@
-//! Layers and sequential networks on the kernels: each layer has an explicit forward and
-//! backward (so a later backward-of-backward, for gradient penalties, composes the same
-//! passes), its parameters live in a [`ParamStore`], and a network bound to a batch size — an
-//! [`Instance`] — allocates every activation and gradient buffer once and prepares its
-//! dispatch lists once. Recording them is all a training step does.
+//! Layers and sequential networks on the kernels. A network is described by [`Layer`]s; each
+//! becomes a [`module::Module`] (one file per kind in `layers/`) that knows its parameters and
+//! output shape and, bound to tensors, owns its saved state and prepares its forward, backward-
+//! to-parameters and backward-to-inputs as separately recordable passes (so a later
+//! backward-of-backward, for gradient penalties, composes per module). Parameters live in a
+//! [`ParamStore`]; a network bound to a batch size — an [`Instance`] — allocates every
+//! activation and gradient buffer once and prepares its dispatch lists once. Recording them is
+//! all a training step does.
 //!
 //! Names and layouts follow PyTorch: a network is `main` (an `nn.Sequential`), parameters are
 //! `main.<index>.weight`, `main.<index>.bias`, `main.<index>.running_mean`, …
 
+pub mod layers;
+pub mod module;
 pub mod params;
 
 pub use params::{Init, Kind, ParamSpec, ParamStore};
 
+use module::{BindCtx, Io, Want};
+
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
-use crate::ops::activation::Activation;
-use crate::ops::batchnorm::BnConfig;
-use crate::ops::conv2d::Conv2dSpec;
-use crate::ops::conv_transpose2d::ConvT2dSpec;
-use crate::ops::matmul::MatmulSpec;
-use crate::ops::random::RngKey;
-use crate::ops::{self};
 
 /// One layer of a sequential network.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,101 +45,25 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// The module that implements this layer.
+    pub fn module(&self) -> Box<dyn module::Module> {
+        layers::module_of(self)
+    }
+
     /// The PyTorch module this layer mirrors, for printing.
     pub fn torch_name(&self) -> String {
-        match self {
-            Layer::Linear { in_features, out_features, bias } => format!("Linear({in_features}, {out_features}, bias={bias})"),
-            Layer::Conv2d { c_in, c_out, kernel, stride, padding, bias } => {
-                format!("Conv2d({c_in}, {c_out}, {kernel}, {stride}, {padding}, bias={bias})")
-            }
-            Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, bias } => {
-                format!("ConvTranspose2d({c_in}, {c_out}, {kernel}, {stride}, {padding}, output_padding={output_padding}, bias={bias})")
-            }
-            Layer::BatchNorm2d { channels } => format!("BatchNorm2d({channels})"),
-            Layer::Relu => "ReLU()".into(),
-            Layer::LeakyRelu(s) => format!("LeakyReLU({s})"),
-            Layer::Tanh => "Tanh()".into(),
-            Layer::Sigmoid => "Sigmoid()".into(),
-            Layer::Dropout(p) => format!("Dropout({p})"),
-            Layer::Flatten => "Flatten()".into(),
-            Layer::Unflatten(s) => format!("Unflatten(1, {s:?})"),
-        }
+        self.module().torch_name()
     }
 
     /// The layer's tensors with their shapes and initialisation (DCGAN: conv weights
     /// N(0, 0.02), BatchNorm γ N(1, 0.02) and β 0; Linear: PyTorch's default U(±1/√fan_in)).
     pub fn params(&self, prefix: &str, conv_init: Init) -> Vec<ParamSpec> {
-        let p = |name: &str, shape: Vec<usize>, kind, init| ParamSpec { name: format!("{prefix}.{name}"), shape, kind, init };
-        match *self {
-            Layer::Linear { in_features, out_features, bias } => {
-                let bound = 1.0 / (in_features as f32).sqrt();
-                let mut v = vec![p("weight", vec![out_features, in_features], Kind::Trainable, Init::Uniform { bound })];
-                if bias {
-                    v.push(p("bias", vec![out_features], Kind::Trainable, Init::Uniform { bound }));
-                }
-                v
-            }
-            Layer::Conv2d { c_in, c_out, kernel, bias, .. } => {
-                let mut v = vec![p("weight", vec![c_out, c_in, kernel, kernel], Kind::Trainable, conv_init)];
-                if bias {
-                    v.push(p("bias", vec![c_out], Kind::Trainable, Init::Constant(0.0)));
-                }
-                v
-            }
-            Layer::ConvTranspose2d { c_in, c_out, kernel, bias, .. } => {
-                let mut v = vec![p("weight", vec![c_in, c_out, kernel, kernel], Kind::Trainable, conv_init)];
-                if bias {
-                    v.push(p("bias", vec![c_out], Kind::Trainable, Init::Constant(0.0)));
-                }
-                v
-            }
-            Layer::BatchNorm2d { channels } => vec![
-                p("weight", vec![channels], Kind::Trainable, Init::Normal { mean: 1.0, std: 0.02 }),
-                p("bias", vec![channels], Kind::Trainable, Init::Constant(0.0)),
-                p("running_mean", vec![channels], Kind::Buffer, Init::Constant(0.0)),
-                p("running_var", vec![channels], Kind::Buffer, Init::Constant(1.0)),
-            ],
-            _ => vec![],
-        }
+        self.module().params(prefix, conv_init)
     }
 
     /// Output shape for an input of `shape` ([B, ...]), or why the input does not fit.
     pub fn output_shape(&self, shape: &[usize]) -> Result<Vec<usize>> {
-        let b = shape[0];
-        let per_sample: usize = shape[1..].iter().product();
-        let err = |m: String| Err(Error::shape(self.torch_name(), m));
-        match self {
-            Layer::Linear { in_features, out_features, .. } => {
-                if per_sample != *in_features {
-                    return err(format!("input {shape:?} has {per_sample} features per sample, expected {in_features}"));
-                }
-                Ok(vec![b, *out_features])
-            }
-            Layer::Conv2d { c_in, c_out, kernel, stride, padding, .. } => {
-                let w = [*c_out, *c_in, *kernel, *kernel];
-                let sh = ops::conv2d::Conv2dShape::new(&Conv2dSpec { stride: *stride, padding: *padding }, shape, &w)?;
-                Ok(sh.output().to_vec())
-            }
-            Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, .. } => {
-                let w = [*c_in, *c_out, *kernel, *kernel];
-                let spec = ConvT2dSpec { stride: *stride, padding: *padding, output_padding: *output_padding };
-                Ok(ops::conv_transpose2d::ConvT2dShape::new(&spec, shape, &w)?.output().to_vec())
-            }
-            Layer::BatchNorm2d { channels } => {
-                if shape.len() < 2 || shape[1] != *channels {
-                    return err(format!("input {shape:?} does not have {channels} channels"));
-                }
-                Ok(shape.to_vec())
-            }
-            Layer::Flatten => Ok(vec![b, per_sample]),
-            Layer::Unflatten(s) => {
-                if s.iter().product::<usize>() != per_sample {
-                    return err(format!("input {shape:?} cannot be viewed as [{b}, {s:?}]"));
-                }
-                Ok([vec![b], s.clone()].concat())
-            }
-            _ => Ok(shape.to_vec()),
-        }
+        self.module().output_shape(&[shape])
     }
 }
 
@@ -260,9 +184,10 @@ impl Instance {
         let shapes = spec.shapes(batch)?;
         let tag = format!("{}[{}]", spec.name, match mode { Mode::Train => "train", Mode::Eval => "eval" });
         let n = spec.layers.len();
+        let modules: Vec<Box<dyn module::Module>> = spec.layers.iter().map(Layer::module).collect();
         // Views share their producer's buffer: Flatten/Unflatten outputs, and a dropout in
         // eval mode (the identity).
-        let is_view = |l: &Layer| matches!(l, Layer::Flatten | Layer::Unflatten(_)) || (mode == Mode::Eval && matches!(l, Layer::Dropout(_)));
+        let is_view = |i: usize| modules[i].is_view(mode);
         // Activations from the input forward: a view layer's output is its input's memory.
         let mut acts: Vec<GpuTensor> = Vec::with_capacity(n + 1);
         acts.push(match input {
@@ -271,7 +196,7 @@ impl Instance {
             None => GpuTensor::zeros(gpu, &shapes[0], DType::F32, &format!("{tag}.input"))?,
         });
         for i in 1..=n {
-            acts.push(if is_view(&spec.layers[i - 1]) {
+            acts.push(if is_view(i - 1) {
                 acts[i - 1].reshaped(&shapes[i])?
             } else {
                 GpuTensor::zeros(gpu, &shapes[i], DType::F32, &format!("{tag}.main.{}.out", i - 1))?
@@ -287,7 +212,7 @@ impl Instance {
         });
         for i in (0..n).rev() {
             let next = grads[i + 1].as_ref().expect("filled from the end");
-            grads[i] = Some(if is_view(&spec.layers[i]) {
+            grads[i] = Some(if is_view(i) {
                 next.reshaped(&shapes[i])?
             } else {
                 GpuTensor::zeros(gpu, &shapes[i], DType::F32, &format!("{tag}.main.{i}.in.grad"))?
@@ -295,168 +220,28 @@ impl Instance {
         }
         let grads: Vec<GpuTensor> = grads.into_iter().map(|g| g.expect("every gradient assigned")).collect();
 
-        let bn = BnConfig::default();
         let mut forward = Vec::new();
-        let mut backward_params = Vec::new();
-        let mut backward_input_only = Vec::new();
-        // Per-layer state the backward needs: BatchNorm's saved statistics and dropout masks.
-        let mut bn_saved: Vec<Option<GpuTensor>> = vec![None; n];
-        let mut dropout_masks: Vec<Option<GpuTensor>> = vec![None; n];
-        for (i, layer) in spec.layers.iter().enumerate() {
-            let (x, y) = (&acts[i], &acts[i + 1]);
-            let pre = format!("main.{i}");
-            let w = || store.param(&format!("{pre}.weight"));
-            let b = |on: bool| -> Result<Option<GpuTensor>> { if on { Ok(Some(store.param(&format!("{pre}.bias"))?)) } else { Ok(None) } };
-            match layer {
-                Layer::Linear { bias, .. } => {
-                    let (x2, y2) = (x.reshaped(&flat(x.shape()))?, y.reshaped(&flat(y.shape()))?);
-                    let (m, k) = (x2.shape()[0], x2.shape()[1]);
-                    let spec = MatmulSpec { trans_b: true, ..MatmulSpec::new(m, y2.shape()[1], k) };
-                    forward.push(ops::matmul::matmul(gpu, &spec, &x2, &w()?, b(*bias)?.as_ref(), &y2, None)?);
-                }
-                Layer::Conv2d { stride, padding, bias, .. } => {
-                    let s = Conv2dSpec { stride: *stride, padding: *padding };
-                    forward.extend(ops::conv2d::forward(gpu, &s, x, &w()?, b(*bias)?.as_ref(), y, None)?);
-                }
-                Layer::ConvTranspose2d { stride, padding, output_padding, bias, .. } => {
-                    let s = ConvT2dSpec { stride: *stride, padding: *padding, output_padding: *output_padding };
-                    forward.extend(ops::conv_transpose2d::forward(gpu, &s, x, &w()?, b(*bias)?.as_ref(), y, None)?);
-                }
-                Layer::BatchNorm2d { channels } => {
-                    let (gamma, beta) = (w()?, store.param(&format!("{pre}.bias"))?);
-                    let (rm, rv) = (store.param(&format!("{pre}.running_mean"))?, store.param(&format!("{pre}.running_var"))?);
-                    forward.push(match mode {
-                        Mode::Train => {
-                            let saved = GpuTensor::zeros(gpu, &[2, *channels], DType::F32, &format!("{tag}.{pre}.saved"))?;
-                            let d = ops::batchnorm::forward_train(gpu, &bn, x, &gamma, &beta, y, &saved, &rm, &rv, true)?;
-                            bn_saved[i] = Some(saved);
-                            d
-                        }
-                        Mode::Eval => ops::batchnorm::forward_eval(gpu, &bn, x, &gamma, &beta, &rm, &rv, y)?,
-                    });
-                }
-                Layer::Relu => forward.push(ops::activation::forward(gpu, Activation::Relu, x, y)?),
-                Layer::LeakyRelu(s) => forward.push(ops::activation::forward(gpu, Activation::LeakyRelu(*s), x, y)?),
-                Layer::Tanh => forward.push(ops::activation::forward(gpu, Activation::Tanh, x, y)?),
-                Layer::Sigmoid => forward.push(ops::activation::forward(gpu, Activation::Sigmoid, x, y)?),
-                Layer::Dropout(p) => {
-                    if mode == Mode::Train {
-                        let mask = GpuTensor::zeros(gpu, x.shape(), DType::F32, &format!("{tag}.{pre}.mask"))?;
-                        let key = RngKey { seed: dropout.seed, stream: params::stream_of(&format!("{}.{pre}.dropout", spec.name)), counter_index: dropout.counter_index };
-                        forward.push(ops::random::dropout_forward(gpu, *p, key, counters, x, y, &mask)?);
-                        dropout_masks[i] = Some(mask);
-                    }
-                }
-                Layer::Flatten | Layer::Unflatten(_) => {}
-            }
+        let mut bound = Vec::with_capacity(n);
+        for (i, m) in modules.iter().enumerate() {
+            let ctx = BindCtx { gpu, store, mode, counters, dropout, net: &spec.name, tag: &tag, prefix: format!("main.{i}") };
+            let io = Io { inputs: &acts[i..=i], output: &acts[i + 1], input_grads: &grads[i..=i], output_grad: &grads[i + 1] };
+            let b = m.bind(&ctx, &io)?;
+            forward.extend(b.forward());
+            bound.push(b);
         }
 
+        let mut backward_params = Vec::new();
+        let mut backward_input_only = Vec::new();
         if mode == Mode::Train {
             // Below the first layer with a kernel there is nothing to propagate into.
-            let first_real = spec.layers.iter().position(|l| !is_view(l)).unwrap_or(n);
+            let first_real = (0..n).find(|&i| !is_view(i)).unwrap_or(n);
             for i in (0..n).rev() {
-                let layer = &spec.layers[i];
-                let pre = format!("main.{i}");
-                let (x, y, dy, dx) = (&acts[i], &acts[i + 1], &grads[i + 1], &grads[i]);
-                for want_params in [true, false] {
-                    let list = if want_params { &mut backward_params } else { &mut backward_input_only };
-                    // The input gradient of the first real layer is only wanted when passing
-                    // through the network to the one before it.
-                    let want_dx = !want_params || i > first_real;
-                    layer_backward(gpu, store, layer, &pre, x, y, dy, dx, want_params, want_dx, &bn_saved[i], &dropout_masks[i], list)?;
-                }
+                // The input gradient of the first real layer is only wanted when passing
+                // through the network to the one before it.
+                backward_params.extend(bound[i].backward(Want { params: true, inputs: i > first_real })?);
+                backward_input_only.extend(bound[i].backward(Want { params: false, inputs: true })?);
             }
         }
         Ok(Instance { batch, mode, acts, grads, forward, backward_params, backward_input_only })
     }
-}
-
-/// [B, ...] → [B, rest]
-fn flat(shape: &[usize]) -> Vec<usize> {
-    vec![shape[0], shape[1..].iter().product()]
-}
-
-#[allow(clippy::too_many_arguments)]
-fn layer_backward(
-    gpu: &Gpu,
-    store: &ParamStore,
-    layer: &Layer,
-    pre: &str,
-    x: &GpuTensor,
-    y: &GpuTensor,
-    dy: &GpuTensor,
-    dx: &GpuTensor,
-    want_params: bool,
-    want_dx: bool,
-    bn_saved: &Option<GpuTensor>,
-    mask: &Option<GpuTensor>,
-    out: &mut Vec<Dispatch>,
-) -> Result<()> {
-    let w = || store.param(&format!("{pre}.weight"));
-    let g = |name: &str| store.grad(&format!("{pre}.{name}"));
-    match layer {
-        Layer::Linear { bias, .. } => {
-            let (x2, dy2, dx2) = (x.reshaped(&flat(x.shape()))?, dy.reshaped(&flat(dy.shape()))?, dx.reshaped(&flat(dx.shape()))?);
-            let (batch, in_f, out_f) = (x2.shape()[0], x2.shape()[1], dy2.shape()[1]);
-            if want_dx {
-                // dx [B, in] = dy [B, out] · W [out, in]
-                out.push(ops::matmul::matmul(gpu, &MatmulSpec::new(batch, in_f, out_f), &dy2, &w()?, None, &dx2, None)?);
-            }
-            if want_params {
-                // dW [out, in] += dyᵀ · x
-                let spec = MatmulSpec { trans_a: true, beta: 1.0, ..MatmulSpec::new(out_f, in_f, batch) };
-                out.push(ops::matmul::matmul(gpu, &spec, &dy2, &x2, None, &g("weight")?, None)?);
-                if *bias {
-                    out.push(ops::reduce::sum_channels(gpu, "linear.backward_bias", &dy2, &g("bias")?, true)?);
-                }
-            }
-        }
-        Layer::Conv2d { stride, padding, bias, .. } => {
-            let s = Conv2dSpec { stride: *stride, padding: *padding };
-            if want_params {
-                out.extend(ops::conv2d::backward_weight(gpu, &s, x, dy, &g("weight")?, None)?);
-                if *bias {
-                    out.push(ops::conv2d::backward_bias(gpu, dy, &g("bias")?)?);
-                }
-            }
-            if want_dx {
-                out.extend(ops::conv2d::backward_input(gpu, &s, dy, &w()?, dx, None)?);
-            }
-        }
-        Layer::ConvTranspose2d { stride, padding, output_padding, bias, .. } => {
-            let s = ConvT2dSpec { stride: *stride, padding: *padding, output_padding: *output_padding };
-            if want_params {
-                out.extend(ops::conv_transpose2d::backward_weight(gpu, &s, x, dy, &g("weight")?, None)?);
-                if *bias {
-                    out.push(ops::conv_transpose2d::backward_bias(gpu, dy, &g("bias")?)?);
-                }
-            }
-            if want_dx {
-                out.extend(ops::conv_transpose2d::backward_input(gpu, &s, dy, &w()?, dx, None)?);
-            }
-        }
-        Layer::BatchNorm2d { channels } => {
-            let saved = bn_saved.as_ref().expect("training forward saved the statistics");
-            // The kernel always produces dγ and dβ; when this network is not being updated
-            // they go to scratch tensors so its gradients stay untouched.
-            let (dgamma, dbeta) = if want_params {
-                (g("weight")?, g("bias")?)
-            } else {
-                let z = |n: &str| GpuTensor::zeros(gpu, &[*channels], DType::F32, &format!("{pre}.{n}.discarded"));
-                (z("dgamma")?, z("dbeta")?)
-            };
-            out.push(ops::batchnorm::backward(gpu, &BnConfig::default(), x, dy, &w()?, saved, dx, &dgamma, &dbeta)?);
-        }
-        Layer::Relu => out.push(ops::activation::backward(gpu, Activation::Relu, dy, x, dx)?),
-        Layer::LeakyRelu(s) => out.push(ops::activation::backward(gpu, Activation::LeakyRelu(*s), dy, x, dx)?),
-        Layer::Tanh => out.push(ops::activation::backward(gpu, Activation::Tanh, dy, y, dx)?),
-        Layer::Sigmoid => out.push(ops::activation::backward(gpu, Activation::Sigmoid, dy, y, dx)?),
-        Layer::Dropout(_) => {
-            let mask = mask.as_ref().expect("training forward drew a mask");
-            out.push(ops::elementwise::mul(gpu, dy, mask, dx)?);
-        }
-        // Views: the gradient buffers are the same memory.
-        Layer::Flatten | Layer::Unflatten(_) => {}
-    }
-    Ok(())
 }

@@ -1,0 +1,92 @@
+//! `nn.ConvTranspose2d`: weight [C_in, C_out, K, K], bias [C_out].
+
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, GpuTensor};
+use crate::nn::module::{BindCtx, Bound, Io, Module, Want};
+use crate::nn::{Init, Kind, ParamSpec};
+use crate::ops::{self, conv_transpose2d::ConvT2dSpec};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConvTranspose2d {
+    pub c_in: usize,
+    pub c_out: usize,
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+    pub output_padding: usize,
+    pub bias: bool,
+}
+
+impl ConvTranspose2d {
+    fn spec(&self) -> ConvT2dSpec {
+        ConvT2dSpec { stride: self.stride, padding: self.padding, output_padding: self.output_padding }
+    }
+}
+
+impl Module for ConvTranspose2d {
+    fn torch_name(&self) -> String {
+        format!("ConvTranspose2d({}, {}, {}, {}, {}, output_padding={}, bias={})", self.c_in, self.c_out, self.kernel, self.stride, self.padding, self.output_padding, self.bias)
+    }
+
+    fn params(&self, prefix: &str, conv_init: Init) -> Vec<ParamSpec> {
+        let mut v = vec![ParamSpec { name: format!("{prefix}.weight"), shape: vec![self.c_in, self.c_out, self.kernel, self.kernel], kind: Kind::Trainable, init: conv_init }];
+        if self.bias {
+            v.push(ParamSpec { name: format!("{prefix}.bias"), shape: vec![self.c_out], kind: Kind::Trainable, init: Init::Constant(0.0) });
+        }
+        v
+    }
+
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>> {
+        let w = [self.c_in, self.c_out, self.kernel, self.kernel];
+        Ok(ops::conv_transpose2d::ConvT2dShape::new(&self.spec(), inputs[0], &w)?.output().to_vec())
+    }
+
+    fn bind(&self, ctx: &BindCtx, io: &Io) -> Result<Box<dyn Bound>> {
+        let weight = ctx.param("weight")?;
+        let bias = if self.bias { Some(ctx.param("bias")?) } else { None };
+        let forward = ops::conv_transpose2d::forward(ctx.gpu, &self.spec(), io.x(), &weight, bias.as_ref(), io.output, None)?;
+        Ok(Box::new(BoundConvT2d {
+            gpu: ctx.gpu.clone(),
+            spec: self.spec(),
+            forward,
+            x: io.x().clone(),
+            dx: io.dx().clone(),
+            dy: io.output_grad.clone(),
+            weight,
+            dweight: ctx.grad("weight")?,
+            dbias: if self.bias { Some(ctx.grad("bias")?) } else { None },
+        }))
+    }
+}
+
+struct BoundConvT2d {
+    gpu: Gpu,
+    spec: ConvT2dSpec,
+    forward: Vec<Dispatch>,
+    x: GpuTensor,
+    dx: GpuTensor,
+    dy: GpuTensor,
+    weight: GpuTensor,
+    dweight: GpuTensor,
+    dbias: Option<GpuTensor>,
+}
+
+impl Bound for BoundConvT2d {
+    fn forward(&self) -> Vec<Dispatch> {
+        self.forward.clone()
+    }
+
+    fn backward(&self, want: Want) -> Result<Vec<Dispatch>> {
+        let mut out = Vec::new();
+        if want.params {
+            out.extend(ops::conv_transpose2d::backward_weight(&self.gpu, &self.spec, &self.x, &self.dy, &self.dweight, None)?);
+            if let Some(db) = &self.dbias {
+                out.push(ops::conv_transpose2d::backward_bias(&self.gpu, &self.dy, db)?);
+            }
+        }
+        if want.inputs {
+            out.extend(ops::conv_transpose2d::backward_input(&self.gpu, &self.spec, &self.dy, &self.weight, &self.dx, None)?);
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,46 @@
+//! One file per module kind. [`module_of`] turns a network description's [`Layer`] into its
+//! module.
+
+mod activation;
+mod batchnorm2d;
+mod conv2d;
+mod conv_transpose2d;
+mod dropout;
+mod linear;
+mod view;
+
+pub use activation::ActivationLayer;
+pub use batchnorm2d::BatchNorm2d;
+pub use conv2d::Conv2d;
+pub use conv_transpose2d::ConvTranspose2d;
+pub use dropout::Dropout;
+pub use linear::Linear;
+pub use view::{Flatten, Unflatten};
+
+use super::module::Module;
+use super::Layer;
+use crate::ops::activation::Activation;
+
+/// The module that implements `layer`.
+pub fn module_of(layer: &Layer) -> Box<dyn Module> {
+    match layer {
+        &Layer::Linear { in_features, out_features, bias } => Box::new(Linear { in_features, out_features, bias }),
+        &Layer::Conv2d { c_in, c_out, kernel, stride, padding, bias } => Box::new(Conv2d { c_in, c_out, kernel, stride, padding, bias }),
+        &Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, bias } => {
+            Box::new(ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, bias })
+        }
+        &Layer::BatchNorm2d { channels } => Box::new(BatchNorm2d { channels }),
+        Layer::Relu => Box::new(ActivationLayer(Activation::Relu)),
+        &Layer::LeakyRelu(s) => Box::new(ActivationLayer(Activation::LeakyRelu(s))),
+        Layer::Tanh => Box::new(ActivationLayer(Activation::Tanh)),
+        Layer::Sigmoid => Box::new(ActivationLayer(Activation::Sigmoid)),
+        &Layer::Dropout(p) => Box::new(Dropout { p }),
+        Layer::Flatten => Box::new(Flatten),
+        Layer::Unflatten(s) => Box::new(Unflatten(s.clone())),
+    }
+}
+
+/// [B, ...] → [B, rest]
+pub(crate) fn flat(shape: &[usize]) -> Vec<usize> {
+    vec![shape[0], shape[1..].iter().product()]
+}

@@ -1,0 +1,114 @@
+//! What every node of a network is: a [`Module`] describes a layer (its parameters, its
+//! output shape, its PyTorch name); bound to tensors it becomes a [`Bound`] that owns its saved
+//! state (BatchNorm statistics, dropout masks) and prepares its passes. Each pass is recorded
+//! separately — forward, backward to the parameters, backward to the inputs — so a training
+//! program can ask for exactly the gradients it needs (D's update wants both; the pass through
+//! D in G's update wants only the input gradient), and a later pass (the gradient penalty's
+//! backward of the backward) can be added per module without touching the others.
+//!
+//! Inputs are slices so that a node with several inputs (concatenation, a projection) has the
+//! same shape of interface as a layer with one.
+
+use crate::error::Result;
+use crate::gpu::{Dispatch, Gpu, GpuTensor};
+
+use super::{DropoutRng, Init, Mode, ParamSpec, ParamStore};
+
+/// Everything a module needs to bind itself: the device, its network's parameters, the mode,
+/// where dropout draws its masks, and its names (`prefix` is its state-dict prefix, e.g.
+/// `main.3`; `tag` labels its buffers).
+pub struct BindCtx<'a> {
+    pub gpu: &'a Gpu,
+    pub store: &'a ParamStore,
+    pub mode: Mode,
+    pub counters: &'a GpuTensor,
+    pub dropout: DropoutRng,
+    /// The network's name ("generator", "discriminator"): part of dropout's stream id.
+    pub net: &'a str,
+    pub tag: &'a str,
+    pub prefix: String,
+}
+
+impl BindCtx<'_> {
+    /// The tensor `<prefix>.<name>` of the store (weights, or a running statistic).
+    pub fn param(&self, name: &str) -> Result<GpuTensor> {
+        self.store.param(&format!("{}.{name}", self.prefix))
+    }
+
+    /// The gradient of `<prefix>.<name>`.
+    pub fn grad(&self, name: &str) -> Result<GpuTensor> {
+        self.store.grad(&format!("{}.{name}", self.prefix))
+    }
+}
+
+/// The tensors a module is bound to: its inputs, its output, and their gradients.
+pub struct Io<'a> {
+    pub inputs: &'a [GpuTensor],
+    pub output: &'a GpuTensor,
+    pub input_grads: &'a [GpuTensor],
+    pub output_grad: &'a GpuTensor,
+}
+
+impl Io<'_> {
+    /// The only input of a single-input module.
+    pub fn x(&self) -> &GpuTensor {
+        &self.inputs[0]
+    }
+
+    pub fn dx(&self) -> &GpuTensor {
+        &self.input_grads[0]
+    }
+}
+
+/// Which gradients a backward pass computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Want {
+    /// Accumulate the parameters' gradients (+=) into the store.
+    pub params: bool,
+    /// Write the inputs' gradients (=).
+    pub inputs: bool,
+}
+
+pub trait Module: std::fmt::Debug {
+    /// The PyTorch module this mirrors, as PyTorch prints it.
+    fn torch_name(&self) -> String;
+
+    /// Its tensors under `prefix` with their shapes and initialisation.
+    fn params(&self, _prefix: &str, _conv_init: Init) -> Vec<ParamSpec> {
+        Vec::new()
+    }
+
+    /// The output shape for inputs of these shapes ([B, ...] each), or why they do not fit.
+    fn output_shape(&self, inputs: &[&[usize]]) -> Result<Vec<usize>>;
+
+    /// Whether the output is the input's memory viewed in another shape (no dispatch, and the
+    /// gradients share memory too).
+    fn is_view(&self, _mode: Mode) -> bool {
+        false
+    }
+
+    /// Prepare the passes of this module on these tensors (allocating its saved state).
+    fn bind(&self, ctx: &BindCtx, io: &Io) -> Result<Box<dyn Bound>>;
+}
+
+/// A module bound to its tensors.
+pub trait Bound {
+    /// The forward pass (in the mode it was bound in).
+    fn forward(&self) -> Vec<Dispatch>;
+
+    /// The backward pass for `want`; nothing when neither is wanted.
+    fn backward(&self, want: Want) -> Result<Vec<Dispatch>>;
+}
+
+/// The bound form of a view or an identity: no pass at all.
+pub struct NoPass;
+
+impl Bound for NoPass {
+    fn forward(&self) -> Vec<Dispatch> {
+        Vec::new()
+    }
+
+    fn backward(&self, _want: Want) -> Result<Vec<Dispatch>> {
+        Ok(Vec::new())
+    }
+}
