@@ -189,6 +189,18 @@ fn softmax_cross_entropy_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn one_hot_concatenation_gradient_matches_finite_differences() {
+    let mut rng = seeded("concat one-hot");
+    for (b, c, p, classes) in [(1, 1, 1, 1), (3, 2, 5, 4), (2, 3, 1, 10)] {
+        let x = randn(&mut rng, b * c * p);
+        let labels: Vec<u32> = (0..b).map(|n| ((n * 3 + 1) % classes) as u32).collect();
+        let r = randn(&mut rng, b * (c + classes) * p);
+        let g = cpu::labels::concat_one_hot_backward(&r, b, c, p, classes);
+        gradcheck(&format!("concat one-hot {b}x{c}x{p}+{classes}"), &x, &g, |v| dot(&r, &cpu::labels::concat_one_hot(v, &labels, b, c, p, classes)));
+    }
+}
+
+#[test]
 fn bce_is_finite_and_exact_for_huge_logits() {
     // −log σ(x) for x = −1000 is 1000 (to f64 precision); log σ(1000) is 0.
     let (loss, prob) = cpu::loss::bce_with_logits(&[-1000.0, 1000.0], &[1.0, 1.0], 1.0);

@@ -154,6 +154,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::OPTIM, "RmspropParams", size_of::<ops::optim::RmspropParams>()),
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
+        (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),
         (&sh::BATCHNORM, "BnParams", size_of::<ops::batchnorm::BnParams>()),
         (&sh::MATMUL, "MatmulParams", size_of::<ops::matmul::MatmulParams>()),
         (&sh::CONV, "ConvParams", size_of::<ops::conv::ConvParams>()),

@@ -40,6 +40,7 @@ shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
+shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
 shader!(BATCHNORM, false, "batchnorm.wgsl");
 shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
 shader!(MATMUL_SUBGROUP, true, "matmul_subgroup.wgsl", ["gemm_block.wgsl", "matmul.wgsl", "matmul_subgroup.wgsl"]);
@@ -76,6 +77,7 @@ pub static ALL: &[&Shader] = &[
     &OPTIM,
     &RANDOM,
     &DATA,
+    &LABELS,
     &BATCHNORM,
     &MATMUL,
     &MATMUL_SUBGROUP,

@@ -11,6 +11,7 @@ pub mod conv_transpose2d;
 pub mod data;
 pub mod elementwise;
 pub mod finite;
+pub mod labels;
 pub mod loss;
 pub mod matmul;
 pub mod optim;

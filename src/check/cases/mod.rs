@@ -13,6 +13,7 @@ mod loss;
 mod optim;
 mod random;
 mod data;
+mod labels;
 mod batchnorm;
 mod matmul;
 mod conv;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<Case> {
     v.extend(optim::optim_cases());
     v.extend(random::random_cases());
     v.extend(data::data_cases());
+    v.extend(labels::labels_cases());
     v.extend(batchnorm::batchnorm_cases());
     v.extend(matmul::matmul_cases());
     v.extend(conv::conv2d_cases());
