@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use shadergan::data::DatasetKind;
-use shadergan::model::ModelKind;
+use shadergan::model::{ConditionMode, ModelKind};
 use shadergan::train::{GanLoss, Optimizer};
 
 #[derive(Parser, Debug)]
@@ -144,6 +144,11 @@ pub struct TrainArgs {
     /// Discriminator width.
     #[arg(long)]
     pub ndf: Option<usize>,
+    /// Class-conditional: concat appends the label as one-hot to z and as constant planes to
+    /// D's input (Mirza & Osindero 2014). Needs labelled data: synthetic (4 shapes), mnist,
+    /// cifar10. Sample grids then show one row per class.
+    #[arg(long, value_enum)]
+    pub conditional: Option<ConditionMode>,
     /// Dropout in the MLP discriminator.
     #[arg(long, default_value_t = 0.3)]
     pub dropout: f32,
@@ -244,9 +249,17 @@ pub struct SampleArgs {
     /// from PyTorch (the architecture is then inferred from the shapes).
     #[arg(long)]
     pub checkpoint: PathBuf,
-    /// Number of samples.
-    #[arg(long, default_value_t = 64)]
-    pub n: usize,
+    /// Number of samples (default 64; a conditional generator makes --per-class of each class
+    /// unless --class is given).
+    #[arg(long)]
+    pub n: Option<usize>,
+    /// Conditional generators: make every sample of this class (0-based).
+    #[arg(long)]
+    pub class: Option<usize>,
+    /// Conditional generators: this many samples of each class, one grid row per class
+    /// (default 8).
+    #[arg(long)]
+    pub per_class: Option<usize>,
     /// Seed of the latents.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,

@@ -12,7 +12,7 @@ use crate::cli::{AdapterArgs, BenchArgs, BnStats, Preset, SampleArgs, TrainArgs}
 use shadergan::data;
 use shadergan::fsutil::{self, RunDir};
 use shadergan::gpu::{AdapterChoice, Gpu};
-use shadergan::model::{ModelConfig, ModelKind};
+use shadergan::model::{Conditional, ModelConfig, ModelKind};
 use shadergan::nn::Mode;
 use shadergan::sample::{self, Generator};
 use shadergan::train::checkpoint::{HostTensor, TensorFile, Values};
@@ -59,6 +59,11 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
             ngf: args.ngf.unwrap_or(width),
             ndf: args.ndf.unwrap_or(width),
             dropout: args.dropout,
+            conditional: match (args.conditional, args.dataset.classes()) {
+                (None, _) => None,
+                (Some(mode), Some(classes)) => Some(Conditional { mode, classes }),
+                (Some(_), None) => bail!("--conditional needs class labels, and --dataset {} has none; use synthetic, mnist or cifar10", format!("{:?}", args.dataset).to_lowercase()),
+            },
         },
         dataset: args.dataset,
         data: args.data.clone(),
@@ -205,8 +210,9 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     }
     let c = &trainer.cfg;
     eprintln!(
-        "model: {:?} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, {:?} lr {}/{}, {} D steps{}, seed {}",
+        "model: {:?}{} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, {:?} lr {}/{}, {} D steps{}, seed {}",
         c.model.model,
+        c.model.conditional.map(|k| format!(" conditional ({:?}, {} classes)", k.mode, k.classes).to_lowercase()).unwrap_or_default(),
         c.model.channels,
         c.model.image_size,
         c.model.image_size,
@@ -296,7 +302,7 @@ fn check_raw_target(path: &Path) -> Result<()> {
         bail!("--raw-out {}: the raw outputs are a safetensors file; give a path ending in .safetensors", path.display());
     }
     if path.exists() {
-        let ours = TensorFile::load(path).is_ok_and(|f| f.metadata.contains_key("batchnorm") && f.tensors.keys().all(|k| k == "images" || k == "z"));
+        let ours = TensorFile::load(path).is_ok_and(|f| f.metadata.contains_key("batchnorm") && f.tensors.keys().all(|k| k == "images" || k == "z" || k == "labels"));
         if !ours {
             bail!("--raw-out {} exists and was not written by `sample --raw-out` (it could be a model); choose another path", path.display());
         }
@@ -335,19 +341,30 @@ fn check_sample_targets(args: &SampleArgs, n: usize) -> Result<()> {
 }
 
 pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
-    if args.n == 0 {
+    if args.n == Some(0) {
         bail!("--n must be at least 1");
     }
     if args.interpolate && args.steps < 2 {
         bail!("--steps must be at least 2 for --interpolate");
     }
-    if args.latents.is_none() {
-        check_sample_targets(args, args.n)?;
+    if args.latents.is_none() && args.class.is_none() && args.per_class.is_none() {
+        check_sample_targets(args, args.n.unwrap_or(64))?;
     }
     let gpu = open_gpu(adapter)?;
     let generator = Generator::load(&gpu, &args.checkpoint)?;
     let m = &generator.model;
-    eprintln!("generator: {:?} {}x{}x{} nz={} from {}", m.model, m.channels, m.image_size, m.image_size, m.nz, generator.source.display());
+    let k = generator.classes();
+    let cond = if k > 0 { format!(" conditional ({k} classes)") } else { String::new() };
+    eprintln!("generator: {:?}{cond} {}x{}x{} nz={} from {}", m.model, m.channels, m.image_size, m.image_size, m.nz, generator.source.display());
+    // With --latents the count comes from the file; the labels are then --class, or the
+    // classes in turn.
+    let (mut labels, n_wanted) = if args.latents.is_some() && args.class.is_none() && args.per_class.is_none() {
+        (Vec::new(), 0)
+    } else {
+        generator.labels(args.n, args.class, args.per_class)?
+    };
+    // One row per class when the grid shows every class.
+    let row = if k > 0 && args.class.is_none() && args.latents.is_none() { n_wanted / k } else { 8 };
     let mode = match args.batchnorm {
         BnStats::Running => Mode::Eval,
         BnStats::Batch => Mode::Train,
@@ -356,14 +373,19 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
         Some(p) => {
             let (z, n) = sample::read_latents(p, m.nz)?;
             check_sample_targets(args, n)?;
+            labels = match args.class {
+                Some(c) => vec![c as u32; n],
+                None => (0..n).map(|i| (i % k.max(1)) as u32).filter(|_| k > 0).collect(),
+            };
             (z, n)
         }
         None => {
+            check_sample_targets(args, n_wanted)?;
             let max = sample::max_latents(&gpu, m.nz);
-            if args.n > max {
-                bail!("--n {}: the latents of at most {max} samples (nz = {}) fit one buffer on this adapter; use --n {max} or less, and another --seed for more", args.n, m.nz);
+            if n_wanted > max {
+                bail!("--n {n_wanted}: the latents of at most {max} samples (nz = {}) fit one buffer on this adapter; use --n {max} or less, and another --seed for more", m.nz);
             }
-            (sample::latents(&gpu, args.seed, args.n, m.nz)?, args.n)
+            (sample::latents(&gpu, args.seed, n_wanted, m.nz)?, n_wanted)
         }
     };
     if let Some(dir) = args.out.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -378,7 +400,9 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
                 let (a, b) = (&z[2 * r * m.nz..(2 * r + 1) * m.nz], &z[((2 * r + 1) % n) * m.nz..((2 * r + 1) % n + 1) * m.nz]);
                 zs.extend(sample::interpolate(a, b, args.steps, spherical));
             }
-            let images = generator.generate(&gpu, &zs, rows * args.steps, mode)?;
+            // A conditional strip keeps one class: --class, or class 0.
+            let strip_labels = if k > 0 { vec![args.class.unwrap_or(0) as u32; rows * args.steps] } else { Vec::new() };
+            let images = generator.generate(&gpu, &zs, &strip_labels, rows * args.steps, mode)?;
             let path = PathBuf::from(format!("{}_{tag}.png", stem.display()));
             shadergan::images::save_grid(&path, &images, rows * args.steps, m.channels, m.image_size, args.steps, 2)?;
             eprintln!("wrote {}", path.display());
@@ -388,7 +412,7 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
     let keep_all = !args.single || args.raw_out.is_some();
     let mut images = Vec::new();
     // One chunk at a time: --single streams its PNGs out, so any --n fits in memory.
-    generator.generate_chunks(&gpu, &z, n, mode, |first, chunk| {
+    generator.generate_chunks(&gpu, &z, &labels, n, mode, |first, chunk| {
         let count = chunk.len() / (m.channels * m.image_size * m.image_size);
         if args.single {
             shadergan::images::save_each(&args.out, "sample_", first, chunk, count, m.channels, m.image_size)?;
@@ -401,13 +425,16 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
     if args.single {
         eprintln!("wrote {n} PNGs into {}", args.out.display());
     } else {
-        shadergan::images::save_grid(&args.out, &images, n, m.channels, m.image_size, 8, 2)?;
+        shadergan::images::save_grid(&args.out, &images, n, m.channels, m.image_size, row, 2)?;
         eprintln!("wrote {}", args.out.display());
     }
     if let Some(raw) = &args.raw_out {
         let mut f = TensorFile::default();
         f.tensors.insert("images".into(), HostTensor { shape: vec![n, m.channels, m.image_size, m.image_size], values: Values::F32(images) });
         f.tensors.insert("z".into(), HostTensor { shape: vec![n, m.nz], values: Values::F32(z) });
+        if k > 0 {
+            f.tensors.insert("labels".into(), HostTensor { shape: vec![n], values: Values::U32(labels) });
+        }
         f.metadata.insert("batchnorm".into(), format!("{:?}", args.batchnorm).to_lowercase());
         f.save(raw)?;
         eprintln!("wrote raw outputs to {}", raw.display());
@@ -417,7 +444,7 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
 
 /// `bench --op train-step`: one real DCGAN training iteration on synthetic data.
 pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3 };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,

@@ -8,6 +8,12 @@
 //! image size 64 the channel multipliers are 8, 4, 2, 1 exactly as the example; 32 drops the
 //! first (4, 2, 1), 16 the first two, 128 adds 16.
 //!
+//! Conditional (`conditional: Some(..)`, mode concat, Mirza & Osindero 2014): G's input is
+//! cat(z, one_hot(y)) — K more input channels of its first layer — and D's input is the image
+//! with K one-hot planes appended (the MLP's: the flattened image with one_hot(y) appended). The
+//! concatenations happen outside the networks (labels.wgsl, in the trainer and the sampler), so
+//! the state dicts stay `nn.Sequential` ones: PyTorch's cDCGAN with `torch.cat` before `main`.
+//!
 //! MLP: the fully connected GAN of Goodfellow et al. (2014): G = Linear-ReLU ×3 → Linear-Tanh,
 //! D = Linear-LeakyReLU(0.2)-Dropout ×3 → Linear (a logit). The paper's maxout units in D are
 //! replaced by LeakyReLU, as in most reimplementations; the output is Tanh (data in [−1, 1]).
@@ -33,6 +39,25 @@ impl ModelKind {
     }
 }
 
+/// How a conditional model takes its class label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ConditionMode {
+    /// The label as one-hot, appended to z in G and as K constant planes (one-hot channels)
+    /// appended to D's input (Mirza & Osindero 2014; the cDCGAN of most tutorials).
+    Concat,
+}
+
+/// A class-conditional model: the mode and the number of classes K.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conditional {
+    pub mode: ConditionMode,
+    pub classes: usize,
+}
+
+/// The most classes a conditional model takes (grids show one row per class).
+pub const MAX_CLASSES: usize = 1000;
+
 /// Everything the architecture depends on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -47,6 +72,9 @@ pub struct ModelConfig {
     pub ndf: usize,
     /// MLP discriminator dropout.
     pub dropout: f32,
+    /// Class-conditional (None: unconditional, and every model saved before this existed).
+    #[serde(default)]
+    pub conditional: Option<Conditional>,
 }
 
 /// Image sizes the DCGAN can produce: 4·2^k, k ≥ 2.
@@ -75,7 +103,42 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("--dropout", format!("{} must lie in [0, 1)", self.dropout));
         }
+        if let Some(c) = self.conditional
+            && !(1..=MAX_CLASSES).contains(&c.classes)
+        {
+            return bad("--conditional", format!("{} classes is outside 1..={MAX_CLASSES}", c.classes));
+        }
         Ok(())
+    }
+
+    /// Classes of a conditional model (0 when unconditional).
+    pub fn classes(&self) -> usize {
+        self.conditional.map_or(0, |c| c.classes)
+    }
+
+    /// The latent z per sample as G's input sees it, before the label is appended:
+    /// [nz, 1, 1] for the DCGAN (a 1×1 image of nz channels), [nz] for the MLP.
+    pub fn latent_shape(&self) -> Vec<usize> {
+        match self.model {
+            ModelKind::Dcgan => vec![self.nz, 1, 1],
+            ModelKind::Mlp => vec![self.nz],
+        }
+    }
+
+    /// An image per sample as D's input sees it, before the label planes are appended:
+    /// [C, S, S] for the DCGAN, flattened [C·S·S] for the MLP (whose label is a one-hot vector).
+    pub fn image_view(&self) -> Vec<usize> {
+        match self.model {
+            ModelKind::Dcgan => vec![self.channels, self.image_size, self.image_size],
+            ModelKind::Mlp => vec![self.channels * self.image_size * self.image_size],
+        }
+    }
+
+    /// `shape` with the label's K one-hot channels appended to its first dimension.
+    fn with_label(&self, shape: Vec<usize>) -> Vec<usize> {
+        let mut s = shape;
+        s[0] += self.classes();
+        s
     }
 
     /// log2(image_size / 4): the number of stride-2 layers of the DCGAN.
@@ -98,7 +161,7 @@ impl ModelConfig {
                     output_padding: 0,
                     bias: false,
                 };
-                let mut l = vec![convt(self.nz, self.ngf * m, 1, 0), Layer::BatchNorm2d { channels: self.ngf * m }, Layer::Relu];
+                let mut l = vec![convt(self.nz + self.classes(), self.ngf * m, 1, 0), Layer::BatchNorm2d { channels: self.ngf * m }, Layer::Relu];
                 while m > 1 {
                     l.extend([convt(self.ngf * m, self.ngf * m / 2, 2, 1), Layer::BatchNorm2d { channels: self.ngf * m / 2 }, Layer::Relu]);
                     m /= 2;
@@ -111,7 +174,7 @@ impl ModelConfig {
                 let out = self.channels * self.image_size * self.image_size;
                 let lin = |i, o| Layer::Linear { in_features: i, out_features: o, bias: true };
                 vec![
-                    lin(self.nz, h),
+                    lin(self.nz + self.classes(), h),
                     Layer::Relu,
                     lin(h, 2 * h),
                     Layer::Relu,
@@ -123,11 +186,7 @@ impl ModelConfig {
                 ]
             }
         };
-        let input = match self.model {
-            ModelKind::Dcgan => vec![self.nz, 1, 1],
-            ModelKind::Mlp => vec![self.nz],
-        };
-        Ok(NetSpec { name: "generator".into(), input, layers, conv_init })
+        Ok(NetSpec { name: "generator".into(), input: self.with_label(self.latent_shape()), layers, conv_init })
     }
 
     pub fn discriminator(&self) -> Result<NetSpec> {
@@ -137,7 +196,7 @@ impl ModelConfig {
             ModelKind::Dcgan => {
                 let top = 1 << (self.doublings() - 1);
                 let conv = |c_in, c_out, stride, padding| Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: false };
-                let mut l = vec![conv(self.channels, self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
+                let mut l = vec![conv(self.channels + self.classes(), self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
                 let mut m = 1;
                 while m < top {
                     l.extend([conv(self.ndf * m, self.ndf * m * 2, 2, 1), Layer::BatchNorm2d { channels: self.ndf * m * 2 }, Layer::LeakyRelu(0.2)]);
@@ -148,7 +207,7 @@ impl ModelConfig {
             }
             ModelKind::Mlp => {
                 let h = self.ndf;
-                let inp = self.channels * self.image_size * self.image_size;
+                let inp = self.channels * self.image_size * self.image_size + self.classes();
                 let lin = |i, o| Layer::Linear { in_features: i, out_features: o, bias: true };
                 let mut l = vec![Layer::Flatten];
                 for (i, o) in [(inp, 4 * h), (4 * h, 2 * h), (2 * h, h)] {
@@ -158,11 +217,8 @@ impl ModelConfig {
                 l
             }
         };
-        Ok(NetSpec {
-            name: "discriminator".into(),
-            input: vec![self.channels, self.image_size, self.image_size],
-            layers,
-            conv_init,
-        })
+        // The image as it is, or (conditional) the view the label planes are appended to.
+        let input = if self.conditional.is_some() { self.with_label(self.image_view()) } else { vec![self.channels, self.image_size, self.image_size] };
+        Ok(NetSpec { name: "discriminator".into(), input, layers, conv_init })
     }
 }

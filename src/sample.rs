@@ -4,6 +4,8 @@
 //! checkpoint.safetensors, a generator.safetensors, or a state dict exported from PyTorch
 //! (`safetensors.torch.save_file(netG.state_dict(), path)`): without shadergan metadata the
 //! architecture is inferred from the tensor shapes (DCGAN or MLP, nz, ngf, channels, size).
+//! A conditional generator takes a class label per sample besides its latent (appended to z
+//! as one-hot, as in training).
 //! By default BatchNorm uses its running statistics (PyTorch's `netG.eval()`); `batch` uses the
 //! statistics of the sampled batch (`netG.train()`, as pytorch/examples draws its grids).
 
@@ -15,6 +17,14 @@ use crate::model::{ModelConfig, ModelKind};
 use crate::nn::{DropoutRng, Instance, Mode, ParamStore};
 use crate::ops::random::{Distribution, RngKey};
 use crate::train::checkpoint::{self, TensorFile, Values};
+
+/// A conditional generator's input: z and the labels, and the dispatch that writes
+/// cat(z, one_hot(labels)) into the network's input.
+struct LabelInput {
+    z: GpuTensor,
+    labels: GpuTensor,
+    concat: crate::gpu::Dispatch,
+}
 
 /// A generator ready to run: its config and weights on the GPU.
 pub struct Generator {
@@ -35,7 +45,7 @@ fn infer(path: &Path, file: &TensorFile, prefix: &str) -> Result<ModelConfig> {
             let convs: Vec<&Vec<usize>> = weights.iter().filter(|s| s.len() == 4).collect();
             let last = convs.last().expect("at least main.0");
             let size = 4usize << (convs.len() - 1);
-            Ok(ModelConfig { model: ModelKind::Dcgan, image_size: size, channels: last[1], nz: first[0], ngf: last[0], ndf: 64, dropout: 0.3 })
+            Ok(ModelConfig { model: ModelKind::Dcgan, image_size: size, channels: last[1], nz: first[0], ngf: last[0], ndf: 64, dropout: 0.3, conditional: None })
         }
         2 => {
             // MLP: Linear weights [out, in]; the last maps 4·ngf → C·S·S.
@@ -50,7 +60,7 @@ fn infer(path: &Path, file: &TensorFile, prefix: &str) -> Result<ModelConfig> {
                 (None, Some(s)) => (1, s),
                 _ => return Err(Error::bad_file(path, format!("the last layer has {out} outputs, not C·S·S for C = 1 or 3"))),
             };
-            Ok(ModelConfig { model: ModelKind::Mlp, image_size: size, channels, nz: first[1], ngf: first[0], ndf: 64, dropout: 0.3 })
+            Ok(ModelConfig { model: ModelKind::Mlp, image_size: size, channels, nz: first[1], ngf: first[0], ndf: 64, dropout: 0.3, conditional: None })
         }
         _ => Err(Error::bad_file(path, format!("main.0.weight is {first:?}: not a generator shadergan knows"))),
     }
@@ -87,13 +97,48 @@ impl Generator {
         Ok(self.spec.max_batch(&gpu.limits)?.clamp(1, 4096))
     }
 
-    /// G(z) for latents z [n, nz] (row-major), BatchNorm in `mode`: [n, C, S, S] in [−1, 1].
+    /// Classes of a conditional generator (0: unconditional).
+    pub fn classes(&self) -> usize {
+        self.model.classes()
+    }
+
+    /// The labels a conditional generator needs besides its latents: `class` for every sample,
+    /// or `per_class` samples of each class in class order (one grid row per class). For an
+    /// unconditional generator, asking for a class is an error naming the flag.
+    pub fn labels(&self, n: Option<usize>, class: Option<usize>, per_class: Option<usize>) -> Result<(Vec<u32>, usize)> {
+        let k = self.classes();
+        let path = self.source.display();
+        match (k, class, per_class) {
+            (0, Some(_), _) => Err(Error::invalid("--class", format!("{path} is an unconditional generator; it takes no class (drop --class)"))),
+            (0, None, Some(_)) => Err(Error::invalid("--per-class", format!("{path} is an unconditional generator; it has no classes (use --n)"))),
+            (0, None, None) => Ok((Vec::new(), n.unwrap_or(64))),
+            (_, Some(c), _) if c >= k => Err(Error::invalid("--class", format!("{c} is not a class of {path}: it has {k} classes, 0..={}", k - 1))),
+            (_, Some(_), Some(_)) => Err(Error::invalid("--per-class", "give either --class K (all samples of class K) or --per-class N (N of each class)")),
+            (_, Some(c), None) => {
+                let n = n.unwrap_or(64);
+                Ok((vec![c as u32; n], n))
+            }
+            (_, None, per) => {
+                if n.is_some() {
+                    return Err(Error::invalid("--n", format!("{path} is conditional ({k} classes): use --per-class N for N samples of every class, or --class K with --n")));
+                }
+                let per = per.unwrap_or(8);
+                if per == 0 {
+                    return Err(Error::invalid("--per-class", "must be at least 1"));
+                }
+                Ok(((0..k * per).map(|i| (i / per) as u32).collect(), k * per))
+            }
+        }
+    }
+
+    /// G(z, y) for latents z [n, nz] (row-major) and, for a conditional generator, labels
+    /// y [n] (empty otherwise), BatchNorm in `mode`: [n, C, S, S] in [−1, 1].
     /// Runs in chunks of at most `max_chunk` samples, so any n fits the adapter's limits. With
     /// running statistics each sample is independent of the others and chunking changes
     /// nothing; with batch statistics each chunk is one batch.
-    pub fn generate(&self, gpu: &Gpu, z: &[f32], n: usize, mode: Mode) -> Result<Vec<f32>> {
+    pub fn generate(&self, gpu: &Gpu, z: &[f32], labels: &[u32], n: usize, mode: Mode) -> Result<Vec<f32>> {
         let mut out = Vec::with_capacity(n * self.model.channels * self.model.image_size * self.model.image_size);
-        self.generate_chunks(gpu, z, n, mode, |_, images| {
+        self.generate_chunks(gpu, z, labels, n, mode, |_, images| {
             out.extend_from_slice(images);
             Ok(())
         })?;
@@ -102,10 +147,14 @@ impl Generator {
 
     /// As `generate`, handing each chunk's images to `on_chunk(first sample index, images)` as
     /// it is made, so that any n can be written out without holding all of it.
-    pub fn generate_chunks(&self, gpu: &Gpu, z: &[f32], n: usize, mode: Mode, mut on_chunk: impl FnMut(usize, &[f32]) -> Result<()>) -> Result<()> {
+    pub fn generate_chunks(&self, gpu: &Gpu, z: &[f32], labels: &[u32], n: usize, mode: Mode, mut on_chunk: impl FnMut(usize, &[f32]) -> Result<()>) -> Result<()> {
         let nz = self.model.nz;
+        let k = self.classes();
         if z.len() != n * nz {
             return Err(Error::shape("sample", format!("{} latent values for {n} samples of {nz}", z.len())));
+        }
+        if labels.len() != if k > 0 { n } else { 0 } || labels.iter().any(|&l| l as usize >= k) {
+            return Err(Error::shape("sample", format!("{} labels for {n} samples of a generator with {k} classes", labels.len())));
         }
         if mode == Mode::Train && n < 2 {
             return Err(Error::invalid("--batchnorm batch", "batch statistics need at least 2 samples (--n 2 or more)"));
@@ -115,15 +164,33 @@ impl Generator {
         // Equal chunks (batch statistics over similar batch sizes; never a tail of 1).
         let per = n.div_ceil(chunks);
         let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
-        let mut net: Option<Instance> = None;
+        let mut net: Option<(Instance, Option<LabelInput>)> = None;
         for start in (0..n).step_by(per) {
             let len = per.min(n - start);
-            if net.as_ref().is_none_or(|i| i.input().shape()[0] != len) {
-                net = Some(Instance::new(gpu, &self.spec, &self.store, len, mode, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?);
+            if net.as_ref().is_none_or(|(i, _)| i.input().shape()[0] != len) {
+                let inst = Instance::new(gpu, &self.spec, &self.store, len, mode, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?;
+                let cond = if k > 0 {
+                    let zt = GpuTensor::zeros(gpu, &[vec![len], self.model.latent_shape()].concat(), DType::F32, "z")?;
+                    let yt = GpuTensor::zeros(gpu, &[len], DType::U32, "labels")?;
+                    let cat = crate::ops::labels::concat_one_hot(gpu, &zt, &yt, k, inst.input())?;
+                    Some(LabelInput { z: zt, labels: yt, concat: cat })
+                } else {
+                    None
+                };
+                net = Some((inst, cond));
             }
-            let net = net.as_ref().expect("built above");
-            net.input().write_f32(gpu, &z[start * nz..(start + len) * nz])?;
-            gpu.run("sample", &net.forward.iter().collect::<Vec<_>>())?;
+            let (net, cond) = net.as_ref().expect("built above");
+            let mut run: Vec<&crate::gpu::Dispatch> = Vec::new();
+            match cond {
+                Some(c) => {
+                    c.z.write_f32(gpu, &z[start * nz..(start + len) * nz])?;
+                    c.labels.write_u32(gpu, &labels[start..start + len])?;
+                    run.push(&c.concat);
+                }
+                None => net.input().write_f32(gpu, &z[start * nz..(start + len) * nz])?,
+            }
+            run.extend(&net.forward);
+            gpu.run("sample", &run)?;
             on_chunk(start, &net.output().read_f32(gpu)?)?;
         }
         Ok(())

@@ -81,7 +81,7 @@ fn set_tensor(path: &Path, key: &str, index: usize, value: f32) {
 /// A DCGAN of a few milliseconds per step (as tests/train.rs).
 fn tiny_cfg(out: &Path) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3 },
+        model: ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,
@@ -308,13 +308,13 @@ fn sampling_more_than_one_pass_can_hold_runs_in_chunks_with_the_same_images() {
     let whole = Generator::load(&gpu(), &r).unwrap();
     let n = 37;
     let z = sample::latents(&gpu(), 3, n, whole.model.nz).unwrap();
-    let want = whole.generate(&gpu(), &z, n, Mode::Eval).unwrap();
+    let want = whole.generate(&gpu(), &z, &[], n, Mode::Eval).unwrap();
     // The same device allowing a tenth of that batch per binding: five chunks.
     let per_sample = whole.spec.largest_activation_per_sample().unwrap() as u64 * 4;
     let small = gpu().with_limits(|l| l.max_storage_buffer_binding_size = per_sample * 8);
     let chunked = Generator::load(&small, &r).unwrap();
     assert_eq!(chunked.max_chunk(&small).unwrap(), 8);
-    let got = chunked.generate(&small, &z, n, Mode::Eval).unwrap();
+    let got = chunked.generate(&small, &z, &[], n, Mode::Eval).unwrap();
     assert_eq!(got.len(), want.len());
     assert!(got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()), "chunked samples differ from one pass");
     // The CLI: a grid too large to be useful is refused with what to do instead.

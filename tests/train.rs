@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use shadergan::data::{self, DatasetKind};
 use shadergan::gpu::{AdapterChoice, Gpu};
-use shadergan::model::{ModelConfig, ModelKind};
+use shadergan::model::{ConditionMode, Conditional, ModelConfig, ModelKind};
 use shadergan::train::checkpoint::{TensorFile, Values};
 use shadergan::train::{AugmentConfig, Event, GanLoss, Record, TrainConfig, Trainer};
 
@@ -26,7 +26,7 @@ fn tmp(name: &str) -> PathBuf {
 /// A DCGAN small enough to take milliseconds per step: 16×16×3, widths 8, batch 8.
 fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3 },
+        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,
@@ -233,6 +233,75 @@ fn every_gan_loss_trains_and_wgan_keeps_its_critic_clipped() {
     }
 }
 
+/// `tiny` made class-conditional on the four synthetic shapes.
+fn tiny_conditional(out: &Path, model: ModelKind) -> TrainConfig {
+    let mut cfg = tiny(out, model);
+    cfg.model.conditional = Some(Conditional { mode: ConditionMode::Concat, classes: 4 });
+    cfg
+}
+
+#[test]
+fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
+    for model in [ModelKind::Dcgan, ModelKind::Mlp] {
+        let (a, b) = (tmp(&format!("cond-{model:?}")), tmp(&format!("cond-resumed-{model:?}")));
+        let mut t = trainer(tiny_conditional(&a, model));
+        t.initialize().unwrap();
+        let g0 = t.g.params.read_f32(&t.gpu).unwrap();
+        t.prepare_run_dir().unwrap();
+        let mut records = Vec::new();
+        t.run(|e| {
+            if let Event::Logged(r) = e {
+                records.push(r.clone());
+            }
+        })
+        .unwrap();
+        assert!(records.iter().all(|r| r.finite()), "{model:?}: {records:?}");
+        assert_ne!(g0, t.g.params.read_f32(&t.gpu).unwrap(), "{model:?}: G did not train");
+        // G's first layer takes nz + K inputs, D's first layer C + K channels (or C·S·S + K).
+        let gshape = TensorFile::load(&a.join("generator.safetensors")).unwrap().tensors["main.0.weight"].shape.clone();
+        let dshape = TensorFile::load(&a.join("discriminator.safetensors")).unwrap().tensors[if model == ModelKind::Dcgan { "main.0.weight" } else { "main.1.weight" }].shape.clone();
+        match model {
+            ModelKind::Dcgan => {
+                assert_eq!(gshape[0], 16 + 4, "{gshape:?}");
+                assert_eq!(dshape[1], 3 + 4, "{dshape:?}");
+            }
+            ModelKind::Mlp => {
+                assert_eq!(gshape[1], 16 + 4, "{gshape:?}");
+                assert_eq!(dshape[1], 3 * 16 * 16 + 4, "{dshape:?}");
+            }
+        }
+        // 8 columns, one row per class (4 classes).
+        let grid = image::open(a.join("fake_samples.png")).unwrap();
+        assert_eq!((grid.width(), grid.height()), (8 * 18 + 2, 4 * 18 + 2), "{model:?}");
+        // 4 steps + resume + 2 = 6 steps straight through: the labels' draws are on the GPU
+        // counters too.
+        let cfg_b = TrainConfig { steps: 4, ..tiny_conditional(&b, model) };
+        train(cfg_b.clone(), false);
+        train(TrainConfig { steps: 6, ..cfg_b }, true);
+        let ta = tensors(&a.join("checkpoint.safetensors"));
+        assert_eq!(ta, tensors(&b.join("checkpoint.safetensors")), "{model:?}: 6 steps differ from 4 + resume + 2");
+    }
+}
+
+#[test]
+fn the_class_changes_what_g_draws_and_unlabelled_data_is_refused() {
+    // One z, every class: a conditional G must draw a different image per class.
+    let out = tmp("cond-label");
+    let (t, _) = train(tiny_conditional(&out, ModelKind::Dcgan), false);
+    let generator = shadergan::sample::Generator::load(&t.gpu, &out).unwrap();
+    let z = shadergan::sample::latents(&t.gpu, 3, 1, 16).unwrap();
+    let images: Vec<Vec<f32>> = (0..4u32).map(|y| generator.generate(&t.gpu, &z, &[y], 1, shadergan::nn::Mode::Eval).unwrap()).collect();
+    for y in 1..4 {
+        assert_ne!(images[0], images[y], "class {y} draws the same image as class 0 from the same z");
+    }
+    // Unlabelled data cannot train a conditional model: a folder has no labels.
+    let m = &t.cfg.model;
+    let mut ds = data::load(DatasetKind::Synthetic, None, m.image_size, m.channels, None, 16, false).unwrap();
+    ds.labels = None;
+    let err = Trainer::new(gpu(), tiny_conditional(&tmp("cond-nolabels"), ModelKind::Dcgan), &ds).err().expect("refused");
+    assert!(err.to_string().contains("--conditional") && err.to_string().contains("no class labels"), "{err}");
+}
+
 #[test]
 fn a_config_written_before_the_optimizer_option_still_resumes_with_adam() {
     let out = tmp("old-config");
@@ -271,7 +340,7 @@ fn pytorch_dcgan64() -> (Vec<(&'static str, Vec<usize>)>, Vec<(&'static str, Vec
 
 #[test]
 fn state_dicts_have_exactly_pytorchs_keys_and_shapes() {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3 };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3, conditional: None };
     let (want_g, want_d) = pytorch_dcgan64();
     for (spec, want) in [(m.generator().unwrap(), want_g), (m.discriminator().unwrap(), want_d)] {
         let mut got: Vec<(String, Vec<usize>)> = spec.params().into_iter().map(|p| (p.name, p.shape)).collect();

@@ -208,6 +208,40 @@ fn sample_reproduces_grids_and_writes_what_its_flags_promise() {
 }
 
 #[test]
+fn conditional_runs_sample_by_class_and_refuse_what_does_not_fit() {
+    let run_dir = tmp("cond-run");
+    train_ok(&run_dir, &["--conditional", "concat"]);
+    let r = run_dir.to_str().unwrap();
+    let d = tmp("cond-out");
+    // Default: 8 per class, one row per class (4 shapes); --per-class N: N columns.
+    for (extra, size) in [(&[][..], (8 * 18 + 2, 4 * 18 + 2)), (&["--per-class", "3"][..], (3 * 18 + 2, 4 * 18 + 2)), (&["--class", "2", "--n", "16"][..], (8 * 18 + 2, 2 * 18 + 2))] {
+        let out = d.join(format!("grid{}.png", extra.len()));
+        let mut a = vec!["sample", "--checkpoint", r, "--out", out.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        let (code, _, e) = run(&a);
+        assert_eq!(code, 0, "{a:?}: {e}");
+        let img = image::open(&out).unwrap();
+        assert_eq!((img.width(), img.height()), size, "{extra:?}");
+    }
+    let raw = d.join("raw.safetensors");
+    let (code, _, e) = run(&["sample", "--checkpoint", r, "--class", "1", "--n", "3", "--out", d.join("c1.png").to_str().unwrap(), "--raw-out", raw.to_str().unwrap()]);
+    assert_eq!(code, 0, "{e}");
+    let f = shadergan::train::checkpoint::TensorFile::load(&raw).unwrap();
+    assert_eq!(f.tensors["labels"].values, shadergan::train::checkpoint::Values::U32(vec![1, 1, 1]));
+    assert_error(&["sample", "--checkpoint", r, "--class", "4"], &["--class", "4 classes"]);
+    assert_error(&["sample", "--checkpoint", r, "--n", "10"], &["--n", "--per-class"]);
+    // An unconditional generator takes no class.
+    let plain = tmp("cond-plain");
+    train_ok(&plain, &[]);
+    assert_error(&["sample", "--checkpoint", plain.to_str().unwrap(), "--class", "1"], &["--class", "unconditional"]);
+    assert_error(&["sample", "--checkpoint", plain.to_str().unwrap(), "--per-class", "2"], &["--per-class", "unconditional"]);
+    // A dataset without labels cannot train a conditional model.
+    assert_error(&["train", "--dataset", "folder", "--data", d.to_str().unwrap(), "--conditional", "concat"], &["--conditional", "no"]);
+    // --conditional cannot change a resumed run.
+    assert_error(&["train", "--resume", r, "--conditional", "concat", "--steps", "4"], &["--conditional", "cannot change"]);
+}
+
+#[test]
 fn a_state_dict_without_shadergan_metadata_loads_by_its_shapes() {
     // What `safetensors.torch.save_file(netG.state_dict(), path)` writes: the keys, no metadata.
     let run_dir = tmp("export-run");

@@ -70,6 +70,7 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, str
         channels,
         size,
         labels: Some(labels),
+        classes: 10,
         source: format!("CIFAR-10 {} ({} files, {total} images)", path.display(), files.len()),
         warnings,
     })

@@ -116,5 +116,5 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, str
     if used == 0 {
         return Err(Error::bad_file(path, format!("every image in it was skipped ({} of them; the first: {})", warnings.len(), warnings.first().map_or("", String::as_str))));
     }
-    Ok(Dataset { n: used, pixels, channels, size, labels: None, source: format!("folder {} ({used} images)", path.display()), warnings })
+    Ok(Dataset { n: used, pixels, channels, size, labels: None, classes: 0, source: format!("folder {} ({used} images)", path.display()), warnings })
 }

@@ -46,6 +46,9 @@ fn parse_labels(path: &Path, bytes: &[u8], n: usize) -> Result<Vec<u8>> {
     if count != n || bytes.len() - 8 != n {
         return Err(Error::bad_file(path, format!("{count} labels in {} bytes for {n} images", bytes.len())));
     }
+    if let Some(i) = bytes[8..].iter().position(|&l| l > 9) {
+        return Err(Error::bad_file(path, format!("label {i} is {}; MNIST-format labels are 0..=9", bytes[8 + i])));
+    }
     Ok(bytes[8..].to_vec())
 }
 
@@ -91,6 +94,8 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>) -> 
         n: n_keep,
         channels,
         size,
+        // MNIST and Fashion-MNIST: ten classes (labels are checked against it when used).
+        classes: if labels.is_some() { 10 } else { 0 },
         labels,
         source: format!("MNIST-format {} ({n} images of {rows}x{cols}, {n_keep} used)", images_path.display()),
         warnings: Vec::new(),

@@ -36,6 +36,15 @@ impl DatasetKind {
         }
     }
 
+    /// Classes of the labelled sources (None: no labels).
+    pub fn classes(self) -> Option<usize> {
+        match self {
+            DatasetKind::Synthetic => Some(synthetic::CLASSES.len()),
+            DatasetKind::Mnist | DatasetKind::Cifar10 => Some(10),
+            DatasetKind::Folder => None,
+        }
+    }
+
     /// Channels of the images as stored.
     pub fn natural_channels(self) -> usize {
         match self {
@@ -53,6 +62,9 @@ pub struct Dataset {
     pub size: usize,
     /// Class labels where the source has them.
     pub labels: Option<Vec<u8>>,
+    /// Number of classes of the source (10 for MNIST and CIFAR-10, 4 for the shapes; 0 without
+    /// labels): a subset may not contain every class, so this is not max(label) + 1.
+    pub classes: usize,
     /// What was loaded, for logs and config.json.
     pub source: String,
     /// What the loader skipped or found odd (a truncated image, a missing batch), one line each:

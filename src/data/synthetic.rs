@@ -100,6 +100,7 @@ pub fn generate(n: usize, size: usize, channels: usize) -> Dataset {
         channels,
         size,
         labels: Some(labels),
+        classes: CLASSES.len(),
         source: format!("synthetic shapes ({n} images: {})", CLASSES.join(", ")),
         warnings: Vec::new(),
     }

@@ -22,6 +22,11 @@
 //! G.backward (parameter gradients), Adam step of G   (GPU counter G_ADAM += 1)
 //! ```
 //!
+//! A conditional model (`--conditional concat`) draws the real batch's labels with it (the
+//! dataset's labels of the images drawn) and random labels with each z; the label joins z as
+//! one-hot channels and D's input as K constant planes (labels.wgsl), and the pass back from D
+//! to G drops the label channels of D's input gradient.
+//!
 //! When the losses are read back (every `log_every` iterations and before every checkpoint),
 //! the same submit scans the whole state — both networks' weights, running statistics and
 //! Adam moments — for non-finite values (ops::finite); a checkpoint is written only from a
@@ -159,12 +164,19 @@ pub struct Trainer {
     g_start: usize,
     /// G in eval mode (running statistics) on the fixed latents, for sample grids.
     sampler: Instance,
+    /// What runs before the sampler's forward: the fixed labels appended to the fixed latents
+    /// (conditional models), and the latents' tensor ([GRID or 8·rows, latent...]).
+    sampler_prep: Vec<Dispatch>,
+    sampler_z: GpuTensor,
+    /// Images per row and rows of the sample grid: 8×8, or 8 per class, one row per class.
+    grid: (usize, usize),
     /// The first batch the data pipeline draws, for real_samples.png.
     preview: (Vec<Dispatch>, GpuTensor),
-    /// Draw the next real batch into `inputs.0` and the next latents into `inputs.1` without
-    /// moving the counters (for `save_initial`).
+    /// Draw the next real batch into `inputs.0` and the next latents into `inputs.1` (and
+    /// their labels into `input_labels`) without moving the counters (for `save_initial`).
     draw_inputs: Vec<Dispatch>,
     inputs: (GpuTensor, GpuTensor),
+    input_labels: Option<(GpuTensor, GpuTensor)>,
     /// Completed iterations (generator updates).
     pub step: u64,
     history: Vec<plot::Point>,
@@ -203,6 +215,15 @@ impl Trainer {
                 ),
             ));
         }
+        let classes = m.classes();
+        if classes > 0 {
+            let Some(labels) = &dataset.labels else {
+                return Err(Error::invalid("--conditional", format!("{} has no class labels; a conditional model trains on labelled data (synthetic, mnist with its labels file, cifar10)", dataset.source)));
+            };
+            if let Some(i) = labels.iter().position(|&l| l as usize >= classes) {
+                return Err(Error::invalid("--conditional", format!("image {i} of {} has label {}, but the model has {classes} classes", dataset.source, labels[i])));
+            }
+        }
         let g = ParamStore::new(&gpu, "netG", g_spec.params())?;
         let d = ParamStore::new(&gpu, "netD", d_spec.params())?;
         let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
@@ -235,12 +256,29 @@ impl Trainer {
         let gpu_data = GpuDataset::upload(&gpu, &dataset.pixels, dataset.n, dataset.channels, dataset.size)?;
         let dropout = DropoutRng { seed: cfg.seed, counter_index: slot::DROPOUT };
 
-        // D first: its input gradient is G's output gradient.
+        // D first: its input gradient is G's output gradient (through the label concatenation
+        // of a conditional model, which drops the label channels).
         let d_out_shape = d_spec.shapes(b)?.pop().expect("an output");
         let dlogits = GpuTensor::zeros(&gpu, &d_out_shape, DType::F32, "dlogits")?;
         let d_net = Instance::new(&gpu, &d_spec, &d, b, Mode::Train, &counters, dropout, None, Some(&dlogits))?;
-        let g_net = Instance::new(&gpu, &g_spec, &g, b, Mode::Train, &counters, dropout, None, Some(d_net.input_grad()))?;
-        let sampler = Instance::new(&gpu, &g_spec, &g, GRID, Mode::Eval, &counters, dropout, None, None)?;
+        let image_shape = [b, m.channels, m.image_size, m.image_size];
+        let at = |per_sample: Vec<usize>, n: usize| [vec![n], per_sample].concat();
+        let g_out_grad = if classes > 0 { GpuTensor::zeros(&gpu, &image_shape, DType::F32, "generator.output.grad")? } else { d_net.input_grad().clone() };
+        let g_net = Instance::new(&gpu, &g_spec, &g, b, Mode::Train, &counters, dropout, None, Some(&g_out_grad))?;
+        // Sample grids: 8×8, or one row of 8 per class (the first 16 classes).
+        let grid = if classes > 0 { (8, classes.min(16)) } else { (8, GRID / 8) };
+        let sampler = Instance::new(&gpu, &g_spec, &g, grid.0 * grid.1, Mode::Eval, &counters, dropout, None, None)?;
+        // Where the real batch and the latents are drawn: straight into the networks' inputs,
+        // or, for a conditional model, into tensors that the label is then appended to.
+        let (real_x, z, sampler_z) = if classes > 0 {
+            (
+                GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real")?,
+                GpuTensor::zeros(&gpu, &at(m.latent_shape(), b), DType::F32, "z")?,
+                GpuTensor::zeros(&gpu, &at(m.latent_shape(), grid.0 * grid.1), DType::F32, "fixed z")?,
+            )
+        } else {
+            (d_net.input().clone(), g_net.input().clone(), sampler.input().clone())
+        };
 
         // Targets of the losses (loss.wgsl): 1 and 0 for BCE and least squares, ±1 for the
         // hinge and the Wasserstein critic.
@@ -248,9 +286,38 @@ impl Trainer {
         let zeros = GpuTensor::from_f32(&gpu, &[b], &vec![0.0; b], "targets.fake")?;
         let minus_ones = GpuTensor::from_f32(&gpu, &[b], &vec![-1.0; b], "targets.fake.signed")?;
         let sample_info = GpuTensor::zeros(&gpu, &[b, 8], DType::U32, "sample_info")?;
-        let data = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, cfg.augment.kernel(), &counters, slot::DATA, &sample_info, d_net.input())?;
+        let mut data = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, cfg.augment.kernel(), &counters, slot::DATA, &sample_info, &real_x)?;
         let latent = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("latent"), counter_index: slot::LATENT };
-        let draw_z = ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, latent, &counters, g_net.input())?;
+        let mut draw_z = vec![ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, latent, &counters, &z)?];
+        // G's output into D's input: a copy, or the concatenation with the fake labels.
+        let fake_into_d;
+        // D's input gradient into G's output gradient: shared memory, or the label channels dropped.
+        let mut d_grad_into_g = Vec::new();
+        let mut sampler_prep = Vec::new();
+        let mut input_labels = None;
+        if classes > 0 {
+            let labels_gpu = dataset.labels.as_ref().expect("checked above").iter().map(|&l| l as u32).collect::<Vec<_>>();
+            let labels_gpu = GpuTensor::from_u32(&gpu, &[dataset.n], &labels_gpu, "dataset labels")?;
+            let real_labels = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.real")?;
+            let fake_labels = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.fake")?;
+            let d_view = |t: &GpuTensor| t.reshaped(&at(m.image_view(), t.shape()[0]));
+            data.push(ops::labels::gather_labels(&gpu, &labels_gpu, &sample_info, &real_labels)?);
+            data.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &real_labels, classes, d_net.input())?);
+            // Fake labels: the same counter as z, their own stream.
+            let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("labels"), counter_index: slot::LATENT };
+            draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, &fake_labels)?);
+            draw_z.push(ops::labels::concat_one_hot(&gpu, &z, &fake_labels, classes, g_net.input())?);
+            fake_into_d = ops::labels::concat_one_hot(&gpu, &d_view(g_net.output())?, &fake_labels, classes, d_net.input())?;
+            d_grad_into_g.push(ops::labels::concat_one_hot_backward(&gpu, d_net.input_grad(), classes, &d_view(&g_out_grad)?)?);
+            // The grid's labels: row r is class r.
+            let n_grid = grid.0 * grid.1;
+            let row_labels: Vec<u32> = (0..n_grid).map(|i| (i / grid.0) as u32).collect();
+            let grid_labels = GpuTensor::from_u32(&gpu, &[n_grid], &row_labels, "labels.grid")?;
+            sampler_prep.push(ops::labels::concat_one_hot(&gpu, &sampler_z, &grid_labels, classes, sampler.input())?);
+            input_labels = Some((real_labels, fake_labels));
+        } else {
+            fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
+        }
         let tick = |s: usize| ops::elementwise::counter_add(&gpu, &counters, s, 1);
         let has_dropout = d_spec.layers.iter().any(|l| matches!(l, Layer::Dropout(_)));
         let d_forward = |p: &mut Vec<Dispatch>| -> Result<()> {
@@ -291,10 +358,10 @@ impl Trainer {
             d_forward(&mut p)?;
             p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
             p.extend(d_net.backward_params.iter().cloned());
-            p.push(draw_z.clone());
+            p.extend(draw_z.iter().cloned());
             p.push(tick(slot::LATENT)?);
             p.extend(g_net.forward.iter().cloned());
-            p.push(ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?);
+            p.push(fake_into_d.clone());
             d_forward(&mut p)?;
             p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2)?);
             p.extend(d_net.backward_params.iter().cloned());
@@ -310,6 +377,7 @@ impl Trainer {
         d_forward(&mut p)?;
         p.extend(loss(g_loss.0, g_loss.1, stat::G, g_loss.2)?);
         p.extend(d_net.backward_input_only.iter().cloned());
+        p.extend(d_grad_into_g);
         p.extend(g_net.backward_params.iter().cloned());
         p.push(tick(slot::G_ADAM)?);
         p.push(step(&g, cfg.lr_g, slot::G_ADAM)?);
@@ -322,12 +390,13 @@ impl Trainer {
         let preview = ops::data::batch(&gpu, &gpu_data, pb, cfg.seed, cfg.augment.kernel(), &counters, slot::ZERO, &preview_info, &preview_out)?;
 
         let mut draw_inputs = data.clone();
-        draw_inputs.push(draw_z.clone());
-        let inputs = (d_net.input().clone(), g_net.input().clone());
+        draw_inputs.extend(draw_z.iter().cloned());
+        let inputs = (real_x, z);
 
         Ok(Trainer {
             draw_inputs,
             inputs,
+            input_labels,
             dataset_source: dataset.source.clone(),
             n_images: dataset.n,
             gpu,
@@ -346,6 +415,9 @@ impl Trainer {
             program: p,
             g_start,
             sampler,
+            sampler_prep,
+            sampler_z,
+            grid,
             preview: (preview, preview_out),
             step: 0,
             history: Vec::new(),
@@ -406,7 +478,7 @@ impl Trainer {
 
     fn fixed_latents(&self) -> Result<Dispatch> {
         let key = RngKey { seed: self.cfg.seed, stream: crate::nn::params::stream_of("fixed latents"), counter_index: slot::ZERO };
-        ops::random::sample(&self.gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &self.counters, self.sampler.input())
+        ops::random::sample(&self.gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &self.counters, &self.sampler_z)
     }
 
     /// Write `path` with the current weights of both networks (`netG.*`, `netD.*`, PyTorch
@@ -427,6 +499,11 @@ impl Trainer {
         };
         f.tensors.insert("real".into(), host(real, real.shape().to_vec())?);
         f.tensors.insert("z".into(), host(z, vec![self.cfg.batch_size, self.cfg.model.nz])?);
+        if let Some((real, fake)) = &self.input_labels {
+            for (name, t) in [("labels_real", real), ("labels_fake", fake)] {
+                f.tensors.insert(name.into(), checkpoint::HostTensor { shape: vec![self.cfg.batch_size], values: checkpoint::Values::U32(t.read_u32(&self.gpu)?) });
+            }
+        }
         f.metadata = self.metadata()?;
         f.save(path)
     }
@@ -495,13 +572,14 @@ impl Trainer {
         Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5]], nonfinite }))
     }
 
-    /// Write the 8×8 grid of G(fixed latents) (running statistics) to `path`.
+    /// Write the grid of G(fixed latents) (running statistics) to `path`: 8×8, or for a
+    /// conditional model one row of 8 per class.
     pub fn sample_grid(&self, path: &Path) -> Result<()> {
-        let d: Vec<&Dispatch> = self.sampler.forward.iter().collect();
+        let d: Vec<&Dispatch> = self.sampler_prep.iter().chain(&self.sampler.forward).collect();
         self.gpu.run("sample", &d)?;
         let out = self.sampler.output().read_f32(&self.gpu)?;
         let m = &self.cfg.model;
-        crate::images::save_grid(path, &out, GRID, m.channels, m.image_size, 8, 2)
+        crate::images::save_grid(path, &out, self.grid.0 * self.grid.1, m.channels, m.image_size, self.grid.0, 2)
     }
 
     /// Write a grid of real training images (as augmented) to `path`.

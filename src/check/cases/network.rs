@@ -10,9 +10,9 @@ pub(super) fn network_cases() -> Vec<Case> {
     use crate::model::{ModelConfig, ModelKind};
     let mut v = Vec::new();
     let configs = [
-        ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3 }),
-        ("dcgan 32x32x1", ModelConfig { model: ModelKind::Dcgan, image_size: 32, channels: 1, nz: 10, ngf: 4, ndf: 4, dropout: 0.3 }),
-        ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3 }),
+        ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None }),
+        ("dcgan 32x32x1", ModelConfig { model: ModelKind::Dcgan, image_size: 32, channels: 1, nz: 10, ngf: 4, ndf: 4, dropout: 0.3, conditional: None }),
+        ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3, conditional: None }),
     ];
     for (name, cfg) in configs {
         for generator in [true, false] {
