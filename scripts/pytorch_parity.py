@@ -8,7 +8,7 @@
 3. With --iteration: replay the run's first training iteration in PyTorch from its
    initial.safetensors (initial weights, first real batch, first latents) and compare the
    losses, BatchNorm running statistics and weight updates with the run's step-1 checkpoint:
-       shadergan train --steps 1 --log-every 1 --save-initial --out runs/parity
+       shadergan train --conditional none --steps 1 --log-every 1 --save-initial --out runs/parity
        python scripts/pytorch_parity.py runs/parity --iteration
 
 Prints the largest absolute and the relative L2 differences; forward outputs should agree to

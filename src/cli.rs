@@ -40,6 +40,9 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Generate images with a trained generator.
     Sample(SampleArgs),
+    /// Score a generator with a trained classifier: the classes its samples show, how many are
+    /// covered, and (conditional) the share recognised as the class asked for.
+    Eval(EvalArgs),
     /// List the GPU adapters wgpu can see, with backend and driver.
     Devices,
     /// Check every kernel against the f64 CPU reference on this adapter.
@@ -103,6 +106,25 @@ pub struct BenchArgs {
     pub naive_all: bool,
 }
 
+/// `--conditional`: how the GAN takes the class label, or `none`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Conditioning {
+    None,
+    Concat,
+}
+
+impl TrainArgs {
+    /// The conditioning asked for, or the default: concat on the built-in shapes with the quick
+    /// preset (so the first run shows one row per shape), none otherwise.
+    pub fn conditional(&self) -> Option<ConditionMode> {
+        match self.conditional_flag {
+            Some(Conditioning::None) => None,
+            Some(Conditioning::Concat) => Some(ConditionMode::Concat),
+            None => (self.dataset == DatasetKind::Synthetic && self.preset == Preset::Quick).then_some(ConditionMode::Concat),
+        }
+    }
+}
+
 /// Settings bundles; individual flags still override them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
@@ -119,7 +141,10 @@ pub struct TrainArgs {
     /// Defaults bundle; flags given explicitly override it.
     #[arg(long, value_enum, default_value = "quick")]
     pub preset: Preset,
-    /// Architecture: the DCGAN of Radford et al. or the fully connected GAN of Goodfellow et al.
+    /// Architecture: the DCGAN of Radford et al., the fully connected GAN of Goodfellow et al.,
+    /// or `classifier`: a small conv net trained with softmax cross-entropy on a labelled
+    /// dataset, its held-out accuracy logged (eval uses it to recognise generated images;
+    /// defaults: --ndf 32, batch 64, 2000 steps, Adam lr 1e-3, β1 0.9).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Training images.
@@ -145,13 +170,22 @@ pub struct TrainArgs {
     #[arg(long)]
     pub ndf: Option<usize>,
     /// Class-conditional: concat appends the label as one-hot to z and as constant planes to
-    /// D's input (Mirza & Osindero 2014). Needs labelled data: synthetic (4 shapes), mnist,
-    /// cifar10. Sample grids then show one row per class.
-    #[arg(long, value_enum)]
-    pub conditional: Option<ConditionMode>,
-    /// Dropout in the MLP discriminator.
+    /// D's input (Mirza & Osindero 2014); none trains an unconditional GAN. Needs labelled
+    /// data: synthetic (4 shapes), mnist, cifar10, or a folder with one sub-directory per
+    /// class. Sample grids then show one row per class. Default: concat for the built-in
+    /// shapes with the quick preset (one row per shape), none otherwise.
+    #[arg(id = "conditional", long = "conditional", value_name = "MODE", value_enum)]
+    pub conditional_flag: Option<Conditioning>,
+    /// Dropout in the MLP discriminator (and before the classifier's last layer).
     #[arg(long, default_value_t = 0.3)]
     pub dropout: f32,
+    /// Classifier: size of its penultimate layer, the features `eval` compares.
+    #[arg(long, default_value_t = 128)]
+    pub features: usize,
+    /// Classifier: share of the images held out to measure its accuracy (the same images for
+    /// every seed).
+    #[arg(long, default_value_t = 0.1)]
+    pub holdout: f64,
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Generator updates to train for.
@@ -232,6 +266,29 @@ pub struct TrainArgs {
     /// Start the discriminator from this state dict (as --load-generator).
     #[arg(long)]
     pub load_discriminator: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct EvalArgs {
+    /// The generator: a GAN run directory, its checkpoint.safetensors or generator.safetensors.
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// The classifier that names the class of each sample: a run of `train --model classifier`
+    /// (its directory or classifier.safetensors), at the generator's image size.
+    #[arg(long)]
+    pub classifier: PathBuf,
+    /// Samples to draw (default 10 000; conditional generators: equally many of each class).
+    #[arg(long, default_value_t = 10_000)]
+    pub n: usize,
+    /// Seed of the latents (and of the requested classes' order).
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// BatchNorm statistics of the generator: running (default) or batch.
+    #[arg(long, value_enum, default_value = "running")]
+    pub batchnorm: BnStats,
+    /// Also write the report as JSON here (default: eval.json in the generator's run directory).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
 }
 
 /// BatchNorm statistics when sampling.

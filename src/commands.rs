@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use crate::cli::{AdapterArgs, BenchArgs, BnStats, Preset, SampleArgs, TrainArgs};
+use crate::cli::{AdapterArgs, BenchArgs, BnStats, EvalArgs, Preset, SampleArgs, TrainArgs};
 use shadergan::data;
 use shadergan::fsutil::{self, RunDir};
 use shadergan::gpu::{AdapterChoice, Gpu};
@@ -59,10 +59,12 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
             ngf: args.ngf.unwrap_or(width),
             ndf: args.ndf.unwrap_or(width),
             dropout: args.dropout,
-            conditional: match (args.conditional, args.dataset.classes()) {
+            conditional: match (args.conditional(), args.dataset.classes()) {
                 (None, _) => None,
                 (Some(mode), Some(classes)) => Some(Conditional { mode, classes }),
-                (Some(_), None) => bail!("--conditional needs class labels, and --dataset {} has none; use synthetic, mnist or cifar10", format!("{:?}", args.dataset).to_lowercase()),
+                // A folder's classes are its sub-directories, known once it is read (`train`
+                // sets them then).
+                (Some(_), None) => None,
             },
         },
         dataset: args.dataset,
@@ -87,9 +89,15 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
         out,
     };
     cfg.validate()?;
-    let out = cfg.out.display();
-    match fsutil::run_dir_state(&cfg.out) {
-        _ if args.overwrite => {}
+    check_fresh_out(&cfg.out, args.overwrite)?;
+    Ok(cfg)
+}
+
+/// A fresh run may go only into a new or empty directory, or replace a run with --overwrite.
+fn check_fresh_out(dir: &Path, overwrite: bool) -> Result<()> {
+    let out = dir.display();
+    match fsutil::run_dir_state(dir) {
+        _ if overwrite => {}
         RunDir::Free => {}
         RunDir::Complete => bail!("--out {out} already holds a run; continue it with --resume {out}, pick another --out, or pass --overwrite to replace it"),
         RunDir::Incomplete => bail!(
@@ -104,11 +112,11 @@ fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
             )
         }
     }
-    Ok(cfg)
+    Ok(())
 }
 
-/// The configuration of the run in `dir`, and the number of training images it recorded.
-fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<(TrainConfig, Option<usize>)> {
+/// Only the flags that observe a run (RESUME_FLAGS) may accompany --resume.
+fn check_resume_flags(dir: &Path, matches: &ArgMatches) -> Result<()> {
     use clap::CommandFactory;
     // The train subcommand's own arguments (matches.ids() also lists clap's argument group).
     let cmd = crate::cli::Cli::command();
@@ -123,6 +131,12 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
             );
         }
     }
+    Ok(())
+}
+
+/// The configuration of the run in `dir`, and the number of training images it recorded.
+fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<(TrainConfig, Option<usize>)> {
+    check_resume_flags(dir, matches)?;
     let path = dir.join("config.json");
     let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the run's config", path.display()))?;
     let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
@@ -149,6 +163,9 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
 }
 
 pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
+    if is_classifier_run(args)? {
+        return train_classifier(adapter, args, matches);
+    }
     let (cfg, recorded_images) = match &args.resume {
         Some(dir) => resolve_resume(dir, args, matches)?,
         None => (resolve_fresh(args)?, None),
@@ -169,6 +186,17 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         && recorded != dataset.n
     {
         bail!("--data {}: {} images, but the run was trained on {recorded}; --resume needs the same dataset", d.display(), dataset.n);
+    }
+    let mut cfg = cfg;
+    if let (None, Some(mode), None) = (&args.resume, args.conditional(), cfg.model.conditional) {
+        if dataset.classes == 0 {
+            bail!(
+                "--conditional: {} has no class labels; put each class's images in its own sub-directory of --data (as torchvision's ImageFolder), or use synthetic, mnist or cifar10",
+                dataset.source
+            );
+        }
+        cfg.model.conditional = Some(Conditional { mode, classes: dataset.classes });
+        cfg.validate()?;
     }
     let gpu = open_gpu(adapter)?;
     let mut trainer = Trainer::new(gpu, cfg, &dataset).map_err(|e| match e {
@@ -488,5 +516,255 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         }
         println!("{total:>10.2} total");
     }
+    Ok(())
+}
+
+/// Whether `train` is asked for the classifier objective: `--model classifier`, or a resumed
+/// run whose config.json says so.
+fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
+    let Some(dir) = &args.resume else { return Ok(args.model == Some(ModelKind::Classifier)) };
+    let path = dir.join("config.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(false) };
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+    Ok(v["objective"] == shadergan::classifier::NET)
+}
+
+/// Flags of the GAN objective that mean nothing to the classifier.
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator"];
+
+/// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
+/// measured as it trains (shadergan::train::classifier).
+fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
+    use shadergan::model::ClassifierModel;
+    use shadergan::train::classifier::{ClassifierConfig, ClassifierEvent, ClassifierTrainer};
+    let t0 = Instant::now();
+    let (cfg, dataset) = match &args.resume {
+        Some(dir) => {
+            check_resume_flags(dir, matches)?;
+            let path = dir.join("config.json");
+            let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the run's config", path.display()))?;
+            let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+            let mut cfg: ClassifierConfig = serde_json::from_value(v["config"].clone()).with_context(|| format!("{}: not a shadergan classifier config", path.display()))?;
+            cfg.out = dir.to_path_buf();
+            if let Some(d) = &args.data {
+                cfg.data = Some(d.clone());
+            }
+            if let Some(s) = args.steps {
+                cfg.steps = s;
+            }
+            if matches.value_source("log_every") == Some(ValueSource::CommandLine) {
+                cfg.log_every = args.log_every;
+            }
+            if let Some(s) = args.sample_every {
+                cfg.eval_every = s;
+            }
+            if let Some(s) = args.checkpoint_every {
+                cfg.checkpoint_every = s;
+            }
+            let m = &cfg.model;
+            let dataset = data::load(cfg.dataset, cfg.data.as_deref(), m.image_size, m.channels, cfg.max_images, cfg.synthetic_images, args.strict)?;
+            (cfg, dataset)
+        }
+        None => {
+            if let Some(flag) = GAN_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
+                bail!("--{} is a GAN setting; the classifier (--model classifier) takes --ndf, --features, --dropout, --lr, --beta1, --holdout", flag.replace('_', "-"));
+            }
+            let quick = args.preset == Preset::Quick;
+            let image_size = args.image_size.unwrap_or(if quick { 32 } else { 64 });
+            let channels = args.channels.unwrap_or(args.dataset.natural_channels());
+            let dataset = data::load(args.dataset, args.data.as_deref(), image_size, channels, args.max_images, args.synthetic_images, args.strict)?;
+            if dataset.classes == 0 {
+                bail!(
+                    "--dataset: {} has no class labels; a classifier trains on labelled data (synthetic, mnist, cifar10, or a folder with one sub-directory per class)",
+                    dataset.source
+                );
+            }
+            let cfg = ClassifierConfig {
+                model: ClassifierModel { image_size, channels, width: args.ndf.unwrap_or(32), features: args.features, classes: dataset.classes, dropout: args.dropout },
+                dataset: args.dataset,
+                data: args.data.clone(),
+                max_images: args.max_images,
+                synthetic_images: args.synthetic_images,
+                holdout: args.holdout,
+                batch_size: args.batch_size.unwrap_or(64),
+                steps: args.steps.unwrap_or(2000),
+                lr: args.lr.unwrap_or(1e-3),
+                beta1: args.beta1.unwrap_or(0.9),
+                beta2: args.beta2,
+                seed: args.seed,
+                augment: AugmentConfig::parse(&args.augment, image_size)?,
+                log_every: args.log_every,
+                eval_every: args.sample_every.unwrap_or(500),
+                checkpoint_every: args.checkpoint_every.unwrap_or(1000),
+                out: args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-classifier", format!("{:?}", args.dataset).to_lowercase()))),
+            };
+            cfg.validate()?;
+            check_fresh_out(&cfg.out, args.overwrite)?;
+            (cfg, dataset)
+        }
+    };
+    for w in &dataset.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("dataset: {} ({:.1} s to load)", dataset.source, t0.elapsed().as_secs_f64());
+    let gpu = open_gpu(adapter)?;
+    let mut trainer = ClassifierTrainer::new(gpu, cfg, &dataset)?;
+    drop(dataset);
+    match &args.resume {
+        Some(dir) => {
+            let ckpt = dir.join("checkpoint.safetensors");
+            if !ckpt.is_file() {
+                bail!("{}: no checkpoint to resume from (the run stopped before writing one); start it again with --out {} --overwrite", ckpt.display(), dir.display());
+            }
+            trainer.restore(&ckpt)?;
+            if trainer.step >= trainer.cfg.steps {
+                bail!("{} is already at step {}; pass a larger total to train further, e.g. --steps {}", dir.display(), trainer.step, trainer.step * 2);
+            }
+            eprintln!("resuming {} at step {}", dir.display(), trainer.step);
+        }
+        None => trainer.initialize()?,
+    }
+    if args.overwrite && args.resume.is_none() {
+        fsutil::clear_run(&trainer.cfg.out)?;
+    }
+    trainer.prepare_run_dir()?;
+    let c = &trainer.cfg;
+    eprintln!(
+        "model: classifier {}x{}x{} → {} classes, width {}, {} features ({} parameters), batch {}, {} steps, Adam lr {}, {} images held out, seed {}",
+        c.model.channels,
+        c.model.image_size,
+        c.model.image_size,
+        c.model.classes,
+        c.model.width,
+        c.model.features,
+        trainer.store.trainable_count(),
+        c.batch_size,
+        c.steps,
+        c.lr,
+        trainer.heldout_images(),
+        c.seed
+    );
+    eprintln!("run directory: {} ({} dispatches per step, one submit)", c.out.display(), trainer.dispatches_per_step());
+    let bar = indicatif::ProgressBar::new(trainer.cfg.steps);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]").expect("static template").progress_chars("=> "));
+    bar.set_position(trainer.step);
+    let plain = bar.is_hidden();
+    let start = Instant::now();
+    trainer.run(|e| match e {
+        ClassifierEvent::Logged(r) => {
+            let held = r.heldout_accuracy.zip(r.heldout_loss).map(|(a, l)| format!(" held-out accuracy {:.2}% loss {l:.4}", 100.0 * a)).unwrap_or_default();
+            let msg = format!("loss {:.4} accuracy {:.1}%{held} {:.0} img/s", r.loss, 100.0 * r.accuracy, r.images_per_s);
+            bar.set_position(r.step);
+            if plain {
+                eprintln!("step {:>6} epoch {:>6.2} {msg}", r.step, r.epoch);
+            } else if r.heldout_accuracy.is_some() {
+                bar.println(format!("step {:>6} epoch {:>6.2} {msg}", r.step, r.epoch));
+            } else {
+                bar.set_message(msg);
+            }
+        }
+        ClassifierEvent::Checkpointed(p) if plain => eprintln!("checkpoint: {}", p.display()),
+        ClassifierEvent::Checkpointed(p) => bar.println(format!("checkpoint: {}", p.display())),
+    })?;
+    bar.finish();
+    let (loss, acc) = trainer.heldout_score.expect("scored at the last step");
+    eprintln!(
+        "done in {:.1} min: held-out accuracy {:.2}% (loss {loss:.4}, {} images); {}",
+        start.elapsed().as_secs_f64() / 60.0,
+        100.0 * acc,
+        trainer.heldout_images(),
+        trainer.cfg.out.join("classifier.safetensors").display()
+    );
+    Ok(())
+}
+
+/// `eval`: draw samples from a generator and let a trained classifier name their classes.
+pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
+    use shadergan::classifier::Classifier;
+    use shadergan::eval::ClassReport;
+    if args.n == 0 || args.n > 1_000_000 {
+        bail!("--n {} is outside 1..=1000000", args.n);
+    }
+    let gpu = open_gpu(adapter)?;
+    let generator = Generator::load(&gpu, &args.checkpoint)?;
+    let classifier = Classifier::load(&gpu, &args.classifier)?;
+    let (g, c) = (&generator.model, &classifier.model);
+    if (g.channels, g.image_size) != (c.channels, c.image_size) {
+        bail!(
+            "--classifier {}: it takes {}x{}x{} images, but the generator makes {}x{}x{}; train a classifier with --image-size {} --channels {}",
+            classifier.source.display(),
+            c.channels,
+            c.image_size,
+            c.image_size,
+            g.channels,
+            g.image_size,
+            g.image_size,
+            g.image_size,
+            g.channels
+        );
+    }
+    let k = generator.classes();
+    if k > 0 && k != c.classes {
+        bail!("--classifier {}: it knows {} classes, but the generator is conditioned on {k}", classifier.source.display(), c.classes);
+    }
+    // Conditional: equally many of each class, in a shuffled order so that batch statistics
+    // (--batchnorm batch) never see one class alone.
+    let n = if k > 0 { args.n.div_ceil(k) * k } else { args.n };
+    let mut labels: Vec<u32> = if k > 0 { (0..n).map(|i| (i % k) as u32).collect() } else { Vec::new() };
+    let mut rng = shadergan::rng::Rng::for_case(args.seed, "eval labels");
+    for i in (1..labels.len()).rev() {
+        labels.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let z = sample::latents(&gpu, args.seed, n, g.nz)?;
+    let mode = if args.batchnorm == BnStats::Batch { Mode::Train } else { Mode::Eval };
+    let t0 = Instant::now();
+    // Chunk by chunk: any n fits in memory.
+    let mut verdicts = Vec::with_capacity(n);
+    let per_image = g.channels * g.image_size * g.image_size;
+    generator.generate_chunks(&gpu, &z, &labels, n, mode, |_, images| {
+        verdicts.extend(classifier.classify(&gpu, images, images.len() / per_image)?);
+        Ok(())
+    })?;
+    let report = ClassReport::new(&verdicts, &labels);
+    let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+    println!("generator:  {}", generator.source.display());
+    println!("classifier: {}{acc}", classifier.source.display());
+    println!("samples:    {n} ({:.1} s to draw and classify)", t0.elapsed().as_secs_f64());
+    println!("class        share of samples{}", if k > 0 { "   recognised as asked" } else { "" });
+    for (i, &count) in report.histogram.iter().enumerate() {
+        let asked = report.recognised_per_class.as_ref().map(|r| format!("   {:>6.2}%", 100.0 * r[i])).unwrap_or_default();
+        println!("{i:>5}        {:>6.2}%{asked}", 100.0 * count as f64 / n as f64);
+    }
+    println!("classes covered: {} of {}", report.classes_covered, report.classes);
+    println!("entropy of the classes: {:.3} nats ({:.3} of uniform)", report.entropy, report.entropy_normalised);
+    println!("mean confidence: {:.3}", report.mean_confidence);
+    if let Some(r) = report.recognised {
+        println!("recognised as the class asked for: {:.2}%", 100.0 * r);
+    }
+    let path = args.report.clone().unwrap_or_else(|| {
+        let dir = if args.checkpoint.is_dir() { args.checkpoint.clone() } else { args.checkpoint.parent().map(Path::to_path_buf).unwrap_or_default() };
+        dir.join("eval.json")
+    });
+    #[derive(serde::Serialize)]
+    struct Report<'a> {
+        generator: String,
+        classifier: String,
+        classifier_heldout_accuracy: Option<f64>,
+        seed: u64,
+        batchnorm: &'a str,
+        #[serde(flatten)]
+        classes: &'a ClassReport,
+    }
+    let r = Report {
+        generator: generator.source.display().to_string(),
+        classifier: classifier.source.display().to_string(),
+        classifier_heldout_accuracy: classifier.heldout_accuracy,
+        seed: args.seed,
+        batchnorm: if mode == Mode::Train { "batch" } else { "running" },
+        classes: &report,
+    };
+    let json = serde_json::to_vec_pretty(&r).context("serialising the report")?;
+    fsutil::atomic_write(&path, &json)?;
+    eprintln!("report: {}", path.display());
     Ok(())
 }

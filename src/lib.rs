@@ -5,8 +5,10 @@
 //! - [`reference`]: the plain f64 CPU reference of every op, forward and backward.
 //! - [`check`]: the GPU-vs-reference correctness cases run by `shadergan check` and the tests.
 
+pub mod classifier;
 pub mod data;
 pub mod error;
+pub mod eval;
 pub mod fsutil;
 pub mod images;
 pub mod model;

@@ -65,6 +65,10 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
             commands::sample(&cli.adapter, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Eval(args) => {
+            commands::eval(&cli.adapter, &args)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Devices => devices(&cli.adapter),
         Command::Check(args) => check_cmd(&cli.adapter, &args),
         Command::Bench(args) => bench_cmd(&cli.adapter, &args),

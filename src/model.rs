@@ -28,6 +28,8 @@ use crate::nn::{Init, Layer, NetSpec};
 pub enum ModelKind {
     Dcgan,
     Mlp,
+    /// Not a GAN: the image classifier of `train --model classifier` (ClassifierModel).
+    Classifier,
 }
 
 impl ModelKind {
@@ -35,6 +37,7 @@ impl ModelKind {
         match self {
             ModelKind::Dcgan => "DCGAN",
             ModelKind::Mlp => "MLP GAN",
+            ModelKind::Classifier => "classifier",
         }
     }
 }
@@ -83,6 +86,9 @@ pub const DCGAN_SIZES: [usize; 4] = [16, 32, 64, 128];
 impl ModelConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
+        if self.model == ModelKind::Classifier {
+            return bad("--model", "the classifier is not a GAN: it has no generator or discriminator".into());
+        }
         if self.model == ModelKind::Dcgan && !DCGAN_SIZES.contains(&self.image_size) {
             return bad(
                 "--image-size",
@@ -120,7 +126,7 @@ impl ModelConfig {
     /// [nz, 1, 1] for the DCGAN (a 1×1 image of nz channels), [nz] for the MLP.
     pub fn latent_shape(&self) -> Vec<usize> {
         match self.model {
-            ModelKind::Dcgan => vec![self.nz, 1, 1],
+            ModelKind::Dcgan | ModelKind::Classifier => vec![self.nz, 1, 1],
             ModelKind::Mlp => vec![self.nz],
         }
     }
@@ -129,7 +135,7 @@ impl ModelConfig {
     /// [C, S, S] for the DCGAN, flattened [C·S·S] for the MLP (whose label is a one-hot vector).
     pub fn image_view(&self) -> Vec<usize> {
         match self.model {
-            ModelKind::Dcgan => vec![self.channels, self.image_size, self.image_size],
+            ModelKind::Dcgan | ModelKind::Classifier => vec![self.channels, self.image_size, self.image_size],
             ModelKind::Mlp => vec![self.channels * self.image_size * self.image_size],
         }
     }
@@ -185,6 +191,7 @@ impl ModelConfig {
                     Layer::Unflatten(vec![self.channels, self.image_size, self.image_size]),
                 ]
             }
+            ModelKind::Classifier => unreachable!("validate refuses the classifier"),
         };
         Ok(NetSpec { name: "generator".into(), input: self.with_label(self.latent_shape()), layers, conv_init })
     }
@@ -216,9 +223,84 @@ impl ModelConfig {
                 l.push(lin(h, 1));
                 l
             }
+            ModelKind::Classifier => unreachable!("validate refuses the classifier"),
         };
         // The image as it is, or (conditional) the view the label planes are appended to.
         let input = if self.conditional.is_some() { self.with_label(self.image_view()) } else { vec![self.channels, self.image_size, self.image_size] };
         Ok(NetSpec { name: "discriminator".into(), input, layers, conv_init })
+    }
+}
+
+/// The image classifier of `train --model classifier`, the feature extractor of `eval`: the
+/// DCGAN discriminator's convolutions (4×4, stride 2, BatchNorm from the second, LeakyReLU 0.2)
+/// down to 4×4, then Linear → LeakyReLU → Dropout → Linear to one logit per class.
+///
+/// ```text
+/// main.0 Conv2d(C, w, 4, 2, 1), main.1 LeakyReLU        S → S/2
+/// [Conv2d(w·m, 2w·m, 4, 2, 1), BatchNorm2d, LeakyReLU]  … → 4×4
+/// Flatten, Linear(w·top·16, features), LeakyReLU        the features (eval's embedding)
+/// Dropout(p), Linear(features, classes)                 the logits
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ClassifierModel {
+    pub image_size: usize,
+    pub channels: usize,
+    /// Width of the first convolution (--ndf).
+    pub width: usize,
+    /// Size of the penultimate layer: the feature vector `eval` compares.
+    pub features: usize,
+    pub classes: usize,
+    pub dropout: f32,
+}
+
+impl ClassifierModel {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
+        if !DCGAN_SIZES.contains(&self.image_size) {
+            return bad("--image-size", format!("the classifier takes {}x{} images only as one of {DCGAN_SIZES:?} (images are resized to it)", self.image_size, self.image_size));
+        }
+        if !matches!(self.channels, 1 | 3) {
+            return bad("--channels", format!("{} channels: use 1 (grayscale) or 3 (RGB)", self.channels));
+        }
+        for (flag, v) in [("--ndf", self.width), ("--features", self.features)] {
+            if v == 0 || v > 4096 {
+                return bad(flag, format!("{v} is outside 1..=4096"));
+            }
+        }
+        if !(2..=MAX_CLASSES).contains(&self.classes) {
+            return bad("--dataset", format!("a classifier needs 2..={MAX_CLASSES} classes, this data has {}", self.classes));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return bad("--dropout", format!("{} must lie in [0, 1)", self.dropout));
+        }
+        Ok(())
+    }
+
+    pub fn spec(&self) -> Result<NetSpec> {
+        self.validate()?;
+        let top = 1 << ((self.image_size / 4).trailing_zeros() as usize - 1);
+        let conv = |c_in, c_out| Layer::Conv2d { c_in, c_out, kernel: 4, stride: 2, padding: 1, bias: false };
+        let w = self.width;
+        let mut l = vec![conv(self.channels, w), Layer::LeakyRelu(0.2)];
+        let mut m = 1;
+        while m < top {
+            l.extend([conv(w * m, w * m * 2), Layer::BatchNorm2d { channels: w * m * 2 }, Layer::LeakyRelu(0.2)]);
+            m *= 2;
+        }
+        l.extend([
+            Layer::Flatten,
+            Layer::Linear { in_features: w * top * 16, out_features: self.features, bias: true },
+            Layer::LeakyRelu(0.2),
+            Layer::Dropout(self.dropout),
+            Layer::Linear { in_features: self.features, out_features: self.classes, bias: true },
+        ]);
+        Ok(NetSpec { name: "classifier".into(), input: vec![self.channels, self.image_size, self.image_size], layers: l, conv_init: Init::Normal { mean: 0.0, std: 0.02 } })
+    }
+
+    /// Index of the activation (`Instance::acts`) that holds the features: the output of the
+    /// LeakyReLU after the first Linear (acts[i + 1] is layer i's output).
+    pub fn feature_act(&self) -> Result<usize> {
+        let n = self.spec()?.layers.len();
+        Ok(n - 2)
     }
 }

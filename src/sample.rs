@@ -70,10 +70,16 @@ impl Generator {
     /// Load from a run directory, a checkpoint or a state dict.
     pub fn load(gpu: &Gpu, path: &Path) -> Result<Generator> {
         let file_path = if path.is_dir() { path.join("generator.safetensors") } else { path.to_path_buf() };
+        if path.is_dir() && !file_path.is_file() && path.join("classifier.safetensors").is_file() {
+            return Err(Error::bad_file(path, "is a run of an image classifier, not a generator; pass a GAN run to --checkpoint"));
+        }
         if !file_path.is_file() {
             return Err(Error::bad_file(&file_path, "does not exist; pass a run directory or a .safetensors file with --checkpoint"));
         }
         let file = TensorFile::load(&file_path)?;
+        if file.metadata.get("net").or(file.metadata.get("objective")).map(String::as_str) == Some(crate::classifier::NET) {
+            return Err(Error::bad_file(&file_path, "is an image classifier, not a generator; pass a GAN run (its directory or generator.safetensors) to --checkpoint"));
+        }
         let prefix = if file.tensors.keys().any(|k| k.starts_with("netG.")) { "netG." } else { "" };
         if checkpoint::which_net(&file, prefix) == Some("discriminator") {
             return Err(Error::bad_file(

@@ -37,6 +37,10 @@ fn tiny(out: &Path, extra: &[&str]) -> Vec<String> {
         .collect();
     a.push(s(out).to_string());
     a.extend(extra.iter().map(|s| s.to_string()));
+    // The built-in shapes train conditional by default; these runs test the plain GAN.
+    if !extra.contains(&"--conditional") {
+        a.extend(["--conditional".to_string(), "none".to_string()]);
+    }
     a
 }
 

@@ -48,6 +48,10 @@ fn tiny_train_width(out: &Path, width: &str, extra: &[&str]) -> Vec<String> {
         .collect();
     a.push(out.to_string_lossy().to_string());
     a.extend(extra.iter().map(|s| s.to_string()));
+    // The built-in shapes train conditional by default; these runs test the plain GAN.
+    if !extra.contains(&"--conditional") {
+        a.extend(["--conditional".to_string(), "none".to_string()]);
+    }
     a
 }
 
@@ -114,8 +118,7 @@ fn a_folder_of_images_trains() {
         img.save(d.join(if i % 2 == 0 { format!("{i}.png") } else { format!("nested/{i}.jpg") })).unwrap();
     }
     let out = tmp("folder-run");
-    let mut a = tiny_train(&out, &["--dataset", "folder", "--data"]);
-    a.push(d.to_string_lossy().to_string());
+    let a = tiny_train(&out, &["--dataset", "folder", "--data", d.to_str().unwrap()]);
     let args: Vec<&str> = a.iter().map(String::as_str).collect();
     let (code, _, stderr) = run(&args);
     assert_eq!(code, 0, "{stderr}");
@@ -237,8 +240,45 @@ fn conditional_runs_sample_by_class_and_refuse_what_does_not_fit() {
     assert_error(&["sample", "--checkpoint", plain.to_str().unwrap(), "--per-class", "2"], &["--per-class", "unconditional"]);
     // A dataset without labels cannot train a conditional model.
     assert_error(&["train", "--dataset", "folder", "--data", d.to_str().unwrap(), "--conditional", "concat"], &["--conditional", "no"]);
+    // The built-in shapes with the quick preset train conditional by default (one grid row
+    // per shape); --conditional none trains the plain GAN.
+    let default_run = tmp("cond-default");
+    let (code, _, e) = run(&["train", "--image-size", "16", "--ngf", "4", "--ndf", "4", "--nz", "8", "--batch-size", "4", "--synthetic-images", "16", "--steps", "1", "--out", default_run.to_str().unwrap()]);
+    assert_eq!(code, 0, "{e}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(default_run.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["config"]["model"]["conditional"]["classes"], 4, "{config}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(plain.join("config.json")).unwrap()).unwrap();
+    assert!(config["config"]["model"]["conditional"].is_null(), "{config}");
     // --conditional cannot change a resumed run.
     assert_error(&["train", "--resume", r, "--conditional", "concat", "--steps", "4"], &["--conditional", "cannot change"]);
+}
+
+#[test]
+fn a_folder_with_one_sub_directory_per_class_trains_a_conditional_model() {
+    // torchvision's ImageFolder layout: the sub-directories, in sorted order, are the classes.
+    let data = tmp("cond-folder-data");
+    for (class, colour) in [("b_dark", 40u8), ("a_light", 220u8)] {
+        std::fs::create_dir_all(data.join(class).join("nested")).unwrap();
+        for i in 0..3u8 {
+            image::RgbImage::from_fn(20, 20, |x, _| image::Rgb([colour, colour.wrapping_add(i * 5), x as u8])).save(data.join(class).join(format!("{i}.png"))).unwrap();
+        }
+        // Images in deeper directories belong to their top-level class.
+        image::RgbImage::from_fn(20, 20, |_, y| image::Rgb([colour, y as u8, 0])).save(data.join(class).join("nested").join("x.png")).unwrap();
+    }
+    let run_dir = tmp("cond-folder-run");
+    let a = tiny_train(&run_dir, &["--dataset", "folder", "--data", data.to_str().unwrap(), "--conditional", "concat"]);
+    let args: Vec<&str> = a.iter().map(String::as_str).collect();
+    let (code, _, stderr) = run(&args);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("8 images in 2 classes: a_light, b_dark"), "{stderr}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(run_dir.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["config"]["model"]["conditional"]["classes"], 2, "{config}");
+    // One row per class in the grid.
+    let img = image::open(run_dir.join("fake_samples.png")).unwrap();
+    assert_eq!((img.width(), img.height()), (8 * 18 + 2, 2 * 18 + 2));
+    // An image beside the class directories makes the folder unlabelled.
+    image::RgbImage::from_fn(20, 20, |x, y| image::Rgb([x as u8, y as u8, 9])).save(data.join("loose.png")).unwrap();
+    assert_error(&["train", "--dataset", "folder", "--data", data.to_str().unwrap(), "--conditional", "concat"], &["--conditional", "no class labels", "sub-directory"]);
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! Every PNG/JPEG under a directory (recursively, in sorted order), resized so the shorter
 //! side is the model's size and centre-cropped.
 //!
+//! Classes as torchvision's `ImageFolder`: when every image lies in a sub-directory of the
+//! top directory (none directly in it), each top-level sub-directory is a class, numbered in
+//! sorted order of the names (its own sub-directories belong to it). Otherwise the images are
+//! unlabelled.
+//!
 //! The walk follows symbolic links but reads each directory once (a link back to a parent
 //! would otherwise repeat the dataset, or never end), and skips what is not a regular file
 //! (a FIFO named `x.png` would block the reader forever). A truncated image — one that
@@ -82,6 +87,15 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, str
     if files.is_empty() {
         return Err(Error::bad_file(path, "contains no .png, .jpg or .jpeg files (searched recursively)"));
     }
+    // ImageFolder classes: the first path component under `path` of each image.
+    let top = |f: &Path| -> Option<String> {
+        let rel = f.strip_prefix(path).ok()?;
+        (rel.components().count() > 1).then(|| rel.components().next().map(|c| c.as_os_str().to_string_lossy().into_owned()))?
+    };
+    let mut class_names: Vec<String> = files.iter().filter_map(|f| top(f)).collect();
+    class_names.dedup(); // sorted walk: each class's files are contiguous
+    let labelled = files.iter().all(|f| top(f).is_some()) && (2..=256).contains(&class_names.len());
+    let mut labels = Vec::new();
     let mut pixels = Vec::new();
     let mut used = 0;
     for f in &files {
@@ -111,10 +125,19 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, str
         }
         let fitted = resize_center_crop(&planes, 3, h, w, size);
         pixels.extend(convert_channels(&fitted, 3, channels, size * size));
+        if labelled {
+            let name = top(f).expect("every image is in a class directory");
+            labels.push(class_names.iter().position(|c| *c == name).expect("collected above") as u8);
+        }
         used += 1;
     }
     if used == 0 {
         return Err(Error::bad_file(path, format!("every image in it was skipped ({} of them; the first: {})", warnings.len(), warnings.first().map_or("", String::as_str))));
+    }
+    if labelled {
+        let shown = if class_names.len() <= 12 { class_names.join(", ") } else { format!("{}, …", class_names[..12].join(", ")) };
+        let source = format!("folder {} ({used} images in {} classes: {shown})", path.display(), class_names.len());
+        return Ok(Dataset { n: used, pixels, channels, size, labels: Some(labels), classes: class_names.len(), source, warnings });
     }
     Ok(Dataset { n: used, pixels, channels, size, labels: None, classes: 0, source: format!("folder {} ({used} images)", path.display()), warnings })
 }

@@ -174,3 +174,40 @@ pub fn convert_channels(planes: &[u8], from: usize, to: usize, pixels: usize) ->
         _ => unreachable!("channels are 1 or 3"),
     }
 }
+
+/// The fixed held-out split of `n` images: `fraction` of them (at least 1, leaving at least 2
+/// to train on), chosen by a permutation with a fixed seed so that every run, whatever its
+/// training seed, holds out the same images — and a folder sorted by class does not lose one
+/// class to the split. Returns (training indices, held-out indices), each in ascending order.
+pub fn holdout_split(n: usize, fraction: f64) -> (Vec<usize>, Vec<usize>) {
+    let held = ((n as f64 * fraction).round() as usize).clamp(1, n.saturating_sub(2).max(1));
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = crate::rng::Rng::for_case(0, "holdout split");
+    for i in (1..n).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let (mut heldout, mut train) = (order[..held].to_vec(), order[held..].to_vec());
+    heldout.sort_unstable();
+    train.sort_unstable();
+    (train, heldout)
+}
+
+impl Dataset {
+    /// The images at `indices` (and their labels), as a dataset of their own.
+    pub fn subset(&self, indices: &[usize], what: &str) -> Dataset {
+        let mut pixels = Vec::with_capacity(indices.len() * self.channels * self.size * self.size);
+        for &i in indices {
+            pixels.extend_from_slice(self.image(i));
+        }
+        Dataset {
+            pixels,
+            n: indices.len(),
+            channels: self.channels,
+            size: self.size,
+            labels: self.labels.as_ref().map(|l| indices.iter().map(|&i| l[i]).collect()),
+            classes: self.classes,
+            source: format!("{} ({what}: {} images)", self.source, indices.len()),
+            warnings: Vec::new(),
+        }
+    }
+}

@@ -225,6 +225,18 @@ pub fn load_into(gpu: &Gpu, path: &Path, file: &TensorFile, prefix: &str, spec: 
     Ok(())
 }
 
+/// The optimizer moments of `store` under `{opt}.exp_avg.{name}` and `{opt}.exp_avg_sq.{name}`
+/// (PyTorch's Adam state names), as `load_into` reads them back.
+pub fn optimizer_state(gpu: &Gpu, store: &ParamStore, opt: &str) -> Result<BTreeMap<String, HostTensor>> {
+    let mut tensors = BTreeMap::new();
+    for (which, key) in [("adam_m", "exp_avg"), ("adam_v", "exp_avg_sq")] {
+        for (k, t) in read(gpu, store, which)? {
+            tensors.insert(format!("{opt}.{key}.{k}"), t);
+        }
+    }
+    Ok(tensors)
+}
+
 /// The full training state.
 #[allow(clippy::too_many_arguments)]
 pub fn full_state(
@@ -244,11 +256,7 @@ pub fn full_state(
         }
     }
     for (opt, store) in [("optG", g), ("optD", d)] {
-        for (which, key) in [("adam_m", "exp_avg"), ("adam_v", "exp_avg_sq")] {
-            for (k, t) in read(gpu, store, which)? {
-                tensors.insert(format!("{opt}.{key}.{k}"), t);
-            }
-        }
+        tensors.extend(optimizer_state(gpu, store, opt)?);
     }
     tensors.insert("counters".into(), HostTensor { shape: vec![counters.len()], values: Values::U32(counters.to_vec()) });
     Ok(TensorFile { tensors, metadata })

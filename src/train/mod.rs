@@ -38,6 +38,7 @@
 //! N + M steps.
 
 pub mod checkpoint;
+pub mod classifier;
 pub mod config;
 pub mod plot;
 

@@ -1,0 +1,127 @@
+//! A trained image classifier (`train --model classifier`) run in evaluation mode: class
+//! probabilities and penultimate-layer features for any number of images, in chunks that fit
+//! the adapter. `eval` uses it to ask which class a generated image shows, and (the
+//! evaluation issue) as its feature extractor.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+use crate::gpu::{DType, Gpu, GpuTensor};
+use crate::model::ClassifierModel;
+use crate::nn::{DropoutRng, Instance, Mode, NetSpec, ParamStore};
+use crate::train::checkpoint::{self, TensorFile};
+
+/// What `classifier.safetensors` says it is (metadata `net`).
+pub const NET: &str = "classifier";
+
+/// One image's verdict: the logits' softmax and its features.
+#[derive(Clone, Debug)]
+pub struct Classified {
+    /// Softmax over the classes, computed in f64 from the f32 logits.
+    pub probs: Vec<f64>,
+    /// The penultimate layer (ClassifierModel::features values).
+    pub features: Vec<f32>,
+}
+
+impl Classified {
+    /// The most probable class (the lowest index on a tie) and its probability.
+    pub fn top(&self) -> (usize, f64) {
+        self.probs.iter().enumerate().fold((0, f64::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
+    }
+}
+
+/// Softmax of one row of logits, in f64 (max subtracted first).
+pub fn softmax(logits: &[f32]) -> Vec<f64> {
+    let max = logits.iter().fold(f64::MIN, |m, &v| m.max(v as f64));
+    let e: Vec<f64> = logits.iter().map(|&v| (v as f64 - max).exp()).collect();
+    let sum: f64 = e.iter().sum();
+    e.into_iter().map(|v| v / sum).collect()
+}
+
+/// Run the network `spec` with weights `store` in evaluation mode (BatchNorm running
+/// statistics, no dropout) on `n` images [n, C, S, S] in [−1, 1], `chunk` at a time; hand each
+/// chunk's logits [len, K] and features [len, F] to `on_chunk(first index, logits, features)`.
+#[allow(clippy::too_many_arguments)]
+pub fn forward_chunks(
+    gpu: &Gpu,
+    model: &ClassifierModel,
+    spec: &NetSpec,
+    store: &ParamStore,
+    images: &[f32],
+    n: usize,
+    chunk: usize,
+    mut on_chunk: impl FnMut(usize, &[f32], &[f32]) -> Result<()>,
+) -> Result<()> {
+    let per = model.channels * model.image_size * model.image_size;
+    if images.len() != n * per {
+        return Err(Error::shape("classifier", format!("{} values for {n} images of {}x{}x{}", images.len(), model.channels, model.image_size, model.image_size)));
+    }
+    if n == 0 {
+        return Ok(());
+    }
+    let chunk = chunk.clamp(1, n);
+    let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
+    let net = Instance::new(gpu, spec, store, chunk, Mode::Eval, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?;
+    let features = &net.acts[model.feature_act()?];
+    let mut padded = vec![0f32; chunk * per];
+    for start in (0..n).step_by(chunk) {
+        let len = chunk.min(n - start);
+        // A short last chunk is padded with blank images: in evaluation mode each image is
+        // independent of the others, and only the first `len` results are kept.
+        padded[..len * per].copy_from_slice(&images[start * per..(start + len) * per]);
+        padded[len * per..].fill(0.0);
+        net.input().write_f32(gpu, &padded)?;
+        gpu.run("classify", &net.forward.iter().collect::<Vec<_>>())?;
+        let logits = net.output().read_f32(gpu)?;
+        let feats = features.read_f32(gpu)?;
+        on_chunk(start, &logits[..len * model.classes], &feats[..len * model.features])?;
+    }
+    Ok(())
+}
+
+/// A classifier loaded from a run directory, its classifier.safetensors or checkpoint.
+pub struct Classifier {
+    pub model: ClassifierModel,
+    pub spec: NetSpec,
+    pub store: ParamStore,
+    pub source: PathBuf,
+    /// The held-out accuracy recorded when it was saved, if any.
+    pub heldout_accuracy: Option<f64>,
+}
+
+impl Classifier {
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<Classifier> {
+        let file_path = if path.is_dir() { path.join("classifier.safetensors") } else { path.to_path_buf() };
+        if !file_path.is_file() {
+            return Err(Error::bad_file(&file_path, "does not exist; pass a run of `train --model classifier` (or its classifier.safetensors)"));
+        }
+        let file = TensorFile::load(&file_path)?;
+        let prefix = if file.tensors.keys().any(|k| k.starts_with("net.")) { "net." } else { "" };
+        let is_classifier = file.metadata.get("net").map(String::as_str) == Some(NET) || file.metadata.get("objective").map(String::as_str) == Some(NET);
+        if !is_classifier {
+            let what = file.metadata.get("net").map_or("not a classifier".to_string(), |n| format!("a {n} state dict, not a classifier"));
+            return Err(Error::bad_file(&file_path, format!("is {what}; train one with `shadergan train --model classifier --dataset …` and pass its run directory")));
+        }
+        let json = file.metadata.get("classifier").ok_or_else(|| Error::bad_file(&file_path, "has no classifier metadata (the architecture)"))?;
+        let model: ClassifierModel = serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable classifier metadata ({e})")))?;
+        let spec = model.spec()?;
+        let store = ParamStore::new(gpu, "classifier", spec.params())?;
+        checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the architecture its metadata describes)")?;
+        let heldout_accuracy = file.metadata.get("heldout_accuracy").and_then(|s| s.parse().ok());
+        Ok(Classifier { model, spec, store, source: file_path, heldout_accuracy })
+    }
+
+    /// Classify `n` images [n, C, S, S] in [−1, 1].
+    pub fn classify(&self, gpu: &Gpu, images: &[f32], n: usize) -> Result<Vec<Classified>> {
+        let chunk = self.spec.max_batch(&gpu.limits)?.clamp(1, 1024);
+        let mut out = Vec::with_capacity(n);
+        let (k, f) = (self.model.classes, self.model.features);
+        forward_chunks(gpu, &self.model, &self.spec, &self.store, images, n, chunk, |_, logits, feats| {
+            for (row, fr) in logits.chunks(k).zip(feats.chunks(f)) {
+                out.push(Classified { probs: softmax(row), features: fr.to_vec() });
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+}

@@ -1,0 +1,257 @@
+//! The classifier objective (`train --model classifier`): it learns, its held-out split is
+//! fixed and disjoint from training, resume is exact, its state dict has PyTorch's keys, and
+//! what does not fit is refused with one line.
+
+mod common;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use shadergan::classifier::Classifier;
+use shadergan::data::{self, DatasetKind};
+use shadergan::gpu::{AdapterChoice, Gpu};
+use shadergan::model::ClassifierModel;
+use shadergan::train::checkpoint::TensorFile;
+use shadergan::train::classifier::{ClassifierConfig, ClassifierTrainer};
+use shadergan::train::AugmentConfig;
+
+fn gpu() -> Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| Gpu::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"))).clone()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shadergan-classifier-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// A classifier of the 4 built-in shapes at 16×16, small enough for a few seconds.
+fn tiny(out: &Path, steps: u64) -> ClassifierConfig {
+    ClassifierConfig {
+        model: ClassifierModel { image_size: 16, channels: 3, width: 16, features: 32, classes: 4, dropout: 0.2 },
+        dataset: DatasetKind::Synthetic,
+        data: None,
+        max_images: None,
+        synthetic_images: 400,
+        holdout: 0.1,
+        batch_size: 16,
+        steps,
+        lr: 2e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        seed: 3,
+        augment: AugmentConfig { flip: true, shift: 1, brightness: 0.0 },
+        log_every: 10,
+        eval_every: 30,
+        checkpoint_every: 30,
+        out: out.to_path_buf(),
+    }
+}
+
+fn dataset(cfg: &ClassifierConfig) -> data::Dataset {
+    let m = &cfg.model;
+    data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false).unwrap()
+}
+
+/// Train `cfg` from scratch, or resume from its run directory.
+fn train(cfg: ClassifierConfig, resume: bool) -> ClassifierTrainer {
+    let ds = dataset(&cfg);
+    let mut t = ClassifierTrainer::new(gpu(), cfg, &ds).unwrap_or_else(|e| panic!("{e}"));
+    if resume {
+        t.restore(&t.cfg.out.join("checkpoint.safetensors")).unwrap();
+    } else {
+        t.initialize().unwrap();
+    }
+    t.prepare_run_dir().unwrap();
+    t.run(|_| {}).unwrap_or_else(|e| panic!("{e}"));
+    t
+}
+
+fn data_section(path: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(path).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    bytes[8 + n..].to_vec()
+}
+
+#[test]
+fn the_held_out_split_is_fixed_disjoint_and_covers_every_image() {
+    for n in [3usize, 17, 400, 10_000] {
+        let (train, held) = data::holdout_split(n, 0.1);
+        assert!(!held.is_empty() && train.len() >= 2, "n = {n}");
+        let mut all: Vec<usize> = train.iter().chain(&held).copied().collect();
+        all.sort_unstable();
+        assert_eq!(all, (0..n).collect::<Vec<_>>(), "n = {n}: the split must partition the images");
+        assert_eq!(data::holdout_split(n, 0.1), (train, held.clone()), "the split depends on nothing but n and the fraction");
+        if n >= 400 {
+            assert_eq!(held.len(), n / 10);
+            // Not the last tenth: a folder sorted by class would lose one class to it.
+            assert!(held.iter().any(|&i| i < n / 2), "n = {n}: held-out images spread over the data");
+        }
+    }
+}
+
+#[test]
+fn a_classifier_learns_the_shapes_resumes_exactly_and_loads_for_eval() {
+    let out = tmp("learn");
+    let straight = train(tiny(&out, 90), false);
+    let (loss, accuracy) = straight.heldout_score.expect("scored at the end");
+    // 4 classes: chance is 25 %. The shapes are easy; 90 steps of 16 get most of them.
+    assert!(accuracy >= 0.85 && loss.is_finite(), "held-out accuracy {accuracy}, loss {loss}");
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    let lines: Vec<serde_json::Value> = metrics.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.iter().map(|v| v["step"].as_u64().unwrap()).collect::<Vec<_>>(), vec![10, 20, 30, 40, 50, 60, 70, 80, 90]);
+    assert!(lines[2]["heldout_accuracy"].is_f64() && lines[1].get("heldout_accuracy").is_none(), "held-out scores at eval steps only");
+
+    // 45 steps, then resume to 90: the same bytes as 90 straight.
+    let split = tmp("resume");
+    train(tiny(&split, 45), false);
+    train(tiny(&split, 90), true);
+    for f in ["checkpoint.safetensors", "classifier.safetensors"] {
+        assert!(data_section(&out.join(f)) == data_section(&split.join(f)), "{f}: resumed run differs from the straight one");
+    }
+
+    // The state dict: nn.Sequential keys, the architecture in the metadata.
+    let file = TensorFile::load(&out.join("classifier.safetensors")).unwrap();
+    for key in ["main.0.weight", "main.3.weight", "main.3.running_mean", "main.3.num_batches_tracked", "main.6.weight", "main.6.bias", "main.9.weight", "main.9.bias"] {
+        assert!(file.tensors.contains_key(key), "{key} missing: {:?}", file.tensors.keys().collect::<Vec<_>>());
+    }
+    assert_eq!(file.tensors["main.9.weight"].shape, vec![4, 32], "the last Linear maps the 32 features to 4 classes");
+    assert_eq!(file.metadata["net"], "classifier");
+
+    // Loaded for eval, it scores the held-out images exactly as the trainer did.
+    let c = Classifier::load(&gpu(), &out).unwrap();
+    assert_eq!(c.heldout_accuracy, Some(accuracy));
+    let cfg = tiny(&out, 90);
+    let ds = dataset(&cfg);
+    let (_, held) = data::holdout_split(ds.n, cfg.holdout);
+    let sub = ds.subset(&held, "held out");
+    let images: Vec<f32> = sub.pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+    let verdicts = c.classify(&gpu(), &images, sub.n).unwrap();
+    let labels = sub.labels.unwrap();
+    let correct = verdicts.iter().zip(&labels).filter(|(v, y)| v.top().0 == **y as usize).count();
+    assert_eq!(correct as f64 / sub.n as f64, accuracy);
+    assert!(verdicts.iter().all(|v| v.features.len() == 32 && v.features.iter().all(|x| x.is_finite()) && (v.probs.iter().sum::<f64>() - 1.0).abs() < 1e-9));
+
+    // A classifier is not a generator, and a generator is not a classifier.
+    let err = shadergan::sample::Generator::load(&gpu(), &out.join("classifier.safetensors")).err().expect("refused");
+    assert!(err.to_string().contains("classifier"), "{err}");
+}
+
+#[test]
+fn unlabelled_data_and_bad_settings_are_refused() {
+    let cfg = tiny(&tmp("refuse"), 10);
+    let mut ds = dataset(&cfg);
+    ds.labels = None;
+    let err = ClassifierTrainer::new(gpu(), cfg.clone(), &ds).err().expect("refused");
+    assert!(err.to_string().contains("no class labels"), "{err}");
+    for (mutate, flag) in [
+        (Box::new(|c: &mut ClassifierConfig| c.holdout = 1.0) as Box<dyn Fn(&mut ClassifierConfig)>, "--holdout"),
+        (Box::new(|c: &mut ClassifierConfig| c.model.image_size = 28), "--image-size"),
+        (Box::new(|c: &mut ClassifierConfig| c.model.classes = 1), "--dataset"),
+        (Box::new(|c: &mut ClassifierConfig| c.batch_size = 1000), "--batch-size"),
+        (Box::new(|c: &mut ClassifierConfig| c.lr = 0.0), "--lr"),
+    ] {
+        let mut c = cfg.clone();
+        mutate(&mut c);
+        let ds = dataset(&c);
+        let err = ClassifierTrainer::new(gpu(), c, &ds).err().expect("refused");
+        assert!(err.to_string().contains(flag), "{flag}: {err}");
+    }
+}
+
+#[test]
+fn the_command_line_trains_a_classifier_and_refuses_gan_flags() {
+    let out = tmp("cli");
+    let o = out.to_str().unwrap();
+    let base = ["train", "--model", "classifier", "--image-size", "16", "--ndf", "4", "--features", "8", "--synthetic-images", "64", "--batch-size", "8", "--log-every", "2"];
+    let with = |extra: &[&str]| -> Vec<String> { base.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let run = |a: Vec<String>| common::shadergan(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    let (code, _, stderr) = run(with(&["--steps", "4", "--out", o]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("held-out accuracy") && stderr.contains("classes"), "{stderr}");
+    let (code, _, stderr) = common::shadergan(&["train", "--resume", o, "--steps", "6"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming") && stderr.contains("at step 4"), "{stderr}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("config.json")).unwrap()).unwrap();
+    assert_eq!(config["objective"], "classifier");
+    // GAN flags mean nothing here; --resume takes no model flag.
+    for (extra, needle) in [(&["--nz", "10"][..], "--nz"), (&["--conditional", "concat"][..], "--conditional"), (&["--loss", "hinge"][..], "--loss")] {
+        let (code, _, stderr) = run(with(&[&["--out", tmp("gan-flag").to_str().unwrap()][..], extra].concat()));
+        assert_eq!(code, 1, "{extra:?}: {stderr}");
+        assert!(stderr.lines().any(|l| l.starts_with("error: ") && l.contains(needle) && l.contains("GAN")), "{extra:?}: {stderr}");
+    }
+    let (code, _, stderr) = common::shadergan(&["train", "--resume", o, "--steps", "8", "--ndf", "8"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--ndf cannot change a resumed run"), "{stderr}");
+}
+
+#[test]
+fn the_class_report_counts_covers_and_measures_what_was_asked() {
+    use shadergan::classifier::Classified;
+    use shadergan::eval::ClassReport;
+    let v = |probs: &[f64]| Classified { probs: probs.to_vec(), features: vec![] };
+    // Three classes; samples asked for 0, 0, 1, 2; the classifier says 0, 1, 1, 1.
+    let verdicts = [v(&[0.9, 0.05, 0.05]), v(&[0.2, 0.7, 0.1]), v(&[0.1, 0.6, 0.3]), v(&[0.3, 0.4, 0.3])];
+    let r = ClassReport::new(&verdicts, &[0, 0, 1, 2]);
+    assert_eq!(r.histogram, vec![1, 3, 0]);
+    assert_eq!(r.classes_covered, 2);
+    assert!((r.mean_confidence - (0.9 + 0.7 + 0.6 + 0.4) / 4.0).abs() < 1e-12);
+    let h = -(0.25f64 * 0.25f64.ln() + 0.75 * 0.75f64.ln());
+    assert!((r.entropy - h).abs() < 1e-12 && (r.entropy_normalised - h / 3f64.ln()).abs() < 1e-12);
+    assert_eq!(r.recognised, Some(0.5));
+    assert_eq!(r.recognised_per_class.as_deref().map(|p| p[..2].to_vec()), Some(vec![0.5, 1.0]));
+    assert!(r.recognised_per_class.unwrap()[2] == 0.0);
+    // Every class equally often: entropy ln K, normalised 1; unconditional: nothing asked.
+    let uniform = ClassReport::new(&[v(&[0.6, 0.4]), v(&[0.4, 0.6])], &[]);
+    assert!((uniform.entropy_normalised - 1.0).abs() < 1e-12 && uniform.recognised.is_none());
+}
+
+#[test]
+fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_fit() {
+    let cls = tmp("eval-classifier");
+    let gan = tmp("eval-gan");
+    let (c, g) = (cls.to_str().unwrap(), gan.to_str().unwrap());
+    let common_flags = ["--image-size", "16", "--synthetic-images", "64", "--batch-size", "8", "--steps", "4", "--log-every", "2"];
+    let train = |extra: &[&str]| {
+        let a: Vec<&str> = ["train"].iter().chain(&common_flags).chain(extra).copied().collect();
+        let (code, _, stderr) = common::shadergan(&a);
+        assert_eq!(code, 0, "{a:?}: {stderr}");
+    };
+    train(&["--model", "classifier", "--ndf", "4", "--features", "8", "--out", c]);
+    train(&["--conditional", "concat", "--ngf", "4", "--ndf", "4", "--nz", "8", "--out", g]);
+    let report = gan.join("eval.json");
+    let (code, stdout, stderr) = common::shadergan(&["eval", "--checkpoint", g, "--classifier", c, "--n", "10"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("recognised as the class asked for") && stdout.contains("classes covered"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    // 10 rounded up to equally many of each of the 4 classes.
+    assert_eq!(r["samples"], 12);
+    assert_eq!(r["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 12);
+    let recognised = r["recognised"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&recognised) && (recognised * 12.0).fract() == 0.0, "{recognised}");
+    // The same seed gives the same report.
+    let first = std::fs::read(&report).unwrap();
+    let (code, _, stderr) = common::shadergan(&["eval", "--checkpoint", g, "--classifier", c, "--n", "10"]);
+    assert_eq!(code, 0, "{stderr}");
+    let strip = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.contains("elapsed")).collect::<Vec<_>>().join("\n");
+    assert_eq!(strip(&first), strip(&std::fs::read(&report).unwrap()));
+
+    // A classifier of another image size; a generator given as the classifier.
+    let other = tmp("eval-classifier-32");
+    let (code, _, stderr) = common::shadergan(&["train", "--model", "classifier", "--image-size", "32", "--ndf", "4", "--features", "8", "--synthetic-images", "64", "--batch-size", "8", "--steps", "2", "--out", other.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    for (args, needles) in [
+        (vec!["eval", "--checkpoint", g, "--classifier", other.to_str().unwrap()], vec!["--classifier", "32x32", "16x16", "--image-size 16"]),
+        (vec!["eval", "--checkpoint", g, "--classifier", g], vec!["classifier.safetensors", "does not exist"]),
+        (vec!["eval", "--checkpoint", g, "--classifier", gan.join("generator.safetensors").to_str().unwrap()], vec!["generator state dict, not a classifier"]),
+        (vec!["eval", "--checkpoint", c, "--classifier", c], vec!["classifier", "not a generator"]),
+    ] {
+        let (code, _, stderr) = common::shadergan(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+        for n in needles {
+            assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
+        }
+    }
+}
