@@ -18,6 +18,29 @@ use shadergan::sample::{self, Generator};
 use shadergan::train::checkpoint::{HostTensor, TensorFile, Values};
 use shadergan::train::{AugmentConfig, Event, GanLoss, Optimizer, TrainConfig, Trainer};
 
+/// A flag raised by Ctrl-C (SIGINT) or SIGTERM: the trainer finishes the step in flight,
+/// checks and checkpoints it, and returns. A second signal exits at once (every file is
+/// written atomically, so the last checkpoint stays intact).
+fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let flag = std::sync::Arc::new(AtomicBool::new(false));
+    let raised = flag.clone();
+    let installed = ctrlc::set_handler(move || {
+        if raised.swap(true, Ordering::SeqCst) {
+            eprintln!("\ninterrupted again: exiting now (the last checkpoint is intact)");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupted: finishing this step and writing a checkpoint (interrupt again to exit at once)");
+    });
+    if let Err(e) = installed {
+        eprintln!("warning: Ctrl-C will stop without a last checkpoint ({e})");
+    }
+    flag
+}
+
+/// Exit status of a run stopped by a signal (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
 fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
     let gpu = Gpu::new(&AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() })?;
     eprintln!("adapter: {}", gpu.describe());
@@ -162,7 +185,9 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
     Ok((cfg, v["images"].as_u64().map(|n| n as usize)))
 }
 
-pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
+/// `train`: Ok(true) when the run reached its steps, Ok(false) when a signal stopped it (after
+/// a last checkpoint).
+pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<bool> {
     if is_classifier_run(args)? {
         return train_classifier(adapter, args, matches);
     }
@@ -270,7 +295,10 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     bar.set_position(trainer.step);
     let plain = bar.is_hidden();
     let start = Instant::now();
+    trainer.stop = Some(stop_flag());
+    let mut interrupted = None;
     trainer.run(|e| match e {
+        Event::Interrupted(step) => interrupted = Some(step),
         Event::Logged(r) => {
             let msg = format!(
                 "loss_D {:.3} loss_G {:.3} D(x) {:.2} D(G(z)) {:.2}/{:.2} {:.0} img/s",
@@ -288,6 +316,10 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     })?;
     bar.finish();
     let dir = &trainer.cfg.out;
+    if let Some(step) = interrupted {
+        eprintln!("stopped at step {step}: checkpoint written; continue with --resume {}", dir.display());
+        return Ok(false);
+    }
     eprintln!(
         "done in {:.1} min: {} (samples), {} (PyTorch-compatible G), {} (loss curves)",
         start.elapsed().as_secs_f64() / 60.0,
@@ -295,7 +327,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         dir.join("generator.safetensors").display(),
         dir.join("loss_curves.png").display()
     );
-    Ok(())
+    Ok(true)
 }
 
 /// Grids larger than this are refused: 10 000 images make a 530×82 502-pixel PNG already.
@@ -534,7 +566,7 @@ const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps",
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).
-fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<()> {
+fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<bool> {
     use shadergan::model::ClassifierModel;
     use shadergan::train::classifier::{ClassifierConfig, ClassifierEvent, ClassifierTrainer};
     let t0 = Instant::now();
@@ -650,7 +682,10 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
     bar.set_position(trainer.step);
     let plain = bar.is_hidden();
     let start = Instant::now();
+    trainer.stop = Some(stop_flag());
+    let mut interrupted = None;
     trainer.run(|e| match e {
+        ClassifierEvent::Interrupted(step) => interrupted = Some(step),
         ClassifierEvent::Logged(r) => {
             let held = r.heldout_accuracy.zip(r.heldout_loss).map(|(a, l)| format!(" held-out accuracy {:.2}% loss {l:.4}", 100.0 * a)).unwrap_or_default();
             let msg = format!("loss {:.4} accuracy {:.1}%{held} {:.0} img/s", r.loss, 100.0 * r.accuracy, r.images_per_s);
@@ -668,6 +703,10 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
     })?;
     bar.finish();
     let (loss, acc) = trainer.heldout_score.expect("scored at the last step");
+    if let Some(step) = interrupted {
+        eprintln!("stopped at step {step} (held-out accuracy {:.2}%): checkpoint written; continue with --resume {}", 100.0 * acc, trainer.cfg.out.display());
+        return Ok(false);
+    }
     eprintln!(
         "done in {:.1} min: held-out accuracy {:.2}% (loss {loss:.4}, {} images); {}",
         start.elapsed().as_secs_f64() / 60.0,
@@ -675,7 +714,7 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
         trainer.heldout_images(),
         trainer.cfg.out.join("classifier.safetensors").display()
     );
-    Ok(())
+    Ok(true)
 }
 
 /// `eval`: draw samples from a generator and let a trained classifier name their classes.

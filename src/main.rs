@@ -58,8 +58,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
     match cli.command {
         Command::Train(args) => {
             let sub = matches.subcommand_matches("train").expect("the train subcommand was parsed");
-            commands::train(&cli.adapter, &args, sub)?;
-            Ok(ExitCode::SUCCESS)
+            Ok(if commands::train(&cli.adapter, &args, sub)? { ExitCode::SUCCESS } else { ExitCode::from(commands::INTERRUPTED) })
         }
         Command::Sample(args) => {
             commands::sample(&cli.adapter, &args)?;

@@ -453,3 +453,51 @@ fn mesa_does_not_print_lines_that_look_like_our_errors_on_a_headless_machine() {
     assert!(o.status.success(), "{stderr}");
     assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
 }
+
+#[test]
+fn ctrl_c_and_sigterm_finish_the_step_write_a_checkpoint_and_resume() {
+    use std::io::{BufRead, BufReader};
+    for (signal, model) in [("-INT", "dcgan"), ("-TERM", "classifier")] {
+        let d = tmp(&format!("signal{signal}"));
+        let model_flags: &[&str] = if model == "classifier" {
+            &["--model", "classifier", "--ndf", "4", "--features", "8"]
+        } else {
+            &["--ngf", "4", "--ndf", "4", "--nz", "8", "--sample-every", "100000"]
+        };
+        let mut a = vec!["train", "--image-size", "16", "--batch-size", "4", "--synthetic-images", "64", "--steps", "100000", "--log-every", "1", "--checkpoint-every", "100000", "--out", s(&d)];
+        a.extend_from_slice(model_flags);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_shadergan"))
+            .args(&a)
+            .env("XDG_RUNTIME_DIR", std::env::temp_dir())
+            .env_remove("SHADERGAN_ADAPTER")
+            .env_remove("SHADERGAN_BACKEND")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Wait until it is training (a logged step), then signal it.
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        let mut line = String::new();
+        while stderr.read_line(&mut line).unwrap() > 0 {
+            seen.push_str(&line);
+            if line.starts_with("step") {
+                break;
+            }
+            line.clear();
+        }
+        assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+        let mut rest = String::new();
+        std::io::Read::read_to_string(&mut stderr, &mut rest).unwrap();
+        let status = child.wait().unwrap();
+        seen.push_str(&rest);
+        assert_eq!(status.code(), Some(130), "{signal} {model}: {seen}");
+        assert!(seen.contains("stopped at step") && seen.contains("--resume"), "{seen}");
+        let f = shadergan::train::checkpoint::TensorFile::load(&d.join("checkpoint.safetensors")).unwrap();
+        let step: u64 = f.metadata["step"].parse().unwrap();
+        assert!(step >= 1, "{seen}");
+        // The run goes on from there.
+        let (code, _, e) = run(&["train", "--resume", s(&d), "--steps", &(step + 2).to_string()]);
+        assert_eq!(code, 0, "{e}");
+        assert!(e.contains(&format!("resuming {} at step {step}", d.display())), "{e}");
+    }
+}

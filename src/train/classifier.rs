@@ -130,6 +130,8 @@ pub struct ClassifierRecord {
 pub enum ClassifierEvent<'a> {
     Logged(&'a ClassifierRecord),
     Checkpointed(&'a Path),
+    /// The stop flag was raised: the step in flight finished and was checkpointed.
+    Interrupted(u64),
 }
 
 pub struct ClassifierTrainer {
@@ -149,6 +151,8 @@ pub struct ClassifierTrainer {
     last_checkpoint: Option<u64>,
     /// The last held-out (loss, accuracy).
     pub heldout_score: Option<(f64, f64)>,
+    /// Raised by a signal handler: finish this step, checkpoint, return.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl ClassifierTrainer {
@@ -229,6 +233,7 @@ impl ClassifierTrainer {
             step: 0,
             last_checkpoint: None,
             heldout_score: None,
+            stop: None,
         })
     }
 
@@ -427,7 +432,8 @@ impl ClassifierTrainer {
         let (mut window_start, mut window_step) = (Instant::now(), self.step);
         while self.step < self.cfg.steps {
             let next = self.step + 1;
-            let last = next == self.cfg.steps;
+            let interrupted = self.stop.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+            let last = next == self.cfg.steps || interrupted;
             let eval = next % self.cfg.eval_every == 0 || last;
             let log = next % self.cfg.log_every == 0 || eval;
             let save = next % self.cfg.checkpoint_every == 0 || last;
@@ -458,6 +464,10 @@ impl ClassifierTrainer {
             if save {
                 let path = self.save_checkpoints()?;
                 on_event(ClassifierEvent::Checkpointed(&path));
+            }
+            if interrupted {
+                on_event(ClassifierEvent::Interrupted(self.step));
+                return Ok(());
             }
         }
         Ok(())

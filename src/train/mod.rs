@@ -139,6 +139,9 @@ pub enum Event<'a> {
     Logged(&'a Record),
     Sampled(&'a Path),
     Checkpointed(&'a Path),
+    /// `stop` was raised (Ctrl-C, SIGTERM): the step in flight finished, its state passed the
+    /// guard and was checkpointed, and `run` returned early.
+    Interrupted(u64),
 }
 
 pub struct Trainer {
@@ -182,6 +185,13 @@ pub struct Trainer {
     pub step: u64,
     history: Vec<plot::Point>,
     last_checkpoint: Option<u64>,
+    /// Raised by a signal handler: finish this step, checkpoint, return (see `Event::Interrupted`).
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+/// Whether a stop flag is raised.
+fn stopping(flag: &Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> bool {
+    flag.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
 }
 
 impl Trainer {
@@ -423,6 +433,7 @@ impl Trainer {
             step: 0,
             history: Vec::new(),
             last_checkpoint: None,
+            stop: None,
         })
     }
 
@@ -699,7 +710,9 @@ impl Trainer {
         let images_per_step = (self.cfg.batch_size * self.cfg.d_steps) as f64;
         while self.step < self.cfg.steps {
             let next = self.step + 1;
-            let last = next == self.cfg.steps;
+            // Interrupted: this step is the last, read back and checkpointed like the final one.
+            let interrupted = stopping(&self.stop);
+            let last = next == self.cfg.steps || interrupted;
             let log = next % self.cfg.log_every == 0 || last;
             let sample = next % self.cfg.sample_every == 0 || last;
             let save = next % self.cfg.checkpoint_every == 0 || last;
@@ -755,6 +768,10 @@ impl Trainer {
                 let path = self.save_checkpoints()?;
                 plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))?;
                 on_event(Event::Checkpointed(&path));
+            }
+            if interrupted {
+                on_event(Event::Interrupted(self.step));
+                return Ok(());
             }
         }
         Ok(())
