@@ -128,8 +128,8 @@ impl TrainArgs {
 /// Settings bundles; individual flags still override them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Small and quick (32×32, ngf = ndf = 16, batch 32, 1600 steps): learns the built-in
-    /// shapes in minutes on a 2-core CPU's lavapipe.
+    /// Small and quick (32×32, ngf = ndf = 16, batch 32, 1200 steps conditional or 1600
+    /// unconditional): learns the built-in shapes in minutes on a 2-core CPU's lavapipe.
     Quick,
     /// pytorch/examples dcgan/main.py defaults: 64×64, nz 100, ngf = ndf = 64, batch 64,
     /// Adam lr 2e-4, β1 0.5 — for real GPUs.
@@ -144,7 +144,7 @@ pub struct TrainArgs {
     /// Architecture: the DCGAN of Radford et al., the fully connected GAN of Goodfellow et al.,
     /// or `classifier`: a small conv net trained with softmax cross-entropy on a labelled
     /// dataset, its held-out accuracy logged (eval uses it to recognise generated images;
-    /// defaults: --ndf 32, batch 64, 2000 steps, Adam lr 1e-3, β1 0.9).
+    /// defaults: --ndf 32, --dropout 0.5, batch 64, 2000 steps, Adam lr 3e-4, β1 0.9).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Training images.
@@ -176,7 +176,8 @@ pub struct TrainArgs {
     /// shapes with the quick preset (one row per shape), none otherwise.
     #[arg(id = "conditional", long = "conditional", value_name = "MODE", value_enum)]
     pub conditional_flag: Option<Conditioning>,
-    /// Dropout in the MLP discriminator (and before the classifier's last layer).
+    /// Dropout in the MLP discriminator (and before the classifier's last layer, default 0.5
+    /// there).
     #[arg(long, default_value_t = 0.3)]
     pub dropout: f32,
     /// Classifier: size of its penultimate layer, the features `eval` compares.

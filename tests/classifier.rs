@@ -236,6 +236,17 @@ fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_f
     let strip = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.contains("elapsed")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(&first), strip(&std::fs::read(&report).unwrap()));
 
+    // An unconditional generator: the histogram and coverage, nothing "asked for".
+    let plain = tmp("eval-plain-gan");
+    train(&["--conditional", "none", "--ngf", "4", "--ndf", "4", "--nz", "8", "--out", plain.to_str().unwrap()]);
+    let plain_report = plain.join("r.json");
+    let (code, stdout, stderr) = common::shadergan(&["eval", "--checkpoint", plain.to_str().unwrap(), "--classifier", c, "--n", "10", "--report", plain_report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("classes covered") && !stdout.contains("recognised"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&plain_report).unwrap()).unwrap();
+    assert_eq!(r["samples"], 10);
+    assert!(r.get("recognised").is_none(), "{r}");
+
     // A classifier of another image size; a generator given as the classifier.
     let other = tmp("eval-classifier-32");
     let (code, _, stderr) = common::shadergan(&["train", "--model", "classifier", "--image-size", "32", "--ndf", "4", "--features", "8", "--synthetic-images", "64", "--batch-size", "8", "--steps", "2", "--out", other.to_str().unwrap()]);
