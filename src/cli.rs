@@ -290,6 +290,13 @@ pub struct EvalArgs {
     /// Also write the report as JSON here (default: eval.json in the generator's run directory).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// Real images to compare the samples with in the classifier's feature space (Fréchet
+    /// distance); with --data as for `train`. Also scores the dataset's fixed held-out tenth
+    /// against the rest, the floor a generator can reach.
+    #[arg(long, value_enum)]
+    pub dataset: Option<DatasetKind>,
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 /// BatchNorm statistics when sampling.

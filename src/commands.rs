@@ -740,6 +740,9 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     if args.n == 0 || args.n > 1_000_000 {
         bail!("--n {} is outside 1..=1000000", args.n);
     }
+    if args.data.is_some() && args.dataset.is_none() {
+        bail!("--data needs --dataset (mnist, cifar10, folder, …) to say how to read it");
+    }
     let gpu = open_gpu(adapter)?;
     let generator = Generator::load(&gpu, &args.checkpoint)?;
     let classifier = Classifier::load(&gpu, &args.classifier)?;
@@ -781,6 +784,30 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         Ok(())
     })?;
     let report = ClassReport::new(&verdicts, &labels);
+    // Realism in the classifier's feature space: the samples against the real images, and the
+    // real held-out tenth against the rest as the floor.
+    let mut fd = None;
+    if let Some(kind) = args.dataset {
+        let ds = data::load(kind, args.data.as_deref(), c.image_size, c.channels, None, 10_000, false)?;
+        let (rest, held) = data::holdout_split(ds.n, 0.1);
+        let features = |idx: &[usize]| -> Result<Vec<f32>> {
+            let sub = ds.subset(idx, "reference");
+            let images: Vec<f32> = sub.pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+            Ok(classifier.classify(&gpu, &images, sub.n)?.into_iter().flat_map(|v| v.features).collect())
+        };
+        let all: Vec<usize> = (0..ds.n).collect();
+        let real = features(&all)?;
+        let fake: Vec<f32> = verdicts.iter().flat_map(|v| v.features.iter().copied()).collect();
+        let dim = c.features;
+        let samples_vs_real = shadergan::eval::frechet_distance_of(&fake, &real, dim)?;
+        // The floor, at equal sizes (FD grows as the sets shrink): as many samples as there
+        // are held-out images, and the held-out images, each against the other nine tenths.
+        let rest_features = features(&rest)?;
+        let matched = held.len().min(n);
+        let matched_samples = shadergan::eval::frechet_distance_of(&fake[..matched * dim], &rest_features, dim).ok();
+        let floor = shadergan::eval::frechet_distance_of(&features(&held[..matched])?, &rest_features, dim).ok();
+        fd = Some((ds.source.clone(), samples_vs_real, matched_samples.zip(floor), matched, rest.len()));
+    }
     let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
     println!("generator:  {}", generator.source.display());
     println!("classifier: {}{acc}", classifier.source.display());
@@ -796,6 +823,12 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     if let Some(r) = report.recognised {
         println!("recognised as the class asked for: {:.2}%", 100.0 * r);
     }
+    if let Some((source, d, matched, nh, nr)) = &fd {
+        println!("Fréchet distance in the classifier's features, {n} samples vs {source}: {d:.4}");
+        if let Some((samples, floor)) = matched {
+            println!("  at equal sizes, against the {nr} images outside the held-out tenth: {nh} samples {samples:.4}, {nh} held-out real images (the floor) {floor:.4}");
+        }
+    }
     let path = args.report.clone().unwrap_or_else(|| {
         let dir = if args.checkpoint.is_dir() { args.checkpoint.clone() } else { args.checkpoint.parent().map(Path::to_path_buf).unwrap_or_default() };
         dir.join("eval.json")
@@ -809,6 +842,15 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         batchnorm: &'a str,
         #[serde(flatten)]
         classes: &'a ClassReport,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        frechet_distance: Option<f64>,
+        /// The first as many samples as held-out images, against the rest of the data.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        frechet_distance_matched: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        frechet_distance_heldout_floor: Option<f64>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reference: Option<String>,
     }
     let r = Report {
         generator: generator.source.display().to_string(),
@@ -817,6 +859,10 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         seed: args.seed,
         batchnorm: if mode == Mode::Train { "batch" } else { "running" },
         classes: &report,
+        frechet_distance: fd.as_ref().map(|f| f.1),
+        frechet_distance_matched: fd.as_ref().and_then(|f| f.2.map(|m| m.0)),
+        frechet_distance_heldout_floor: fd.as_ref().and_then(|f| f.2.map(|m| m.1)),
+        reference: fd.as_ref().map(|f| f.0.clone()),
     };
     let json = serde_json::to_vec_pretty(&r).context("serialising the report")?;
     fsutil::atomic_write(&path, &json)?;

@@ -72,3 +72,146 @@ impl ClassReport {
         }
     }
 }
+
+/// Mean and covariance (unbiased, divided by n − 1) of `n` feature vectors of `dim` values
+/// each, stored row after row, accumulated in f64.
+pub fn mean_covariance(features: &[f32], n: usize, dim: usize) -> (Vec<f64>, Vec<f64>) {
+    assert_eq!(features.len(), n * dim, "n rows of dim features");
+    let mut mean = vec![0f64; dim];
+    for row in features.chunks(dim) {
+        for (m, &x) in mean.iter_mut().zip(row) {
+            *m += x as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n as f64);
+    let mut cov = vec![0f64; dim * dim];
+    let mut centred = vec![0f64; dim];
+    for row in features.chunks(dim) {
+        for ((c, &x), m) in centred.iter_mut().zip(row).zip(&mean) {
+            *c = x as f64 - m;
+        }
+        for i in 0..dim {
+            let ci = centred[i];
+            for j in i..dim {
+                cov[i * dim + j] += ci * centred[j];
+            }
+        }
+    }
+    let denom = (n.max(2) - 1) as f64;
+    for i in 0..dim {
+        for j in i..dim {
+            let v = cov[i * dim + j] / denom;
+            cov[i * dim + j] = v;
+            cov[j * dim + i] = v;
+        }
+    }
+    (mean, cov)
+}
+
+/// Eigenvalues and eigenvectors of the symmetric `n`×`n` matrix `a` (row-major) by cyclic
+/// Jacobi rotations, in f64: returns (λ, V) with A = V·diag(λ)·Vᵀ, V's columns the vectors.
+/// Sweeps until the off-diagonal mass is below 1e-22 of the total (at most 100 sweeps).
+pub fn symmetric_eigen(a: &[f64], n: usize) -> (Vec<f64>, Vec<f64>) {
+    assert_eq!(a.len(), n * n);
+    let mut a = a.to_vec();
+    let mut v = vec![0f64; n * n];
+    for i in 0..n {
+        v[i * n + i] = 1.0;
+    }
+    let total: f64 = a.iter().map(|x| x * x).sum::<f64>().max(f64::MIN_POSITIVE);
+    for _ in 0..100 {
+        let off: f64 = (0..n).flat_map(|i| (0..n).filter(move |&j| j != i).map(move |j| (i, j))).map(|(i, j)| a[i * n + j] * a[i * n + j]).sum();
+        if off <= 1e-22 * total {
+            break;
+        }
+        for p in 0..n {
+            for q in p + 1..n {
+                let apq = a[p * n + q];
+                if apq.abs() < 1e-300 {
+                    continue;
+                }
+                // The rotation that zeroes a[p][q] (Golub & Van Loan, sym.schur2).
+                let theta = (a[q * n + q] - a[p * n + p]) / (2.0 * apq);
+                let t = theta.signum() / (theta.abs() + (theta * theta + 1.0).sqrt());
+                let t = if theta == 0.0 { 1.0 } else { t };
+                let c = 1.0 / (t * t + 1.0).sqrt();
+                let s = t * c;
+                for k in 0..n {
+                    let (akp, akq) = (a[k * n + p], a[k * n + q]);
+                    a[k * n + p] = c * akp - s * akq;
+                    a[k * n + q] = s * akp + c * akq;
+                }
+                for k in 0..n {
+                    let (apk, aqk) = (a[p * n + k], a[q * n + k]);
+                    a[p * n + k] = c * apk - s * aqk;
+                    a[q * n + k] = s * apk + c * aqk;
+                }
+                for k in 0..n {
+                    let (vkp, vkq) = (v[k * n + p], v[k * n + q]);
+                    v[k * n + p] = c * vkp - s * vkq;
+                    v[k * n + q] = s * vkp + c * vkq;
+                }
+            }
+        }
+    }
+    ((0..n).map(|i| a[i * n + i]).collect(), v)
+}
+
+/// The square root of a symmetric positive semi-definite matrix (negative eigenvalues from
+/// rounding are taken as 0).
+pub fn sqrt_psd(a: &[f64], n: usize) -> Vec<f64> {
+    let (lambda, v) = symmetric_eigen(a, n);
+    let root: Vec<f64> = lambda.iter().map(|&l| l.max(0.0).sqrt()).collect();
+    let mut out = vec![0f64; n * n];
+    for i in 0..n {
+        for j in 0..n {
+            out[i * n + j] = (0..n).map(|k| v[i * n + k] * root[k] * v[j * n + k]).sum();
+        }
+    }
+    out
+}
+
+fn matmul(a: &[f64], b: &[f64], n: usize) -> Vec<f64> {
+    let mut c = vec![0f64; n * n];
+    for i in 0..n {
+        for k in 0..n {
+            let aik = a[i * n + k];
+            for j in 0..n {
+                c[i * n + j] += aik * b[k * n + j];
+            }
+        }
+    }
+    c
+}
+
+/// Fréchet distance between N(μ₁, Σ₁) and N(μ₂, Σ₂): ‖μ₁ − μ₂‖² + tr Σ₁ + tr Σ₂ −
+/// 2 tr √(Σ₁^½ Σ₂ Σ₁^½). The last term through the eigenvalues of the symmetric PSD matrix
+/// Σ₁^½ Σ₂ Σ₁^½ (no complex square root, unlike scipy's sqrtm of Σ₁Σ₂).
+pub fn frechet_distance(mu1: &[f64], cov1: &[f64], mu2: &[f64], cov2: &[f64]) -> f64 {
+    let n = mu1.len();
+    let s1 = sqrt_psd(cov1, n);
+    let m = matmul(&matmul(&s1, cov2, n), &s1, n);
+    // Symmetrise what rounding broke before the eigendecomposition.
+    let m: Vec<f64> = (0..n * n).map(|k| 0.5 * (m[k] + m[(k % n) * n + k / n])).collect();
+    let (lambda, _) = symmetric_eigen(&m, n);
+    let tr_sqrt: f64 = lambda.iter().map(|&l| l.max(0.0).sqrt()).sum();
+    let d2: f64 = mu1.iter().zip(mu2).map(|(a, b)| (a - b) * (a - b)).sum();
+    let tr = |c: &[f64]| (0..n).map(|i| c[i * n + i]).sum::<f64>();
+    d2 + tr(cov1) + tr(cov2) - 2.0 * tr_sqrt
+}
+
+/// The Fréchet distance between two sets of feature rows (`dim` values each), or an error
+/// naming the flag when either set has no more samples than dimensions (its covariance would
+/// be singular and the distance meaningless).
+pub fn frechet_distance_of(a: &[f32], b: &[f32], dim: usize) -> crate::error::Result<f64> {
+    let (na, nb) = (a.len() / dim, b.len() / dim);
+    if na <= dim || nb <= dim {
+        return Err(crate::error::Error::invalid(
+            "--n",
+            format!("the Fréchet distance needs more samples than feature dimensions ({dim}) in both sets; got {na} generated and {nb} reference images"),
+        ));
+    }
+    let (m1, c1) = mean_covariance(a, na, dim);
+    let (m2, c2) = mean_covariance(b, nb, dim);
+    Ok(frechet_distance(&m1, &c1, &m2, &c2))
+}

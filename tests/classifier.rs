@@ -236,6 +236,20 @@ fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_f
     let strip = |b: &[u8]| String::from_utf8_lossy(b).lines().filter(|l| !l.contains("elapsed")).collect::<Vec<_>>().join("\n");
     assert_eq!(strip(&first), strip(&std::fs::read(&report).unwrap()));
 
+    // With real images: the Fréchet distance in the classifier's features, and at equal sizes
+    // the held-out floor.
+    let fd_report = gan.join("fd.json");
+    let (code, stdout, stderr) = common::shadergan(&["eval", "--checkpoint", g, "--classifier", c, "--n", "10", "--dataset", "synthetic", "--report", fd_report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("Fréchet distance") && stdout.contains("the floor"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&fd_report).unwrap()).unwrap();
+    for key in ["frechet_distance", "frechet_distance_matched", "frechet_distance_heldout_floor"] {
+        assert!(r[key].as_f64().is_some_and(|v| v.is_finite() && v >= -1e-9), "{key}: {r}");
+    }
+    let (code, _, stderr) = common::shadergan(&["eval", "--checkpoint", g, "--classifier", c, "--data", "/tmp"]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("--data needs --dataset"), "{stderr}");
+
     // An unconditional generator: the histogram and coverage, nothing "asked for".
     let plain = tmp("eval-plain-gan");
     train(&["--conditional", "none", "--ngf", "4", "--ndf", "4", "--nz", "8", "--out", plain.to_str().unwrap()]);
