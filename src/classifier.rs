@@ -87,6 +87,9 @@ pub struct Classifier {
     pub source: PathBuf,
     /// The held-out accuracy recorded when it was saved, if any.
     pub heldout_accuracy: Option<f64>,
+    /// SHA-256 of the file the weights came from (hex): scores from different extractors are
+    /// not comparable, so every report names the one it used.
+    pub sha256: String,
 }
 
 impl Classifier {
@@ -95,6 +98,12 @@ impl Classifier {
         if !file_path.is_file() {
             return Err(Error::bad_file(&file_path, "does not exist; pass a run of `train --model classifier` (or its classifier.safetensors)"));
         }
+        let bytes = std::fs::read(&file_path).map_err(|e| Error::io(&file_path, e))?;
+        let sha256 = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        drop(bytes);
         let file = TensorFile::load(&file_path)?;
         let prefix = if file.tensors.keys().any(|k| k.starts_with("net.")) { "net." } else { "" };
         let is_classifier = file.metadata.get("net").map(String::as_str) == Some(NET) || file.metadata.get("objective").map(String::as_str) == Some(NET);
@@ -108,7 +117,7 @@ impl Classifier {
         let store = ParamStore::new(gpu, "classifier", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the architecture its metadata describes)")?;
         let heldout_accuracy = file.metadata.get("heldout_accuracy").and_then(|s| s.parse().ok());
-        Ok(Classifier { model, spec, store, source: file_path, heldout_accuracy })
+        Ok(Classifier { model, spec, store, source: file_path, heldout_accuracy, sha256 })
     }
 
     /// Classify `n` images [n, C, S, S] in [−1, 1].

@@ -51,7 +51,13 @@ fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
 /// --data may say where the dataset is now (checked against the one the run recorded).
 const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "save_initial", "adapter", "backend", "data", "strict"];
 
-fn resolve_fresh(args: &TrainArgs) -> Result<TrainConfig> {
+/// Flags of the classifier objective that mean nothing to a GAN.
+const CLASSIFIER_ONLY_FLAGS: &[&str] = &["features", "holdout"];
+
+fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
+    if let Some(flag) = CLASSIFIER_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
+        bail!("--{flag} is a classifier setting; add --model classifier, or drop it for a GAN");
+    }
     let quick = args.preset == Preset::Quick;
     let model = args.model.unwrap_or(ModelKind::Dcgan);
     let image_size = args.image_size.unwrap_or(if quick { 32 } else { 64 });
@@ -200,7 +206,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     }
     let (cfg, recorded_images) = match &args.resume {
         Some(dir) => resolve_resume(dir, args, matches)?,
-        None => (resolve_fresh(args)?, None),
+        None => (resolve_fresh(args, matches)?, None),
     };
     let t0 = Instant::now();
     let m = &cfg.model;
@@ -318,7 +324,10 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
                 bar.set_message(msg);
             }
         }
+        // indicatif drops println on a hidden bar (stderr not a terminal): print it plainly.
+        Event::Sampled(p) if plain => eprintln!("samples: {}", p.display()),
         Event::Sampled(p) => bar.println(format!("samples: {}", p.display())),
+        Event::Checkpointed(p) if plain => eprintln!("checkpoint: {}", p.display()),
         Event::Checkpointed(p) => bar.println(format!("checkpoint: {}", p.display())),
     })?;
     bar.finish();
@@ -810,7 +819,7 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     }
     let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
     println!("generator:  {}", generator.source.display());
-    println!("classifier: {}{acc}", classifier.source.display());
+    println!("classifier: {}{acc}, sha256 {}", classifier.source.display(), classifier.sha256);
     println!("samples:    {n} ({:.1} s to draw and classify)", t0.elapsed().as_secs_f64());
     println!("class        share of samples{}", if k > 0 { "   recognised as asked" } else { "" });
     for (i, &count) in report.histogram.iter().enumerate() {
@@ -837,6 +846,10 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     struct Report<'a> {
         generator: String,
         classifier: String,
+        /// The feature extractor and the SHA-256 of its weights file: only scores of the same
+        /// extractor are comparable.
+        extractor: String,
+        extractor_sha256: &'a str,
         classifier_heldout_accuracy: Option<f64>,
         seed: u64,
         batchnorm: &'a str,
@@ -855,6 +868,8 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     let r = Report {
         generator: generator.source.display().to_string(),
         classifier: classifier.source.display().to_string(),
+        extractor: format!("classifier:{}", classifier.source.display()),
+        extractor_sha256: &classifier.sha256,
         classifier_heldout_accuracy: classifier.heldout_accuracy,
         seed: args.seed,
         batchnorm: if mode == Mode::Train { "batch" } else { "running" },

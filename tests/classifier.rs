@@ -226,6 +226,11 @@ fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_f
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     // 10 rounded up to equally many of each of the 4 classes.
     assert_eq!(r["samples"], 12);
+    // The extractor is named with the SHA-256 of its weights file.
+    let digest = r["extractor_sha256"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 64, "{r}");
+    let sum = std::process::Command::new("sha256sum").arg(cls.join("classifier.safetensors")).output().expect("sha256sum (coreutils)");
+    assert!(String::from_utf8_lossy(&sum.stdout).starts_with(&digest), "{digest} vs sha256sum");
     assert_eq!(r["histogram"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).sum::<u64>(), 12);
     let recognised = r["recognised"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&recognised) && (recognised * 12.0).fract() == 0.0, "{recognised}");

@@ -123,6 +123,8 @@ fn a_folder_of_images_trains() {
     let (code, _, stderr) = run(&args);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("6 images"), "{stderr}");
+    // Piped (not a terminal), the progress lines still say where the files went.
+    assert!(stderr.contains("samples: ") && stderr.contains("checkpoint: "), "{stderr}");
 }
 
 #[test]
@@ -133,6 +135,7 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--image-size", "48"], &["--image-size", "48x48", "[16, 32, 64, 128]"]);
     assert_error(&["train", "--out", o, "--lr=-1"], &["--lr", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--batch-size", "1"], &["--batch-size"]);
+    assert_error(&["train", "--out", o, "--holdout", "0.2"], &["--holdout", "classifier setting"]);
     assert_error(&["train", "--out", o, "--steps", "0"], &["--steps"]);
     assert_error(&["train", "--out", o, "--channels", "2"], &["--channels"]);
     assert_error(&["train", "--out", o, "--augment", "rotate"], &["--augment", "rotate"]);
