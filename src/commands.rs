@@ -796,6 +796,7 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     // Realism in the classifier's feature space: the samples against the real images, and the
     // real held-out tenth against the rest as the floor.
     let mut fd = None;
+    let mut kid = None;
     if let Some(kind) = args.dataset {
         let ds = data::load(kind, args.data.as_deref(), c.image_size, c.channels, None, 10_000, false)?;
         let (rest, held) = data::holdout_split(ds.n, 0.1);
@@ -815,6 +816,12 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         let matched = held.len().min(n);
         let matched_samples = shadergan::eval::frechet_distance_of(&fake[..matched * dim], &rest_features, dim).ok();
         let floor = shadergan::eval::frechet_distance_of(&features(&held[..matched])?, &rest_features, dim).ok();
+        // KID: unbiased, so the floor needs no matching; 100 subsets of up to 1 000 as in the
+        // reference implementation.
+        let held_features = features(&held)?;
+        let kid_samples = shadergan::eval::kid(&fake, &real, dim, 100, 1000, args.seed)?;
+        let kid_floor = shadergan::eval::kid(&held_features, &rest_features, dim, 100, 1000, args.seed).ok();
+        kid = Some((kid_samples, kid_floor));
         fd = Some((ds.source.clone(), samples_vs_real, matched_samples.zip(floor), matched, rest.len()));
     }
     let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
@@ -836,6 +843,12 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         println!("Fréchet distance in the classifier's features, {n} samples vs {source}: {d:.4}");
         if let Some((samples, floor)) = matched {
             println!("  at equal sizes, against the {nr} images outside the held-out tenth: {nh} samples {samples:.4}, {nh} held-out real images (the floor) {floor:.4}");
+        }
+    }
+    if let Some(((k, ks), floor)) = kid {
+        println!("KID (cubic kernel, 100 subsets of up to 1000), samples vs the data: {k:.5} ± {ks:.5}");
+        if let Some((f, fs)) = floor {
+            println!("  the floor, held-out images vs the rest: {f:.5} ± {fs:.5}");
         }
     }
     let path = args.report.clone().unwrap_or_else(|| {
@@ -864,6 +877,11 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         frechet_distance_heldout_floor: Option<f64>,
         #[serde(skip_serializing_if = "Option::is_none")]
         reference: Option<String>,
+        /// (mean, std) over the subsets.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kid: Option<(f64, f64)>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        kid_heldout_floor: Option<(f64, f64)>,
     }
     let r = Report {
         generator: generator.source.display().to_string(),
@@ -878,6 +896,8 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         frechet_distance_matched: fd.as_ref().and_then(|f| f.2.map(|m| m.0)),
         frechet_distance_heldout_floor: fd.as_ref().and_then(|f| f.2.map(|m| m.1)),
         reference: fd.as_ref().map(|f| f.0.clone()),
+        kid: kid.map(|k| k.0),
+        kid_heldout_floor: kid.and_then(|k| k.1),
     };
     let json = serde_json::to_vec_pretty(&r).context("serialising the report")?;
     fsutil::atomic_write(&path, &json)?;

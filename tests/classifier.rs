@@ -248,6 +248,8 @@ fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_f
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("Fréchet distance") && stdout.contains("the floor"), "{stdout}");
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&fd_report).unwrap()).unwrap();
+    assert!(r["kid"][0].as_f64().is_some_and(f64::is_finite) && r["kid"][1].as_f64().is_some_and(|s| s >= 0.0), "{r}");
+    assert!(r["kid_heldout_floor"][0].as_f64().is_some_and(f64::is_finite), "{r}");
     for key in ["frechet_distance", "frechet_distance_matched", "frechet_distance_heldout_floor"] {
         assert!(r[key].as_f64().is_some_and(|v| v.is_finite() && v >= -1e-9), "{key}: {r}");
     }

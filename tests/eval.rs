@@ -2,7 +2,7 @@
 //! square root and the Fréchet distance, against closed forms, on fresh random inputs (the
 //! seed is printed so a failure can be replayed).
 
-use shadergan::eval::{frechet_distance, frechet_distance_of, mean_covariance, sqrt_psd, symmetric_eigen};
+use shadergan::eval::{frechet_distance, frechet_distance_of, kid, mean_covariance, mmd2_unbiased, sqrt_psd, symmetric_eigen};
 use shadergan::rng::Rng;
 
 fn seed() -> u64 {
@@ -123,4 +123,48 @@ fn feature_statistics_and_their_limits() {
     // No more samples than dimensions: an error naming --n, not a NaN.
     let err = frechet_distance_of(&a[..3 * dim], &b, dim).expect_err("refused");
     assert!(err.to_string().contains("--n") && err.to_string().contains("more samples than feature dimensions"), "{err}");
+}
+
+#[test]
+fn kid_is_the_unbiased_mmd_of_the_cubic_kernel_and_near_zero_for_one_distribution() {
+    let mut rng = Rng::for_case(seed(), "kid");
+    // Against the formula written out: (xᵀy/d + 1)³, distinct pairs within, all pairs across.
+    let (dim, m, n) = (3usize, 4usize, 5usize);
+    let x = rng.normals(m * dim, 1.0);
+    let y = rng.normals(n * dim, 1.0);
+    let k = |a: &[f32], b: &[f32]| (a.iter().zip(b).map(|(p, q)| *p as f64 * *q as f64).sum::<f64>() / dim as f64 + 1.0).powi(3);
+    let row = |z: &[f32], i: usize| z[i * dim..(i + 1) * dim].to_vec();
+    let (mut xx, mut yy, mut xy) = (0f64, 0f64, 0f64);
+    for i in 0..m {
+        for j in 0..m {
+            if i != j {
+                xx += k(&row(&x, i), &row(&x, j));
+            }
+        }
+        for j in 0..n {
+            xy += k(&row(&x, i), &row(&y, j));
+        }
+    }
+    for i in 0..n {
+        for j in 0..n {
+            if i != j {
+                yy += k(&row(&y, i), &row(&y, j));
+            }
+        }
+    }
+    let expected = xx / (m * (m - 1)) as f64 + yy / (n * (n - 1)) as f64 - 2.0 * xy / (m * n) as f64;
+    assert!((mmd2_unbiased(&x, &y, dim) - expected).abs() < 1e-12 * expected.abs().max(1.0));
+
+    // Two samples of one Gaussian: about 0 (unbiased); a shifted one: clearly positive.
+    let dim = 8;
+    let a = rng.normals(1000 * dim, 1.0);
+    let b = rng.normals(1000 * dim, 1.0);
+    let shifted: Vec<f32> = rng.normals(1000 * dim, 1.0).iter().map(|v| v + 0.5).collect();
+    let (same, same_std) = kid(&a, &b, dim, 20, 200, 1).unwrap();
+    let (far, _) = kid(&a, &shifted, dim, 20, 200, 1).unwrap();
+    assert!(far > 0.0 && same.abs() < 0.05 * far, "same {same} ± {same_std}, shifted {far}");
+    assert!(same_std > 0.0);
+    // The subsets are seeded: the same seed, the same value.
+    assert_eq!(kid(&a, &b, dim, 5, 100, 9).unwrap(), kid(&a, &b, dim, 5, 100, 9).unwrap());
+    assert!(kid(&a[..dim], &b, dim, 5, 100, 9).expect_err("one sample").to_string().contains("at least 2"));
 }
