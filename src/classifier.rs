@@ -24,10 +24,15 @@ pub struct Classified {
 }
 
 impl Classified {
-    /// The most probable class (the lowest index on a tie) and its probability.
+    /// The most probable class and its probability.
     pub fn top(&self) -> (usize, f64) {
-        self.probs.iter().enumerate().fold((0, f64::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
+        argmax(&self.probs)
     }
+}
+
+/// The index of the largest value (the lowest index on a tie) and the value.
+pub fn argmax(values: &[f64]) -> (usize, f64) {
+    values.iter().enumerate().fold((0, f64::MIN), |best, (i, &p)| if p > best.1 { (i, p) } else { best })
 }
 
 /// Softmax of one row of logits, in f64 (max subtracted first).
@@ -38,45 +43,47 @@ pub fn softmax(logits: &[f32]) -> Vec<f64> {
     e.into_iter().map(|v| v / sum).collect()
 }
 
-/// Run the network `spec` with weights `store` in evaluation mode (BatchNorm running
-/// statistics, no dropout) on `n` images [n, C, S, S] in [−1, 1], `chunk` at a time; hand each
-/// chunk's logits [len, K] and features [len, F] to `on_chunk(first index, logits, features)`.
-#[allow(clippy::too_many_arguments)]
-pub fn forward_chunks(
-    gpu: &Gpu,
-    model: &ClassifierModel,
-    spec: &NetSpec,
-    store: &ParamStore,
-    images: &[f32],
-    n: usize,
-    chunk: usize,
-    mut on_chunk: impl FnMut(usize, &[f32], &[f32]) -> Result<()>,
-) -> Result<()> {
-    let per = model.channels * model.image_size * model.image_size;
-    if images.len() != n * per {
-        return Err(Error::shape("classifier", format!("{} values for {n} images of {}x{}x{}", images.len(), model.channels, model.image_size, model.image_size)));
+/// A classifier network in evaluation mode (BatchNorm running statistics, no dropout), bound
+/// to a chunk of images with every buffer and dispatch prepared once: the trainer scores its
+/// held-out split with it every few hundred steps without allocating anything.
+pub struct EvalNet {
+    model: ClassifierModel,
+    net: Instance,
+    /// Index of the features in `net.acts` (ClassifierModel::feature_act).
+    features: usize,
+}
+
+impl EvalNet {
+    pub fn new(gpu: &Gpu, model: &ClassifierModel, spec: &NetSpec, store: &ParamStore, chunk: usize) -> Result<EvalNet> {
+        let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
+        let net = Instance::new(gpu, spec, store, chunk.max(1), Mode::Eval, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?;
+        Ok(EvalNet { model: model.clone(), net, features: model.feature_act()? })
     }
-    if n == 0 {
-        return Ok(());
+
+    /// Run on `n` images [n, C, S, S] in [−1, 1] a chunk at a time; hand each chunk's logits
+    /// [len, K] and features [len, F] to `on_chunk(first index, logits, features)`.
+    pub fn run(&self, gpu: &Gpu, images: &[f32], n: usize, mut on_chunk: impl FnMut(usize, &[f32], &[f32]) -> Result<()>) -> Result<()> {
+        let m = &self.model;
+        let per = m.channels * m.image_size * m.image_size;
+        if images.len() != n * per {
+            return Err(Error::shape("classifier", format!("{} values for {n} images of {}x{}x{}", images.len(), m.channels, m.image_size, m.image_size)));
+        }
+        let chunk = self.net.batch;
+        let mut padded = vec![0f32; chunk * per];
+        for start in (0..n).step_by(chunk) {
+            let len = chunk.min(n - start);
+            // A short last chunk is padded with blank images: in evaluation mode each image is
+            // independent of the others, and only the first `len` results are kept.
+            padded[..len * per].copy_from_slice(&images[start * per..(start + len) * per]);
+            padded[len * per..].fill(0.0);
+            self.net.input().write_f32(gpu, &padded)?;
+            gpu.run("classify", &self.net.forward.iter().collect::<Vec<_>>())?;
+            let logits = self.net.output().read_f32(gpu)?;
+            let feats = self.net.acts[self.features].read_f32(gpu)?;
+            on_chunk(start, &logits[..len * m.classes], &feats[..len * m.features])?;
+        }
+        Ok(())
     }
-    let chunk = chunk.clamp(1, n);
-    let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
-    let net = Instance::new(gpu, spec, store, chunk, Mode::Eval, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?;
-    let features = &net.acts[model.feature_act()?];
-    let mut padded = vec![0f32; chunk * per];
-    for start in (0..n).step_by(chunk) {
-        let len = chunk.min(n - start);
-        // A short last chunk is padded with blank images: in evaluation mode each image is
-        // independent of the others, and only the first `len` results are kept.
-        padded[..len * per].copy_from_slice(&images[start * per..(start + len) * per]);
-        padded[len * per..].fill(0.0);
-        net.input().write_f32(gpu, &padded)?;
-        gpu.run("classify", &net.forward.iter().collect::<Vec<_>>())?;
-        let logits = net.output().read_f32(gpu)?;
-        let feats = features.read_f32(gpu)?;
-        on_chunk(start, &logits[..len * model.classes], &feats[..len * model.features])?;
-    }
-    Ok(())
 }
 
 /// A classifier loaded from a run directory, its classifier.safetensors or checkpoint.
@@ -84,6 +91,7 @@ pub struct Classifier {
     pub model: ClassifierModel,
     pub spec: NetSpec,
     pub store: ParamStore,
+    eval: EvalNet,
     pub source: PathBuf,
     /// The held-out accuracy recorded when it was saved, if any.
     pub heldout_accuracy: Option<f64>,
@@ -117,15 +125,16 @@ impl Classifier {
         let store = ParamStore::new(gpu, "classifier", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the architecture its metadata describes)")?;
         let heldout_accuracy = file.metadata.get("heldout_accuracy").and_then(|s| s.parse().ok());
-        Ok(Classifier { model, spec, store, source: file_path, heldout_accuracy, sha256 })
+        // Chunks of up to 256: enough to keep a GPU busy, small enough at 128×128.
+        let eval = EvalNet::new(gpu, &model, &spec, &store, spec.max_batch(&gpu.limits)?.clamp(1, 256))?;
+        Ok(Classifier { model, spec, store, eval, source: file_path, heldout_accuracy, sha256 })
     }
 
     /// Classify `n` images [n, C, S, S] in [−1, 1].
     pub fn classify(&self, gpu: &Gpu, images: &[f32], n: usize) -> Result<Vec<Classified>> {
-        let chunk = self.spec.max_batch(&gpu.limits)?.clamp(1, 1024);
         let mut out = Vec::with_capacity(n);
         let (k, f) = (self.model.classes, self.model.features);
-        forward_chunks(gpu, &self.model, &self.spec, &self.store, images, n, chunk, |_, logits, feats| {
+        self.eval.run(gpu, images, n, |_, logits, feats| {
             for (row, fr) in logits.chunks(k).zip(feats.chunks(f)) {
                 out.push(Classified { probs: softmax(row), features: fr.to_vec() });
             }

@@ -170,30 +170,57 @@ fn check_resume_flags(dir: &Path, matches: &ArgMatches) -> Result<()> {
     Ok(())
 }
 
+/// A run's config.json, parsed (and its path, for messages).
+fn read_run_json(dir: &Path) -> Result<(PathBuf, serde_json::Value)> {
+    let path = dir.join("config.json");
+    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the run's config", path.display()))?;
+    let v = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+    Ok((path, v))
+}
+
+/// What `--resume` may change (RESUME_FLAGS): where the dataset is now, the total steps, and
+/// how the run is observed.
+struct Overrides {
+    data: Option<PathBuf>,
+    steps: Option<u64>,
+    log_every: Option<u64>,
+    sample_every: Option<u64>,
+    checkpoint_every: Option<u64>,
+}
+
+impl Overrides {
+    fn of(args: &TrainArgs, matches: &ArgMatches) -> Overrides {
+        Overrides {
+            data: args.data.clone(),
+            steps: args.steps,
+            // --log-every has a default; only an explicit one overrides the run's.
+            log_every: (matches.value_source("log_every") == Some(ValueSource::CommandLine)).then_some(args.log_every),
+            sample_every: args.sample_every,
+            checkpoint_every: args.checkpoint_every,
+        }
+    }
+
+    /// Replace each recorded value that was given again.
+    fn apply(self, data: &mut Option<PathBuf>, steps: &mut u64, log_every: &mut u64, sample_every: &mut u64, checkpoint_every: &mut u64) {
+        if self.data.is_some() {
+            *data = self.data;
+        }
+        *steps = self.steps.unwrap_or(*steps);
+        *log_every = self.log_every.unwrap_or(*log_every);
+        *sample_every = self.sample_every.unwrap_or(*sample_every);
+        *checkpoint_every = self.checkpoint_every.unwrap_or(*checkpoint_every);
+    }
+}
+
 /// The configuration of the run in `dir`, and the number of training images it recorded.
 fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<(TrainConfig, Option<usize>)> {
     check_resume_flags(dir, matches)?;
-    let path = dir.join("config.json");
-    let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the run's config", path.display()))?;
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+    let (path, v) = read_run_json(dir)?;
     let mut cfg: TrainConfig =
         serde_json::from_value(v["config"].clone()).with_context(|| format!("{}: not a shadergan run config", path.display()))?;
     cfg.out = dir.to_path_buf();
-    if let Some(d) = &args.data {
-        cfg.data = Some(d.clone());
-    }
-    if let Some(s) = args.steps {
-        cfg.steps = s;
-    }
-    if matches.value_source("log_every") == Some(ValueSource::CommandLine) {
-        cfg.log_every = args.log_every;
-    }
-    if let Some(s) = args.sample_every {
-        cfg.sample_every = s;
-    }
-    if let Some(s) = args.checkpoint_every {
-        cfg.checkpoint_every = s;
-    }
+    let o = Overrides::of(args, matches);
+    o.apply(&mut cfg.data, &mut cfg.steps, &mut cfg.log_every, &mut cfg.sample_every, &mut cfg.checkpoint_every);
     cfg.validate()?;
     Ok((cfg, v["images"].as_u64().map(|n| n as usize)))
 }
@@ -571,10 +598,11 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
 /// run whose config.json says so.
 fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
     let Some(dir) = &args.resume else { return Ok(args.model == Some(ModelKind::Classifier)) };
-    let path = dir.join("config.json");
-    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(false) };
-    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
-    Ok(v["objective"] == shadergan::classifier::NET)
+    // An unreadable config is the GAN path's to report (with its own advice).
+    if !dir.join("config.json").is_file() {
+        return Ok(false);
+    }
+    Ok(read_run_json(dir)?.1["objective"] == shadergan::classifier::NET)
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
@@ -589,26 +617,12 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
     let (cfg, dataset) = match &args.resume {
         Some(dir) => {
             check_resume_flags(dir, matches)?;
-            let path = dir.join("config.json");
-            let text = std::fs::read_to_string(&path).with_context(|| format!("{}: cannot read the run's config", path.display()))?;
-            let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: not valid JSON", path.display()))?;
+            let (path, v) = read_run_json(dir)?;
             let mut cfg: ClassifierConfig = serde_json::from_value(v["config"].clone()).with_context(|| format!("{}: not a shadergan classifier config", path.display()))?;
             cfg.out = dir.to_path_buf();
-            if let Some(d) = &args.data {
-                cfg.data = Some(d.clone());
-            }
-            if let Some(s) = args.steps {
-                cfg.steps = s;
-            }
-            if matches.value_source("log_every") == Some(ValueSource::CommandLine) {
-                cfg.log_every = args.log_every;
-            }
-            if let Some(s) = args.sample_every {
-                cfg.eval_every = s;
-            }
-            if let Some(s) = args.checkpoint_every {
-                cfg.checkpoint_every = s;
-            }
+            // --sample-every sets how often the classifier scores its held-out split.
+            Overrides::of(args, matches).apply(&mut cfg.data, &mut cfg.steps, &mut cfg.log_every, &mut cfg.eval_every, &mut cfg.checkpoint_every);
+            cfg.validate()?;
             let m = &cfg.model;
             let dataset = data::load(cfg.dataset, cfg.data.as_deref(), m.image_size, m.channels, cfg.max_images, cfg.synthetic_images, args.strict)?;
             (cfg, dataset)
@@ -802,8 +816,7 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         let (rest, held) = data::holdout_split(ds.n, 0.1);
         let features = |idx: &[usize]| -> Result<Vec<f32>> {
             let sub = ds.subset(idx, "reference");
-            let images: Vec<f32> = sub.pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
-            Ok(classifier.classify(&gpu, &images, sub.n)?.into_iter().flat_map(|v| v.features).collect())
+            Ok(classifier.classify(&gpu, &data::to_unit_range(&sub.pixels), sub.n)?.into_iter().flat_map(|v| v.features).collect())
         };
         let all: Vec<usize> = (0..ds.n).collect();
         let real = features(&all)?;

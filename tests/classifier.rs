@@ -125,7 +125,7 @@ fn a_classifier_learns_the_shapes_resumes_exactly_and_loads_for_eval() {
     let ds = dataset(&cfg);
     let (_, held) = data::holdout_split(ds.n, cfg.holdout);
     let sub = ds.subset(&held, "held out");
-    let images: Vec<f32> = sub.pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect();
+    let images = data::to_unit_range(&sub.pixels);
     let verdicts = c.classify(&gpu(), &images, sub.n).unwrap();
     let labels = sub.labels.unwrap();
     let correct = verdicts.iter().zip(&labels).filter(|(v, y)| v.top().0 == **y as usize).count();

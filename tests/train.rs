@@ -244,17 +244,12 @@ fn tiny_conditional(out: &Path, model: ModelKind) -> TrainConfig {
 fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
     for model in [ModelKind::Dcgan, ModelKind::Mlp] {
         let (a, b) = (tmp(&format!("cond-{model:?}")), tmp(&format!("cond-resumed-{model:?}")));
-        let mut t = trainer(tiny_conditional(&a, model));
-        t.initialize().unwrap();
-        let g0 = t.g.params.read_f32(&t.gpu).unwrap();
-        t.prepare_run_dir().unwrap();
-        let mut records = Vec::new();
-        t.run(|e| {
-            if let Event::Logged(r) = e {
-                records.push(r.clone());
-            }
-        })
-        .unwrap();
+        let g0 = {
+            let mut fresh = trainer(tiny_conditional(&a, model));
+            fresh.initialize().unwrap();
+            fresh.g.params.read_f32(&fresh.gpu).unwrap()
+        };
+        let (t, records) = train(tiny_conditional(&a, model), false);
         assert!(records.iter().all(|r| r.finite()), "{model:?}: {records:?}");
         assert_ne!(g0, t.g.params.read_f32(&t.gpu).unwrap(), "{model:?}: G did not train");
         // G's first layer takes nz + K inputs, D's first layer C + K channels (or C·S·S + K).

@@ -175,6 +175,12 @@ pub fn convert_channels(planes: &[u8], from: usize, to: usize, pixels: usize) ->
     }
 }
 
+/// Pixels as the networks see them, [0, 255] → [−1, 1], as data.wgsl scales a batch (without
+/// its augmentation): for host-side evaluation of whole splits.
+pub fn to_unit_range(pixels: &[u8]) -> Vec<f32> {
+    pixels.iter().map(|&p| p as f32 / 127.5 - 1.0).collect()
+}
+
 /// The fixed held-out split of `n` images: `fraction` of them (at least 1, leaving at least 2
 /// to train on), chosen by a permutation with a fixed seed so that every run, whatever its
 /// training seed, holds out the same images — and a folder sorted by class does not lose one

@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 
 use super::checkpoint::{self, HostTensor, TensorFile, Values};
 use super::AugmentConfig;
-use crate::classifier::{forward_chunks, softmax, NET};
+use crate::classifier::{argmax, softmax, EvalNet, NET};
 use crate::data::{DatasetKind, Dataset};
 use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, ensure_writable_dir};
@@ -81,27 +81,12 @@ impl ClassifierConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
-        if self.batch_size < 2 || self.batch_size > 4096 {
-            return bad("--batch-size", format!("{} is outside 2..=4096 (BatchNorm needs at least 2 samples)", self.batch_size));
-        }
-        if self.steps == 0 {
-            return bad("--steps", "must be at least 1".into());
-        }
+        super::config::validate_run(self.batch_size, self.steps, [self.beta1, self.beta2], [("--log-every", self.log_every), ("--sample-every", self.eval_every), ("--checkpoint-every", self.checkpoint_every)])?;
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr < 1.0) {
             return bad("--lr", format!("learning rate {} must lie in (0, 1)", self.lr));
         }
-        for (flag, b) in [("--beta1", self.beta1), ("--beta2", self.beta2)] {
-            if !(0.0..1.0).contains(&b) {
-                return bad(flag, format!("{b} must lie in [0, 1)"));
-            }
-        }
         if !(self.holdout > 0.0 && self.holdout < 1.0) {
             return bad("--holdout", format!("{} must lie in (0, 1): the share of images held out to measure accuracy", self.holdout));
-        }
-        for (flag, v) in [("--log-every", self.log_every), ("--sample-every", self.eval_every), ("--checkpoint-every", self.checkpoint_every)] {
-            if v == 0 {
-                return bad(flag, "must be at least 1".into());
-            }
         }
         if self.augment.shift as usize >= self.model.image_size {
             return bad("--augment", format!("shift {} must be smaller than the image", self.augment.shift));
@@ -147,6 +132,8 @@ pub struct ClassifierTrainer {
     program: Vec<Dispatch>,
     /// The held-out images as the network sees them ([n, C, S, S] in [−1, 1]) and their labels.
     heldout: (Vec<f32>, Vec<u8>),
+    /// The network in evaluation mode on chunks of the held-out split, prepared once.
+    eval_net: EvalNet,
     pub step: u64,
     last_checkpoint: Option<u64>,
     /// The last held-out (loss, accuracy).
@@ -217,11 +204,13 @@ impl ClassifierTrainer {
         p.push(tick(slot::ADAM)?);
         p.push(ops::optim::adam_step(&gpu, &adam, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
 
-        let heldout_images = held.pixels.iter().map(|&px| px as f32 / 127.5 - 1.0).collect();
+        let heldout_images = crate::data::to_unit_range(&held.pixels);
+        let eval_net = EvalNet::new(&gpu, m, &spec, &store, spec.max_batch(&gpu.limits)?.clamp(1, 500).min(held.n))?;
         Ok(ClassifierTrainer {
             dataset_source: dataset.source.clone(),
             n_train: train.n,
             heldout: (heldout_images, held.labels.expect("a subset of labelled data")),
+            eval_net,
             gpu,
             cfg,
             spec,
@@ -280,16 +269,14 @@ impl ClassifierTrainer {
     /// Mean cross-entropy and accuracy on the held-out split (evaluation mode), in f64.
     pub fn evaluate(&mut self) -> Result<(f64, f64)> {
         let (images, labels) = &self.heldout;
-        let m = &self.cfg.model;
-        let chunk = self.spec.max_batch(&self.gpu.limits)?.clamp(1, 500);
+        let classes = self.cfg.model.classes;
         let (mut loss, mut correct) = (0f64, 0usize);
-        forward_chunks(&self.gpu, m, &self.spec, &self.store, images, labels.len(), chunk, |start, logits, _| {
-            for (i, row) in logits.chunks(m.classes).enumerate() {
+        self.eval_net.run(&self.gpu, images, labels.len(), |start, logits, _| {
+            for (i, row) in logits.chunks(classes).enumerate() {
                 let y = labels[start + i] as usize;
                 let p = softmax(row);
                 loss -= p[y].max(f64::MIN_POSITIVE).ln();
-                let top = p.iter().enumerate().fold((0, f64::MIN), |b, (j, &v)| if v > b.1 { (j, v) } else { b }).0;
-                correct += (top == y) as usize;
+                correct += (argmax(&p).0 == y) as usize;
             }
             Ok(())
         })?;
@@ -407,32 +394,19 @@ impl ClassifierTrainer {
         };
         let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
         atomic_write(&dir.join("config.json"), &json)?;
-        let metrics = dir.join("metrics.jsonl");
-        let mut kept = String::new();
-        if self.step > 0
-            && let Ok(text) = std::fs::read_to_string(&metrics)
-        {
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-                if v["step"].as_u64().is_some_and(|s| s <= self.step) {
-                    kept.push_str(line);
-                    kept.push('\n');
-                }
-            }
-        }
-        atomic_write(&metrics, kept.as_bytes())
+        super::keep_metrics_up_to(&dir, self.step)?;
+        Ok(())
     }
 
     /// Train to `cfg.steps`, scoring the held-out split every `eval_every` steps and at the end.
     pub fn run(&mut self, mut on_event: impl FnMut(ClassifierEvent)) -> Result<()> {
         let dir = self.cfg.out.clone();
-        let metrics_path = dir.join("metrics.jsonl");
-        let mut metrics = std::fs::OpenOptions::new().append(true).create(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
+        let (metrics_path, mut metrics) = super::open_metrics(&dir)?;
         let start = Instant::now();
         let (mut window_start, mut window_step) = (Instant::now(), self.step);
         while self.step < self.cfg.steps {
             let next = self.step + 1;
-            let interrupted = self.stop.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst));
+            let interrupted = super::stopping(&self.stop);
             let last = next == self.cfg.steps || interrupted;
             let eval = next % self.cfg.eval_every == 0 || last;
             let log = next % self.cfg.log_every == 0 || eval;

@@ -77,6 +77,29 @@ impl AugmentConfig {
     }
 }
 
+/// The checks every objective's configuration shares: the batch (BatchNorm needs 2), the
+/// steps, Adam's betas and the cadences of logging, sampling or scoring, and checkpoints.
+pub(crate) fn validate_run(batch_size: usize, steps: u64, betas: [f32; 2], every: [(&str, u64); 3]) -> Result<()> {
+    let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
+    if !(2..=4096).contains(&batch_size) {
+        return bad("--batch-size", format!("{batch_size} is outside 2..=4096 (BatchNorm needs at least 2 samples)"));
+    }
+    if steps == 0 {
+        return bad("--steps", "must be at least 1".into());
+    }
+    for (flag, b) in ["--beta1", "--beta2"].into_iter().zip(betas) {
+        if !(0.0..1.0).contains(&b) {
+            return bad(flag, format!("{b} must lie in [0, 1)"));
+        }
+    }
+    for (flag, v) in every {
+        if v == 0 {
+            return bad(flag, "must be at least 1".into());
+        }
+    }
+    Ok(())
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
     pub model: ModelConfig,
@@ -115,12 +138,7 @@ impl TrainConfig {
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
-        if self.batch_size < 2 || self.batch_size > 4096 {
-            return bad("--batch-size", format!("{} is outside 2..=4096 (BatchNorm needs at least 2 samples)", self.batch_size));
-        }
-        if self.steps == 0 {
-            return bad("--steps", "must be at least 1".into());
-        }
+        validate_run(self.batch_size, self.steps, [self.beta1, self.beta2], [("--log-every", self.log_every), ("--sample-every", self.sample_every), ("--checkpoint-every", self.checkpoint_every)])?;
         if !(1..=100).contains(&self.d_steps) {
             return bad("--d-steps", format!("{} is outside 1..=100", self.d_steps));
         }
@@ -133,16 +151,6 @@ impl TrainConfig {
             && !(c.is_finite() && c > 0.0)
         {
             return bad("--clip", format!("{c} must be a positive number (WGAN uses 0.01)"));
-        }
-        for (flag, b) in [("--beta1", self.beta1), ("--beta2", self.beta2)] {
-            if !(0.0..1.0).contains(&b) {
-                return bad(flag, format!("{b} must lie in [0, 1)"));
-            }
-        }
-        for (flag, v) in [("--log-every", self.log_every), ("--sample-every", self.sample_every), ("--checkpoint-every", self.checkpoint_every)] {
-            if v == 0 {
-                return bad(flag, "must be at least 1".into());
-            }
         }
         if self.synthetic_images < 2 {
             return bad("--synthetic-images", format!("{} is too few", self.synthetic_images));

@@ -194,6 +194,34 @@ fn stopping(flag: &Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> boo
     flag.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
 }
 
+/// Rewrite `dir/metrics.jsonl` keeping the lines up to `step` (a resumed run rewrites what
+/// came after its checkpoint; a fresh run, `step` 0, starts it empty) and return them parsed.
+fn keep_metrics_up_to(dir: &Path, step: u64) -> Result<Vec<serde_json::Value>> {
+    let path = dir.join("metrics.jsonl");
+    let (mut kept, mut values) = (String::new(), Vec::new());
+    if step > 0
+        && let Ok(text) = std::fs::read_to_string(&path)
+    {
+        for line in text.lines() {
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
+            if v["step"].as_u64().is_some_and(|s| s <= step) {
+                kept.push_str(line);
+                kept.push('\n');
+                values.push(v);
+            }
+        }
+    }
+    atomic_write(&path, kept.as_bytes())?;
+    Ok(values)
+}
+
+/// metrics.jsonl of the run in `dir`, opened to append one line per logged step.
+fn open_metrics(dir: &Path) -> Result<(PathBuf, std::fs::File)> {
+    let path = dir.join("metrics.jsonl");
+    let file = std::fs::OpenOptions::new().append(true).create(true).open(&path).map_err(|e| Error::io(&path, e))?;
+    Ok((path, file))
+}
+
 impl Trainer {
     /// Build everything for `cfg` on `gpu` with `dataset` (already at the model's size).
     pub fn new(gpu: Gpu, cfg: TrainConfig, dataset: &Dataset) -> Result<Trainer> {
@@ -677,34 +705,22 @@ impl Trainer {
         let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
         atomic_write(&dir.join("config.json"), &json)?;
         self.real_grid(&dir.join("real_samples.png"))?;
-        // Metrics: keep the lines up to this step (a resumed run rewrites what came after its
-        // checkpoint), and the plot history with them.
-        let metrics = dir.join("metrics.jsonl");
-        let mut kept = String::new();
-        self.history.clear();
-        if self.step > 0
-            && let Ok(text) = std::fs::read_to_string(&metrics)
-        {
-            for line in text.lines() {
-                let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else { continue };
-                let s = v["step"].as_u64().unwrap_or(u64::MAX);
-                if s <= self.step {
-                    kept.push_str(line);
-                    kept.push('\n');
-                    let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as f32;
-                    self.history.push(plot::Point { step: s, loss_d: f("loss_D"), loss_g: f("loss_G"), d_x: f("D_x"), d_g_z: f("D_G_z1") });
-                }
-            }
-        }
-        atomic_write(&metrics, kept.as_bytes())
+        // The plot history from the metrics kept up to this step.
+        self.history = keep_metrics_up_to(&dir, self.step)?
+            .iter()
+            .map(|v| {
+                let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as f32;
+                plot::Point { step: v["step"].as_u64().unwrap_or(0), loss_d: f("loss_D"), loss_g: f("loss_G"), d_x: f("D_x"), d_g_z: f("D_G_z1") }
+            })
+            .collect();
+        Ok(())
     }
 
     /// Train to `cfg.steps`, reporting through `on_event`. Stops with an error (keeping the last
     /// good checkpoint) if a loss becomes NaN or infinite.
     pub fn run(&mut self, mut on_event: impl FnMut(Event)) -> Result<()> {
         let dir = self.cfg.out.clone();
-        let metrics_path = dir.join("metrics.jsonl");
-        let mut metrics = std::fs::OpenOptions::new().append(true).create(true).open(&metrics_path).map_err(|e| Error::io(&metrics_path, e))?;
+        let (metrics_path, mut metrics) = open_metrics(&dir)?;
         let start = Instant::now();
         let (mut window_start, mut window_step) = (Instant::now(), self.step);
         let images_per_step = (self.cfg.batch_size * self.cfg.d_steps) as f64;
