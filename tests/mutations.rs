@@ -47,6 +47,8 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::LABELS, "labels", "cat_labels[b] == c - cp.channels", "cat_labels[b] == c - cp.channels + 1u", "one-hot channel off by one"),
     (&shaders::LABELS, "labels", "cat_dx[i] = cat_dout[b * (bp.channels + bp.classes) * bp.plane + rem];", "cat_dx[i] = cat_dout[b * bp.channels * bp.plane + rem];", "backward ignores the label channels' stride"),
     (&shaders::RANDOM, "random", "select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));", "select(vec4<f32>(0.0), vec4<f32>(1.0), u >= vec4<f32>(dp.a));", "dropout does not rescale kept values"),
+    (&shaders::DISTANCE, "distance", "max(fin_d[i] + fin_na[row] + fin_nb[col], 0.0)", "max(fin_d[i] + fin_na[row] + fin_nb[row], 0.0)", "reference norm indexed by the query row"),
+    (&shaders::DISTANCE, "distance", "v = norm_x[k * np.rows + i];", "v = norm_x[k * np.dim + i];", "transposed norms use the wrong stride"),
     (&shaders::FINITE, "finite", "atomicMax(&out[p.slot], p.n - i);", "atomicMax(&out[p.slot], p.n - i - 1u);", "reports the element after the first bad one"),
     (&shaders::FINITE, "finite", "& 0x7f800000u) == 0x7f800000u", "& 0x7fc00000u) == 0x7fc00000u", "misses infinities (tests the quiet-NaN bit)"),
     (&shaders::OPTIM, "optim", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g;", "RMSprop averages g instead of g²"),

@@ -148,6 +148,8 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::ACTIVATION, "ActParams", size_of::<ops::activation::ActParams>()),
         (&sh::REDUCE, "ReduceParams", size_of::<ops::reduce::ReduceParams>()),
         (&sh::FINITE, "FiniteParams", size_of::<ops::finite::FiniteParams>()),
+        (&sh::DISTANCE, "NormParams", size_of::<ops::distance::NormParams>()),
+        (&sh::DISTANCE, "FinishParams", size_of::<ops::distance::FinishParams>()),
         (&sh::LOSS, "LossParams", size_of::<ops::loss::LossParams>()),
         (&sh::OPTIM, "AdamParams", size_of::<ops::optim::AdamParams>()),
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),

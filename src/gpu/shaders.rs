@@ -36,6 +36,7 @@ shader!(ELEMENTWISE, false, "elementwise.wgsl");
 shader!(ACTIVATION, false, "activation.wgsl");
 shader!(REDUCE, false, "reduce.wgsl");
 shader!(FINITE, false, "finite.wgsl");
+shader!(DISTANCE, false, "distance.wgsl");
 shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
 shader!(RANDOM, false, "random.wgsl");
@@ -73,6 +74,7 @@ pub static ALL: &[&Shader] = &[
     &ACTIVATION,
     &REDUCE,
     &FINITE,
+    &DISTANCE,
     &LOSS,
     &OPTIM,
     &RANDOM,

@@ -9,6 +9,7 @@ pub mod conv;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod data;
+pub mod distance;
 pub mod elementwise;
 pub mod finite;
 pub mod labels;

@@ -10,6 +10,7 @@ pub mod batchnorm;
 pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod data;
+pub mod distance;
 pub mod finite;
 pub mod labels;
 pub mod loss;

@@ -8,6 +8,7 @@
 mod elementwise;
 mod reduce;
 mod finite;
+mod distance;
 mod activation;
 mod loss;
 mod optim;
@@ -39,6 +40,7 @@ pub fn all() -> Vec<Case> {
     v.extend(elementwise::elementwise_cases());
     v.extend(reduce::reduce_cases());
     v.extend(finite::finite_cases());
+    v.extend(distance::distance_cases());
     v.extend(activation::activation_cases());
     v.extend(loss::loss_cases());
     v.extend(optim::optim_cases());
