@@ -4,6 +4,11 @@
 //! asked for (the test of issue 8: "a classifier … recognises at least 90 % of the samples as
 //! the class they were asked for").
 
+pub mod birthday;
+pub mod memorisation;
+pub mod neighbours;
+pub mod prdc;
+
 use serde::Serialize;
 
 use crate::classifier::Classified;
