@@ -272,8 +272,12 @@ pub struct TrainArgs {
 #[derive(Args, Debug)]
 pub struct EvalArgs {
     /// The generator: a GAN run directory, its checkpoint.safetensors or generator.safetensors.
+    #[arg(long, required_unless_present = "fake", conflicts_with = "fake")]
+    pub checkpoint: Option<PathBuf>,
+    /// Score images made by any other program instead: a folder of PNG/JPEG (searched
+    /// recursively) or a safetensors file with `images` [N, C, H, W] f32 in [−1, 1].
     #[arg(long)]
-    pub checkpoint: PathBuf,
+    pub fake: Option<PathBuf>,
     /// The classifier that names the class of each sample: a run of `train --model classifier`
     /// (its directory or classifier.safetensors), at the generator's image size.
     #[arg(long)]
@@ -287,12 +291,21 @@ pub struct EvalArgs {
     /// BatchNorm statistics of the generator: running (default) or batch.
     #[arg(long, value_enum, default_value = "running")]
     pub batchnorm: BnStats,
-    /// Also write the report as JSON here (default: eval.json in the generator's run directory).
+    /// Where eval.json, eval.html and the panels go (default: the generator's run directory;
+    /// with --fake, FAKE-eval beside it).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write the JSON report here instead of OUT/eval.json.
     #[arg(long)]
     pub report: Option<PathBuf>,
-    /// Real images to compare the samples with in the classifier's feature space (Fréchet
-    /// distance); with --data as for `train`. Also scores the dataset's fixed held-out tenth
-    /// against the rest, the floor a generator can reach.
+    /// Shuffles of the samples for the birthday-paradox test.
+    #[arg(long, default_value_t = 100)]
+    pub trials: usize,
+    /// Real images to compare the samples with (with --data as for `train`): Fréchet distance,
+    /// KID, precision/recall, density/coverage in the classifier's features; memorisation
+    /// (nearest training images in pixels and features) and the birthday-paradox test. The
+    /// dataset's fixed held-out tenth, scored against the other nine tenths, is the floor a
+    /// generator can reach and the yardstick of memorisation.
     #[arg(long, value_enum)]
     pub dataset: Option<DatasetKind>,
     #[arg(long)]

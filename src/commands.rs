@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::parser::ValueSource;
 use clap::ArgMatches;
 
-use crate::cli::{AdapterArgs, BenchArgs, BnStats, EvalArgs, Preset, SampleArgs, TrainArgs};
+use crate::cli::{AdapterArgs, BenchArgs, BnStats, Preset, SampleArgs, TrainArgs};
 use shadergan::data;
 use shadergan::fsutil::{self, RunDir};
 use shadergan::gpu::{AdapterChoice, Gpu};
@@ -41,7 +41,7 @@ fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// Exit status of a run stopped by a signal (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
 
-fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
+pub(crate) fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
     let gpu = Gpu::new(&AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() })?;
     eprintln!("adapter: {}", gpu.describe());
     Ok(gpu)
@@ -754,166 +754,4 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
         trainer.cfg.out.join("classifier.safetensors").display()
     );
     Ok(true)
-}
-
-/// `eval`: draw samples from a generator and let a trained classifier name their classes.
-pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
-    use shadergan::classifier::Classifier;
-    use shadergan::eval::ClassReport;
-    if args.n == 0 || args.n > 1_000_000 {
-        bail!("--n {} is outside 1..=1000000", args.n);
-    }
-    if args.data.is_some() && args.dataset.is_none() {
-        bail!("--data needs --dataset (mnist, cifar10, folder, …) to say how to read it");
-    }
-    let gpu = open_gpu(adapter)?;
-    let generator = Generator::load(&gpu, &args.checkpoint)?;
-    let classifier = Classifier::load(&gpu, &args.classifier)?;
-    let (g, c) = (&generator.model, &classifier.model);
-    if (g.channels, g.image_size) != (c.channels, c.image_size) {
-        bail!(
-            "--classifier {}: it takes {}x{}x{} images, but the generator makes {}x{}x{}; train a classifier with --image-size {} --channels {}",
-            classifier.source.display(),
-            c.channels,
-            c.image_size,
-            c.image_size,
-            g.channels,
-            g.image_size,
-            g.image_size,
-            g.image_size,
-            g.channels
-        );
-    }
-    let k = generator.classes();
-    if k > 0 && k != c.classes {
-        bail!("--classifier {}: it knows {} classes, but the generator is conditioned on {k}", classifier.source.display(), c.classes);
-    }
-    // Conditional: equally many of each class, in a shuffled order so that batch statistics
-    // (--batchnorm batch) never see one class alone.
-    let n = if k > 0 { args.n.div_ceil(k) * k } else { args.n };
-    let mut labels: Vec<u32> = if k > 0 { (0..n).map(|i| (i % k) as u32).collect() } else { Vec::new() };
-    let mut rng = shadergan::rng::Rng::for_case(args.seed, "eval labels");
-    for i in (1..labels.len()).rev() {
-        labels.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
-    let z = sample::latents(&gpu, args.seed, n, g.nz)?;
-    let mode = if args.batchnorm == BnStats::Batch { Mode::Train } else { Mode::Eval };
-    let t0 = Instant::now();
-    // Chunk by chunk: any n fits in memory.
-    let mut verdicts = Vec::with_capacity(n);
-    let per_image = g.channels * g.image_size * g.image_size;
-    generator.generate_chunks(&gpu, &z, &labels, n, mode, |_, images| {
-        verdicts.extend(classifier.classify(&gpu, images, images.len() / per_image)?);
-        Ok(())
-    })?;
-    let report = ClassReport::new(&verdicts, &labels);
-    // Realism in the classifier's feature space: the samples against the real images, and the
-    // real held-out tenth against the rest as the floor.
-    let mut fd = None;
-    let mut kid = None;
-    if let Some(kind) = args.dataset {
-        let ds = data::load(kind, args.data.as_deref(), c.image_size, c.channels, None, 10_000, false)?;
-        let (rest, held) = data::holdout_split(ds.n, 0.1);
-        let features = |idx: &[usize]| -> Result<Vec<f32>> {
-            let sub = ds.subset(idx, "reference");
-            Ok(classifier.classify(&gpu, &data::to_unit_range(&sub.pixels), sub.n)?.into_iter().flat_map(|v| v.features).collect())
-        };
-        let all: Vec<usize> = (0..ds.n).collect();
-        let real = features(&all)?;
-        let fake: Vec<f32> = verdicts.iter().flat_map(|v| v.features.iter().copied()).collect();
-        let dim = c.features;
-        let samples_vs_real = shadergan::eval::frechet_distance_of(&fake, &real, dim)?;
-        // The floor, at equal sizes (FD grows as the sets shrink): as many samples as there
-        // are held-out images, and the held-out images, each against the other nine tenths.
-        let rest_features = features(&rest)?;
-        let matched = held.len().min(n);
-        let matched_samples = shadergan::eval::frechet_distance_of(&fake[..matched * dim], &rest_features, dim).ok();
-        let floor = shadergan::eval::frechet_distance_of(&features(&held[..matched])?, &rest_features, dim).ok();
-        // KID: unbiased, so the floor needs no matching; 100 subsets of up to 1 000 as in the
-        // reference implementation.
-        let held_features = features(&held)?;
-        let kid_samples = shadergan::eval::kid(&fake, &real, dim, 100, 1000, args.seed)?;
-        let kid_floor = shadergan::eval::kid(&held_features, &rest_features, dim, 100, 1000, args.seed).ok();
-        kid = Some((kid_samples, kid_floor));
-        fd = Some((ds.source.clone(), samples_vs_real, matched_samples.zip(floor), matched, rest.len()));
-    }
-    let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
-    println!("generator:  {}", generator.source.display());
-    println!("classifier: {}{acc}, sha256 {}", classifier.source.display(), classifier.sha256);
-    println!("samples:    {n} ({:.1} s to draw and classify)", t0.elapsed().as_secs_f64());
-    println!("class        share of samples{}", if k > 0 { "   recognised as asked" } else { "" });
-    for (i, &count) in report.histogram.iter().enumerate() {
-        let asked = report.recognised_per_class.as_ref().map(|r| format!("   {:>6.2}%", 100.0 * r[i])).unwrap_or_default();
-        println!("{i:>5}        {:>6.2}%{asked}", 100.0 * count as f64 / n as f64);
-    }
-    println!("classes covered: {} of {}", report.classes_covered, report.classes);
-    println!("entropy of the classes: {:.3} nats ({:.3} of uniform)", report.entropy, report.entropy_normalised);
-    println!("mean confidence: {:.3}", report.mean_confidence);
-    if let Some(r) = report.recognised {
-        println!("recognised as the class asked for: {:.2}%", 100.0 * r);
-    }
-    if let Some((source, d, matched, nh, nr)) = &fd {
-        println!("Fréchet distance in the classifier's features, {n} samples vs {source}: {d:.4}");
-        if let Some((samples, floor)) = matched {
-            println!("  at equal sizes, against the {nr} images outside the held-out tenth: {nh} samples {samples:.4}, {nh} held-out real images (the floor) {floor:.4}");
-        }
-    }
-    if let Some(((k, ks), floor)) = kid {
-        println!("KID (cubic kernel, 100 subsets of up to 1000), samples vs the data: {k:.5} ± {ks:.5}");
-        if let Some((f, fs)) = floor {
-            println!("  the floor, held-out images vs the rest: {f:.5} ± {fs:.5}");
-        }
-    }
-    let path = args.report.clone().unwrap_or_else(|| {
-        let dir = if args.checkpoint.is_dir() { args.checkpoint.clone() } else { args.checkpoint.parent().map(Path::to_path_buf).unwrap_or_default() };
-        dir.join("eval.json")
-    });
-    #[derive(serde::Serialize)]
-    struct Report<'a> {
-        generator: String,
-        classifier: String,
-        /// The feature extractor and the SHA-256 of its weights file: only scores of the same
-        /// extractor are comparable.
-        extractor: String,
-        extractor_sha256: &'a str,
-        classifier_heldout_accuracy: Option<f64>,
-        seed: u64,
-        batchnorm: &'a str,
-        #[serde(flatten)]
-        classes: &'a ClassReport,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        frechet_distance: Option<f64>,
-        /// The first as many samples as held-out images, against the rest of the data.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        frechet_distance_matched: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        frechet_distance_heldout_floor: Option<f64>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        reference: Option<String>,
-        /// (mean, std) over the subsets.
-        #[serde(skip_serializing_if = "Option::is_none")]
-        kid: Option<(f64, f64)>,
-        #[serde(skip_serializing_if = "Option::is_none")]
-        kid_heldout_floor: Option<(f64, f64)>,
-    }
-    let r = Report {
-        generator: generator.source.display().to_string(),
-        classifier: classifier.source.display().to_string(),
-        extractor: format!("classifier:{}", classifier.source.display()),
-        extractor_sha256: &classifier.sha256,
-        classifier_heldout_accuracy: classifier.heldout_accuracy,
-        seed: args.seed,
-        batchnorm: if mode == Mode::Train { "batch" } else { "running" },
-        classes: &report,
-        frechet_distance: fd.as_ref().map(|f| f.1),
-        frechet_distance_matched: fd.as_ref().and_then(|f| f.2.map(|m| m.0)),
-        frechet_distance_heldout_floor: fd.as_ref().and_then(|f| f.2.map(|m| m.1)),
-        reference: fd.as_ref().map(|f| f.0.clone()),
-        kid: kid.map(|k| k.0),
-        kid_heldout_floor: kid.and_then(|k| k.1),
-    };
-    let json = serde_json::to_vec_pretty(&r).context("serialising the report")?;
-    fsutil::atomic_write(&path, &json)?;
-    eprintln!("report: {}", path.display());
-    Ok(())
 }

@@ -3,6 +3,7 @@
 
 mod cli;
 mod commands;
+mod evaluate;
 
 use std::process::ExitCode;
 
@@ -65,7 +66,7 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Eval(args) => {
-            commands::eval(&cli.adapter, &args)?;
+            evaluate::eval(&cli.adapter, &args)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Devices => devices(&cli.adapter),

@@ -246,7 +246,7 @@ fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_f
     let fd_report = gan.join("fd.json");
     let (code, stdout, stderr) = common::shadergan(&["eval", "--checkpoint", g, "--classifier", c, "--n", "10", "--dataset", "synthetic", "--report", fd_report.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("Fréchet distance") && stdout.contains("the floor"), "{stdout}");
+    assert!(stdout.contains("Fréchet distance") && stdout.contains("held-out floor") && stdout.contains("coverage (k=5)"), "{stdout}");
     let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&fd_report).unwrap()).unwrap();
     assert!(r["kid"][0].as_f64().is_some_and(f64::is_finite) && r["kid"][1].as_f64().is_some_and(|s| s >= 0.0), "{r}");
     assert!(r["kid_heldout_floor"][0].as_f64().is_some_and(f64::is_finite), "{r}");
@@ -286,4 +286,79 @@ fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_f
             assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
         }
     }
+}
+
+/// Images in [−1, 1] as a safetensors file with `images` [n, C, S, S].
+fn write_images(path: &Path, images: &[f32], n: usize, channels: usize, size: usize) {
+    let bytes: Vec<u8> = images.iter().flat_map(|v| v.to_le_bytes()).collect();
+    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![n, channels, size, size], &bytes).unwrap();
+    std::fs::write(path, safetensors::serialize([("images", view)], None).unwrap()).unwrap();
+}
+
+#[test]
+fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_what_does_not_fit() {
+    let cls = tmp("fake-classifier");
+    let c = cls.to_str().unwrap();
+    let (code, _, stderr) = common::shadergan(&["train", "--model", "classifier", "--image-size", "16", "--ndf", "4", "--features", "8", "--synthetic-images", "64", "--batch-size", "8", "--steps", "4", "--out", c]);
+    assert_eq!(code, 0, "{stderr}");
+    // The images eval compares with: the synthetic set as `--dataset synthetic` builds it.
+    let ds = data::load(DatasetKind::Synthetic, None, 16, 3, None, 10_000, false).unwrap();
+    let (train, held) = data::holdout_split(ds.n, 0.1);
+    let pick = |idx: &[usize]| -> Vec<f32> { data::to_unit_range(&ds.subset(idx, "picked").pixels) };
+    let dir = tmp("fake-images");
+    std::fs::create_dir_all(&dir).unwrap();
+    let run = |file: &str, images: &[f32], n: usize| -> serde_json::Value {
+        let path = dir.join(file);
+        write_images(&path, images, n, 3, 16);
+        let out = dir.join(format!("{file}-eval"));
+        let (code, stdout, stderr) = common::shadergan(&["eval", "--fake", path.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic", "--trials", "20", "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{file}: {stderr}");
+        assert!(stdout.contains("precision") && stdout.contains("birthday test") && stdout.contains("memorised (pixels)"), "{stdout}");
+        for f in ["eval.json", "eval.html", "birthday.png", "birthday_pairs.png", "memorisation_nearest.png", "memorisation_random.png"] {
+            assert!(out.join(f).is_file(), "{file}: {f} not written");
+        }
+        serde_json::from_slice(&std::fs::read(out.join("eval.json")).unwrap()).unwrap()
+    };
+    // 300 copies of training images: every one is memorised in pixels.
+    let copies = run("copies.safetensors", &pick(&train[..300]), 300);
+    assert_eq!(copies["samples"], 300);
+    assert_eq!(copies["memorisation_pixels"]["flagged"].as_f64(), Some(1.0), "{copies}");
+    // The held-out images themselves: at most 1 % by construction, and as realistic as the
+    // floor (they are the floor's images).
+    let heldout = run("heldout.safetensors", &pick(&held), held.len());
+    for space in ["memorisation_pixels", "memorisation_features"] {
+        assert!(heldout[space]["flagged"].as_f64().unwrap() <= 0.01, "{space}: {heldout}");
+    }
+    assert_eq!(heldout["prdc_matched"], heldout["prdc_heldout_floor"], "{heldout}");
+
+    // What does not fit: one line naming the flag or file.
+    let copies_file = dir.join("copies.safetensors");
+    let empty = tmp("fake-empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let big = dir.join("big.safetensors");
+    write_images(&big, &vec![0.5; 2 * 3 * 32 * 32], 2, 3, 32);
+    let wrong_png = tmp("fake-32px");
+    std::fs::create_dir_all(&wrong_png).unwrap();
+    image::GrayImage::new(32, 32).save(wrong_png.join("a.png")).unwrap();
+    let garbage = dir.join("garbage.safetensors");
+    std::fs::write(&garbage, b"not a tensor file").unwrap();
+    for (args, needles) in [
+        (vec!["eval", "--fake", empty.to_str().unwrap(), "--classifier", c], vec!["--fake", "no .png"]),
+        (vec!["eval", "--fake", big.to_str().unwrap(), "--classifier", c], vec!["--fake", "[N, 3, 16, 16]"]),
+        (vec!["eval", "--fake", wrong_png.to_str().unwrap(), "--classifier", c], vec!["--fake", "32x32", "16x16"]),
+        (vec!["eval", "--fake", garbage.to_str().unwrap(), "--classifier", c], vec!["--fake", "not a safetensors"]),
+        (vec!["eval", "--fake", big.to_str().unwrap(), "--classifier", c, "--trials", "0"], vec!["--trials"]),
+        (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "mnist", "--data", "/nonexistent"], vec!["/nonexistent"]),
+    ] {
+        let (code, _, stderr) = common::shadergan(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+        for n in needles {
+            assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
+        }
+    }
+    // A generator and other images at once: refused by the argument parser.
+    let (code, _, stderr) = common::shadergan(&["eval", "--fake", big.to_str().unwrap(), "--checkpoint", c, "--classifier", c]);
+    assert_eq!(code, 2, "{stderr}");
 }

@@ -32,7 +32,15 @@ pub struct Prdc {
     pub coverage: f64,
 }
 
-/// The radii (squared) of the balls: k-th nearest neighbour within the set.
+impl Prdc {
+    /// The four scores with their names and k, in print order.
+    pub fn named(&self) -> [(&'static str, f64); 4] {
+        [("precision (k=3)", self.precision), ("recall (k=3)", self.recall), ("density (k=5)", self.density), ("coverage (k=5)", self.coverage)]
+    }
+}
+
+/// The radii (squared) of the balls: k-th nearest neighbour within the set (`dc` is NaN
+/// where the neighbours were found only up to K_PR: the fakes need no D/C balls).
 pub struct Radii {
     pub pr: Vec<f32>,
     pub dc: Vec<f32>,
@@ -106,7 +114,13 @@ pub fn prdc(gpu: &Gpu, real: &[f32], fake: &[f32], dim: usize) -> Result<Prdc> {
     let fake_scan = DistanceScan::new(gpu, fake, n, dim, 4096)?;
     let fake_radii = Radii::of(&Knn::compute(gpu, &fake_scan, fake, n, K_PR, true)?);
     drop(fake_scan);
-    let mut acc = PrdcAccumulator::new(&real_radii, &fake_radii);
+    prdc_of(gpu, &real_scan, &real_radii, fake, &fake_radii)
+}
+
+/// The same from radii already computed: the fakes scanned against the reals once.
+pub fn prdc_of(gpu: &Gpu, real_scan: &DistanceScan, real_radii: &Radii, fake: &[f32], fake_radii: &Radii) -> Result<Prdc> {
+    let n = fake_radii.pr.len();
+    let mut acc = PrdcAccumulator::new(real_radii, fake_radii);
     real_scan.scan(gpu, fake, n, |first, rows, d| {
         acc.block(first, rows, d);
         Ok(())

@@ -85,3 +85,42 @@ pub fn save_loss_plot(path: &Path, points: &[Point], title: &str) -> Result<()> 
         .map_err(|e| Error::bad_file(path, format!("PNG encoding failed: {e}")))?;
     atomic_write(path, &bytes)
 }
+
+/// The birthday-paradox curve: P(a duplicate among s samples) against s (log₂ axis), with
+/// the ½ line, to `path` (PNG, 720×440).
+pub fn save_birthday_plot(path: &Path, curve: &[(usize, f64)], title: &str) -> Result<()> {
+    register_font();
+    let (w, h) = (720u32, 440u32);
+    let mut buf = vec![0u8; (w * h * 3) as usize];
+    let draw = |buf: &mut [u8]| -> std::result::Result<(), Box<dyn std::error::Error>> {
+        let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        let lg = |s: usize| (s.max(1) as f64).log2();
+        let (x0, x1) = (curve.first().map_or(1.0, |p| lg(p.0)), curve.last().map_or(2.0, |p| lg(p.0)).max(curve.first().map_or(1.0, |p| lg(p.0)) + 1.0));
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 18))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(50)
+            .build_cartesian_2d(x0..x1, 0f64..1.0)?;
+        chart
+            .configure_mesh()
+            .x_labels(curve.len().max(2))
+            .x_desc("samples s (log scale)")
+            .y_desc("P(a duplicate pair)")
+            .x_label_formatter(&|v| format!("{}", v.exp2().round()))
+            .label_style(("sans-serif", 13))
+            .draw()?;
+        chart.draw_series(LineSeries::new([(x0, 0.5), (x1, 0.5)], BLACK.mix(0.4).stroke_width(1)))?;
+        chart.draw_series(LineSeries::new(curve.iter().map(|&(s, p)| (lg(s), p)), BLUE.stroke_width(2)))?;
+        chart.draw_series(curve.iter().map(|&(s, p)| Circle::new((lg(s), p), 4, BLUE.filled())))?;
+        root.present()?;
+        Ok(())
+    };
+    draw(&mut buf).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
+    let img = image::RgbImage::from_raw(w, h, buf).expect("buffer is w·h·3 bytes");
+    let mut bytes = Vec::new();
+    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| Error::bad_file(path, format!("PNG encoding failed: {e}")))?;
+    atomic_write(path, &bytes)
+}

@@ -57,7 +57,7 @@ pub(super) fn distance_cases() -> Vec<Case> {
             let terms: Vec<f64> = (0..n * m).map(|k| na_want[k / m] + nb_want[k % m]).collect();
             let bound = cancellation_bound(sum_bound(dim + 2), &terms, &want);
             let got = run_poisoned(gpu, "sq_distances", &ops::distance::sq_distances(gpu, &a, &bt, &na, &nb, &d)?, &d)?;
-            if let Some(k) = got.iter().position(|x| !(*x >= 0.0)) {
+            if let Some(k) = got.iter().position(|x| x.is_nan() || *x < 0.0) {
                 return Err(crate::error::Error::invalid("sq_distances", format!("distance {k} is {} (must be ≥ 0)", got[k])));
             }
             rows.push(Row::compare("distance", "sq_distances", &shape, "gemm+finish", &got, &want, bound));

@@ -1,0 +1,459 @@
+//! `shadergan eval`: is a generator realistic, diverse, and not memorising? Samples come from a
+//! checkpoint or from any program (`--fake`); a classifier trained with `train --model
+//! classifier` names their classes and gives the feature space. Against real images
+//! (`--dataset`): Fréchet distance, KID, precision/recall, density/coverage, memorisation in
+//! pixels and features, and the birthday-paradox test; each with the floor that the real
+//! held-out tenth reaches against the other nine tenths. Prints a summary and writes eval.json,
+//! eval.html and the panels.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::cli::{AdapterArgs, BnStats, EvalArgs};
+use shadergan::classifier::{Classified, Classifier};
+use shadergan::data;
+use shadergan::eval::birthday::{self, Birthday, ClosePairs};
+use shadergan::eval::memorisation::Memorisation;
+use shadergan::eval::neighbours::{DistanceScan, Knn};
+use shadergan::eval::prdc::{self, Prdc, Radii};
+use shadergan::eval::{self as metrics, ClassReport};
+use shadergan::fsutil;
+use shadergan::gpu::Gpu;
+use shadergan::images::save_grid;
+use shadergan::nn::Mode;
+use shadergan::sample::{self, Generator};
+
+/// The images scored: [n, C, S, S] in [−1, 1], with the classes asked for (conditional).
+struct Samples {
+    images: Vec<f32>,
+    n: usize,
+    requested: Vec<u32>,
+    source: String,
+}
+
+fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: &Classifier) -> Result<Samples> {
+    let generator = Generator::load(gpu, path)?;
+    let (g, c) = (&generator.model, &classifier.model);
+    if (g.channels, g.image_size) != (c.channels, c.image_size) {
+        bail!(
+            "--classifier {}: it takes {}x{}x{} images, but the generator makes {}x{}x{}; train a classifier with --image-size {} --channels {}",
+            classifier.source.display(),
+            c.channels,
+            c.image_size,
+            c.image_size,
+            g.channels,
+            g.image_size,
+            g.image_size,
+            g.image_size,
+            g.channels
+        );
+    }
+    let k = generator.classes();
+    if k > 0 && k != c.classes {
+        bail!("--classifier {}: it knows {} classes, but the generator is conditioned on {k}", classifier.source.display(), c.classes);
+    }
+    // Conditional: equally many of each class, in a shuffled order so that batch statistics
+    // (--batchnorm batch) never see one class alone.
+    let n = if k > 0 { args.n.div_ceil(k) * k } else { args.n };
+    let mut requested: Vec<u32> = if k > 0 { (0..n).map(|i| (i % k) as u32).collect() } else { Vec::new() };
+    let mut rng = shadergan::rng::Rng::for_case(args.seed, "eval labels");
+    for i in (1..requested.len()).rev() {
+        requested.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let z = sample::latents(gpu, args.seed, n, g.nz)?;
+    let mode = if args.batchnorm == BnStats::Batch { Mode::Train } else { Mode::Eval };
+    // Chunk by chunk: any n fits in GPU memory.
+    let mut images = Vec::with_capacity(n * g.channels * g.image_size * g.image_size);
+    generator.generate_chunks(gpu, &z, &requested, n, mode, |_, chunk| {
+        images.extend_from_slice(chunk);
+        Ok(())
+    })?;
+    Ok(Samples { images, n, requested, source: generator.source.display().to_string() })
+}
+
+/// `--fake`: a folder of images or a safetensors file with `images` [N, C, H, W] in [−1, 1],
+/// at the classifier's size and channels (refused otherwise: resizing would change the scores).
+fn load_fake(path: &Path, channels: usize, size: usize) -> Result<Samples> {
+    let (images, n) = if path.is_dir() {
+        let first = first_image(path)?.with_context(|| format!("--fake {}: the folder holds no .png, .jpg or .jpeg files", path.display()))?;
+        let img = image::open(&first).with_context(|| format!("--fake {}: cannot read {}", path.display(), first.display()))?;
+        let c = if img.color().has_color() { 3 } else { 1 };
+        if (img.width() as usize, img.height() as usize, c) != (size, size, channels) {
+            bail!(
+                "--fake {}: {} is {}x{} with {c} channel(s), but the classifier takes {size}x{size} with {channels}; give images of the classifier's size",
+                path.display(),
+                first.display(),
+                img.width(),
+                img.height()
+            );
+        }
+        let ds = data::load(data::DatasetKind::Folder, Some(path), size, channels, None, 0, false)?;
+        (data::to_unit_range(&ds.pixels), ds.n)
+    } else {
+        let bytes = std::fs::read(path).with_context(|| format!("--fake {}: cannot read it", path.display()))?;
+        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("--fake {}: not a safetensors file ({e}); give a folder of PNG/JPEG or a safetensors with `images`", path.display()))?;
+        let t = file.tensor("images").map_err(|_| anyhow::anyhow!("--fake {}: has no tensor `images` [N, C, H, W]", path.display()))?;
+        let shape = t.shape().to_vec();
+        if t.dtype() != safetensors::Dtype::F32 || shape.len() != 4 || shape[1..] != [channels, size, size] || shape[0] == 0 {
+            bail!("--fake {}: `images` is {:?} {shape:?}, the classifier needs F32 [N, {channels}, {size}, {size}] in [−1, 1]", path.display(), t.dtype());
+        }
+        let images: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        if let Some(i) = images.iter().position(|v| !v.is_finite()) {
+            bail!("--fake {}: `images` holds a non-finite value at element {i}", path.display());
+        }
+        (images, shape[0])
+    };
+    Ok(Samples { images, n, requested: Vec::new(), source: path.display().to_string() })
+}
+
+/// The first image file under `dir` in sorted order (recursively).
+fn first_image(dir: &Path) -> Result<Option<PathBuf>> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            if let Some(f) = first_image(&p)? {
+                return Ok(Some(f));
+            }
+        } else if p.extension().and_then(|e| e.to_str()).is_some_and(|e| ["png", "jpg", "jpeg"].contains(&e.to_ascii_lowercase().as_str())) {
+            return Ok(Some(p));
+        }
+    }
+    Ok(None)
+}
+
+/// Rows `idx` of a row-major [n, dim] matrix.
+fn rows(x: &[f32], dim: usize, idx: &[usize]) -> Vec<f32> {
+    idx.iter().flat_map(|&i| x[i * dim..(i + 1) * dim].iter().copied()).collect()
+}
+
+fn features(v: &[Classified]) -> Vec<f32> {
+    v.iter().flat_map(|c| c.features.iter().copied()).collect()
+}
+
+/// Scores against real images, with the floors of the held-out tenth.
+#[derive(Serialize)]
+struct RealScores {
+    reference: String,
+    train_images: usize,
+    heldout_images: usize,
+    frechet_distance: f64,
+    /// The first as many samples as held-out images, against the nine tenths.
+    frechet_distance_matched: Option<f64>,
+    frechet_distance_heldout_floor: Option<f64>,
+    /// (mean, std) over the subsets.
+    kid: (f64, f64),
+    kid_heldout_floor: Option<(f64, f64)>,
+    /// All samples against all real images.
+    prdc: Prdc,
+    /// As many samples as held-out images against the nine tenths, and the held-out images.
+    prdc_matched: Prdc,
+    prdc_heldout_floor: Prdc,
+    memorisation_features: Memorisation,
+    memorisation_pixels: Memorisation,
+    birthday: Birthday,
+}
+
+pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
+    if args.n == 0 || args.n > 1_000_000 {
+        bail!("--n {} is outside 1..=1000000", args.n);
+    }
+    if args.data.is_some() && args.dataset.is_none() {
+        bail!("--data needs --dataset (mnist, cifar10, folder, …) to say how to read it");
+    }
+    if args.trials == 0 || args.trials > 100_000 {
+        bail!("--trials {} is outside 1..=100000", args.trials);
+    }
+    let gpu = crate::commands::open_gpu(adapter)?;
+    let classifier = Classifier::load(&gpu, &args.classifier)?;
+    let c = classifier.model.clone();
+    let (out, source_path) = match (&args.checkpoint, &args.fake) {
+        (Some(ckpt), _) => (args.out.clone().unwrap_or_else(|| if ckpt.is_dir() { ckpt.clone() } else { ckpt.parent().map(Path::to_path_buf).unwrap_or_default() }), ckpt.clone()),
+        (None, Some(fake)) => {
+            let name = format!("{}-eval", fake.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "fake".into()));
+            (args.out.clone().unwrap_or_else(|| fake.with_file_name(name)), fake.clone())
+        }
+        (None, None) => bail!("give --checkpoint RUN or --fake PATH"),
+    };
+    let t0 = Instant::now();
+    let samples = if args.fake.is_some() { load_fake(&source_path, c.channels, c.image_size)? } else { draw(&gpu, args, &source_path, &classifier)? };
+    let n = samples.n;
+    let verdicts = classifier.classify(&gpu, &samples.images, n)?;
+    let report = ClassReport::new(&verdicts, &samples.requested);
+    let t_samples = t0.elapsed().as_secs_f64();
+    std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create it", out.display()))?;
+    let real = match args.dataset {
+        Some(kind) => Some(score_against_real(&gpu, args, kind, &classifier, &samples, &verdicts, &out)?),
+        None => None,
+    };
+    let seconds = t0.elapsed().as_secs_f64();
+    print_summary(&samples, &classifier, &report, real.as_ref(), t_samples, seconds);
+
+    #[derive(Serialize)]
+    struct Report<'a> {
+        samples_from: &'a str,
+        classifier: String,
+        /// The feature extractor and the SHA-256 of its weights file: only scores of the same
+        /// extractor are comparable.
+        extractor: String,
+        extractor_sha256: &'a str,
+        classifier_heldout_accuracy: Option<f64>,
+        seed: u64,
+        batchnorm: &'a str,
+        trials: usize,
+        #[serde(flatten)]
+        classes: &'a ClassReport,
+        #[serde(flatten)]
+        real: Option<&'a RealScores>,
+        elapsed_seconds: f64,
+    }
+    let r = Report {
+        samples_from: &samples.source,
+        classifier: classifier.source.display().to_string(),
+        extractor: format!("classifier:{}", classifier.source.display()),
+        extractor_sha256: &classifier.sha256,
+        classifier_heldout_accuracy: classifier.heldout_accuracy,
+        seed: args.seed,
+        batchnorm: if args.batchnorm == BnStats::Batch { "batch" } else { "running" },
+        trials: args.trials,
+        classes: &report,
+        real: real.as_ref(),
+        elapsed_seconds: seconds,
+    };
+    let json = serde_json::to_vec_pretty(&r).context("serialising the report")?;
+    let path = args.report.clone().unwrap_or_else(|| out.join("eval.json"));
+    fsutil::atomic_write(&path, &json)?;
+    // A few random samples for the page.
+    save_grid(&out.join("eval_samples.png"), &samples.images, n.min(64), c.channels, c.image_size, 8, 2)?;
+    write_html(&out, &r.extractor, &classifier.sha256, &samples, &report, real.as_ref())?;
+    eprintln!("report: {} and {}", path.display(), out.join("eval.html").display());
+    Ok(())
+}
+
+fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, classifier: &Classifier, samples: &Samples, verdicts: &[Classified], out: &Path) -> Result<RealScores> {
+    let c = &classifier.model;
+    let (n, dim) = (samples.n, c.features);
+    let per_image = c.channels * c.image_size * c.image_size;
+    let ds = data::load(kind, args.data.as_deref(), c.image_size, c.channels, None, 10_000, false)?;
+    if ds.classes > 0 && ds.classes != c.classes {
+        bail!("--classifier {}: it knows {} classes, but {} has {}; train a classifier on this dataset", classifier.source.display(), c.classes, ds.source, ds.classes);
+    }
+    let (train, held) = data::holdout_split(ds.n, 0.1);
+    let real_px = data::to_unit_range(&ds.pixels);
+    let real_f = features(&classifier.classify(gpu, &real_px, ds.n)?);
+    let fake_f = features(verdicts);
+    let (train_f, held_f) = (rows(&real_f, dim, &train), rows(&real_f, dim, &held));
+    let (train_px, held_px) = (rows(&real_px, per_image, &train), rows(&real_px, per_image, &held));
+    let matched = held.len().min(n);
+
+    // Realism and diversity of the whole distribution.
+    let fd = metrics::frechet_distance_of(&fake_f, &real_f, dim)?;
+    let fd_matched = metrics::frechet_distance_of(&fake_f[..matched * dim], &train_f, dim).ok();
+    let fd_floor = metrics::frechet_distance_of(&held_f[..matched * dim], &train_f, dim).ok();
+    let kid = metrics::kid(&fake_f, &real_f, dim, 100, 1000, args.seed)?;
+    let kid_floor = metrics::kid(&held_f, &train_f, dim, 100, 1000, args.seed).ok();
+
+    // k-NN balls: of all reals, of the nine tenths, of the samples (whose scan also finds
+    // the close pairs of the birthday test), of the matched samples and of the held-out tenth.
+    let need = prdc::K_DC + 1;
+    if n < need || held.len() < need {
+        bail!("--n {n}: precision/recall need more than {} samples and held-out images", prdc::K_DC);
+    }
+    let ball_radii = |scan: &DistanceScan, set: &[f32], m: usize, k: usize| -> Result<Radii> { Ok(Radii::of(&Knn::compute(gpu, scan, set, m, k, true)?)) };
+    let real_scan = DistanceScan::new(gpu, &real_f, ds.n, dim, 4096)?;
+    let real_radii = ball_radii(&real_scan, &real_f, ds.n, prdc::K_DC)?;
+    let train_scan = DistanceScan::new(gpu, &train_f, train.len(), dim, 4096)?;
+    let train_radii = ball_radii(&train_scan, &train_f, train.len(), prdc::K_DC)?;
+
+    // Memorisation in features: the samples' and the held-out images' nearest training images.
+    let mem_f = Memorisation::new("features", &Knn::compute(gpu, &train_scan, &fake_f, n, 3, false)?, &Knn::compute(gpu, &train_scan, &held_f, held.len(), 1, false)?);
+
+    // The samples against themselves: their P/R balls and the close pairs (birthday).
+    let fake_scan = DistanceScan::new(gpu, &fake_f, n, dim, 4096)?;
+    let mut fake_knn = Knn { k: prdc::K_PR, dist: vec![f32::INFINITY; n * prdc::K_PR], index: vec![u32::MAX; n * prdc::K_PR] };
+    let mut pairs = ClosePairs::default();
+    fake_scan.scan(gpu, &fake_f, n, |first, r, d| {
+        shadergan::eval::neighbours::knn_of_block(&mut fake_knn, first, r, n, d, true);
+        pairs.block(first, r, n, d, mem_f.threshold);
+        Ok(())
+    })?;
+    drop(fake_scan);
+    let fake_radii = Radii::of(&fake_knn);
+    let prdc_all = prdc::prdc_of(gpu, &real_scan, &real_radii, &fake_f, &fake_radii)?;
+    drop(real_scan);
+    let matched_f = &fake_f[..matched * dim];
+    let matched_radii = prdc::prdc(gpu, &train_f, matched_f, dim)?;
+    let floor = prdc::prdc_of(gpu, &train_scan, &train_radii, &held_f, &{
+        let s = DistanceScan::new(gpu, &held_f, held.len(), dim, 4096)?;
+        ball_radii(&s, &held_f, held.len(), prdc::K_PR)?
+    })?;
+    let bday = birthday::birthday(n, &pairs, mem_f.threshold, args.trials, &birthday::default_sizes(), args.seed);
+
+    // Memorisation in pixels, and the panels: each row a sample and its 3 nearest training
+    // images in pixel space.
+    let px_scan = DistanceScan::new(gpu, &train_px, train.len(), per_image, 1024)?;
+    let fake_px_knn = Knn::compute(gpu, &px_scan, &samples.images, n, 3, false)?;
+    let mem_px = Memorisation::new("pixels", &fake_px_knn, &Knn::compute(gpu, &px_scan, &held_px, held.len(), 1, false)?);
+    drop(px_scan);
+    let panel = |which: &[usize], file: &str| -> Result<()> {
+        let mut batch = Vec::new();
+        for &i in which {
+            batch.extend_from_slice(&samples.images[i * per_image..(i + 1) * per_image]);
+            for r in 0..3 {
+                let j = fake_px_knn.index[i * 3 + r] as usize;
+                batch.extend_from_slice(&train_px[j * per_image..(j + 1) * per_image]);
+            }
+        }
+        save_grid(&out.join(file), &batch, which.len() * 4, c.channels, c.image_size, 4, 2)?;
+        Ok(())
+    };
+    let mut by_nearest: Vec<usize> = (0..n).collect();
+    by_nearest.sort_by(|&a, &b| fake_px_knn.nearest(a).0.total_cmp(&fake_px_knn.nearest(b).0));
+    panel(&by_nearest[..n.min(8)], "memorisation_nearest.png")?;
+    panel(&(0..n.min(8)).collect::<Vec<_>>(), "memorisation_random.png")?;
+
+    // The birthday curve, and the 20 closest pairs among panel_size samples for a human to
+    // judge whether they are duplicates.
+    shadergan::train::plot::save_birthday_plot(&out.join("birthday.png"), &bday.probability, "birthday-paradox test: P(duplicate among s samples)")?;
+    let s = bday.panel_size.min(n);
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut rng = shadergan::rng::Rng::for_case(args.seed, "birthday panel");
+    for i in (1..n).rev() {
+        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+    let subset = &order[..s];
+    let sub_f = rows(&fake_f, dim, subset);
+    let sub_scan = DistanceScan::new(gpu, &sub_f, s, dim, 4096)?;
+    let mut closest: Vec<(f32, usize, usize)> = Vec::new();
+    sub_scan.scan(gpu, &sub_f, s, |first, r, d| {
+        for a in 0..r {
+            let i = first + a;
+            closest.extend(d[a * s..(a + 1) * s].iter().enumerate().skip(i + 1).map(|(j, &v)| (v, i, j)));
+        }
+        if closest.len() > 40 {
+            closest.select_nth_unstable_by(20, |x, y| x.0.total_cmp(&y.0));
+            closest.truncate(20);
+        }
+        Ok(())
+    })?;
+    closest.sort_by(|x, y| x.0.total_cmp(&y.0));
+    closest.truncate(20);
+    let mut batch = Vec::new();
+    for &(_, i, j) in &closest {
+        for k in [subset[i], subset[j]] {
+            batch.extend_from_slice(&samples.images[k * per_image..(k + 1) * per_image]);
+        }
+    }
+    save_grid(&out.join("birthday_pairs.png"), &batch, closest.len() * 2, c.channels, c.image_size, 4, 2)?;
+
+    Ok(RealScores {
+        reference: ds.source.clone(),
+        train_images: train.len(),
+        heldout_images: held.len(),
+        frechet_distance: fd,
+        frechet_distance_matched: fd_matched,
+        frechet_distance_heldout_floor: fd_floor,
+        kid,
+        kid_heldout_floor: kid_floor,
+        prdc: prdc_all,
+        prdc_matched: matched_radii,
+        prdc_heldout_floor: floor,
+        memorisation_features: mem_f,
+        memorisation_pixels: mem_px,
+        birthday: bday,
+    })
+}
+
+fn print_summary(samples: &Samples, classifier: &Classifier, report: &ClassReport, real: Option<&RealScores>, t_samples: f64, seconds: f64) {
+    let n = samples.n;
+    let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+    println!("samples:    {n} from {} ({t_samples:.1} s to get and classify)", samples.source);
+    println!("extractor:  classifier:{}{acc}, sha256 {}", classifier.source.display(), classifier.sha256);
+    let asked = report.recognised_per_class.is_some();
+    println!("class        share of samples{}", if asked { "   recognised as asked" } else { "" });
+    for (i, &count) in report.histogram.iter().enumerate() {
+        let r = report.recognised_per_class.as_ref().map(|r| format!("   {:>6.2}%", 100.0 * r[i])).unwrap_or_default();
+        println!("{i:>5}        {:>6.2}%{r}", 100.0 * count as f64 / n as f64);
+    }
+    println!("classes covered: {} of {}", report.classes_covered, report.classes);
+    println!("entropy of the classes: {:.3} nats ({:.3} of uniform)", report.entropy, report.entropy_normalised);
+    println!("mean confidence: {:.3}", report.mean_confidence);
+    if let Some(r) = report.recognised {
+        println!("recognised as the class asked for: {:.2}%", 100.0 * r);
+    }
+    let Some(s) = real else { return };
+    let (nh, nt) = (s.heldout_images, s.train_images);
+    println!("against {} ({nt} training images, {nh} held out):", s.reference);
+    println!("                              samples   {nh} samples   held-out floor");
+    let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+    println!("  Fréchet distance        {:>11.4}   {:>11}   {:>11}", s.frechet_distance, opt(s.frechet_distance_matched), opt(s.frechet_distance_heldout_floor));
+    println!("  KID                     {:>11.5}   {:>11}   {:>11}", s.kid.0, "", s.kid_heldout_floor.map_or("—".into(), |k| format!("{:.5}", k.0)));
+    for (((name, a), (_, m)), (_, f)) in s.prdc.named().into_iter().zip(s.prdc_matched.named()).zip(s.prdc_heldout_floor.named()) {
+        println!("  {name:<22}  {a:>11.4}   {m:>11.4}   {f:>11.4}");
+    }
+    for m in [&s.memorisation_features, &s.memorisation_pixels] {
+        println!(
+            "memorised ({}): {:.2}% of samples nearer to a training image than 99% of held-out images are (held-out: 1% by construction); median nearest distance² {:.3} vs held-out {:.3}",
+            m.space,
+            100.0 * m.flagged,
+            m.median_sample_nearest,
+            m.median_heldout_nearest
+        );
+    }
+    let b = &s.birthday;
+    let curve: Vec<String> = b.probability.iter().map(|(s, p)| format!("{s}: {p:.2}")).collect();
+    println!("birthday test ({} shuffles, {} close pairs{}): P(duplicate) at s = {}", b.trials, b.close_pairs, if b.truncated { ", list truncated" } else { "" }, curve.join(", "));
+    match (b.crossing, b.support) {
+        (Some(c), Some(sup)) => println!("  P crosses ½ at s = {c}: estimated support ≈ s² = {sup:.0} distinct images"),
+        _ => println!("  P stays below ½ up to s = {}: support > {}", b.samples, b.samples * b.samples),
+    }
+    println!("eval took {seconds:.1} s");
+}
+
+fn write_html(out: &Path, extractor: &str, sha: &str, samples: &Samples, report: &ClassReport, real: Option<&RealScores>) -> Result<()> {
+    use base64::Engine;
+    let img = |file: &str, caption: &str| -> String {
+        match std::fs::read(out.join(file)) {
+            Ok(bytes) => format!(
+                "<figure><img src=\"data:image/png;base64,{}\"><figcaption>{caption}</figcaption></figure>",
+                base64::engine::general_purpose::STANDARD.encode(bytes)
+            ),
+            Err(_) => String::new(),
+        }
+    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut h = String::from("<!doctype html><meta charset=\"utf-8\"><title>shadergan eval</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}td,th{padding:2px 10px;text-align:right}figure{display:inline-block;margin:8px}img{image-rendering:pixelated}</style>");
+    h += &format!("<h1>shadergan eval</h1><p>{} samples from <code>{}</code><br>extractor <code>{}</code>, sha256 <code>{}</code> (scores of different extractors are not comparable)</p>", samples.n, esc(&samples.source), esc(extractor), sha);
+    h += &format!("<p>classes covered {} of {}, entropy {:.3} of uniform, mean confidence {:.3}{}</p>", report.classes_covered, report.classes, report.entropy_normalised, report.mean_confidence, report.recognised.map(|r| format!(", recognised as asked {:.2}%", 100.0 * r)).unwrap_or_default());
+    if let Some(s) = real {
+        h += &format!("<h2>Against {}</h2><table><tr><th></th><th>samples</th><th>{} samples</th><th>held-out floor</th></tr>", esc(&s.reference), s.heldout_images);
+        let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
+        h += &format!("<tr><td>Fréchet distance</td><td>{:.4}</td><td>{}</td><td>{}</td></tr>", s.frechet_distance, opt(s.frechet_distance_matched), opt(s.frechet_distance_heldout_floor));
+        h += &format!("<tr><td>KID</td><td>{:.5} ± {:.5}</td><td></td><td>{}</td></tr>", s.kid.0, s.kid.1, s.kid_heldout_floor.map_or("—".into(), |k| format!("{:.5} ± {:.5}", k.0, k.1)));
+        for (((name, a), (_, m)), (_, f)) in s.prdc.named().into_iter().zip(s.prdc_matched.named()).zip(s.prdc_heldout_floor.named()) {
+            h += &format!("<tr><td>{name}</td><td>{a:.4}</td><td>{m:.4}</td><td>{f:.4}</td></tr>");
+        }
+        h += "</table>";
+        for m in [&s.memorisation_features, &s.memorisation_pixels] {
+            h += &format!("<p>memorised in {}: {:.2}% of samples (held-out images: 1% by construction)</p>", m.space, 100.0 * m.flagged);
+        }
+        let b = &s.birthday;
+        h += &format!(
+            "<p>birthday test: {}</p>",
+            match b.support {
+                Some(sup) => format!("P(duplicate) crosses ½ at s = {}, support ≈ {sup:.0}", b.crossing.unwrap_or(0)),
+                None => format!("no crossing up to s = {}", b.samples),
+            }
+        );
+        h += &img("birthday.png", "P(a duplicate pair among s samples)");
+        h += &img("birthday_pairs.png", &format!("the 20 closest pairs among {} samples", b.panel_size));
+        h += &img("memorisation_nearest.png", "the samples nearest to a training image | their 3 nearest training images (pixels)");
+        h += &img("memorisation_random.png", "random samples | their 3 nearest training images (pixels)");
+    }
+    h += &img("eval_samples.png", "samples");
+    fsutil::atomic_write(&out.join("eval.html"), h.as_bytes())?;
+    Ok(())
+}
