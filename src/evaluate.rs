@@ -155,6 +155,8 @@ struct RealScores {
     memorisation_features: Memorisation,
     memorisation_pixels: Memorisation,
     birthday: Birthday,
+    /// Seconds per phase, in order: where eval's time goes (PERF.md).
+    seconds_per_phase: Vec<(&'static str, f64)>,
 }
 
 pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
@@ -237,6 +239,12 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
     let c = &classifier.model;
     let (n, dim) = (samples.n, c.features);
     let per_image = c.channels * c.image_size * c.image_size;
+    let mut phases: Vec<(&'static str, f64)> = Vec::new();
+    let mut clock = Instant::now();
+    let mut lap = |name: &'static str| {
+        phases.push((name, clock.elapsed().as_secs_f64()));
+        clock = Instant::now();
+    };
     let ds = data::load(kind, args.data.as_deref(), c.image_size, c.channels, None, 10_000, false)?;
     if ds.classes > 0 && ds.classes != c.classes {
         bail!("--classifier {}: it knows {} classes, but {} has {}; train a classifier on this dataset", classifier.source.display(), c.classes, ds.source, ds.classes);
@@ -248,6 +256,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
     let (train_f, held_f) = (rows(&real_f, dim, &train), rows(&real_f, dim, &held));
     let (train_px, held_px) = (rows(&real_px, per_image, &train), rows(&real_px, per_image, &held));
     let matched = held.len().min(n);
+    lap("real images: load and classify");
 
     // Realism and diversity of the whole distribution.
     let fd = metrics::frechet_distance_of(&fake_f, &real_f, dim)?;
@@ -255,6 +264,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
     let fd_floor = metrics::frechet_distance_of(&held_f[..matched * dim], &train_f, dim).ok();
     let kid = metrics::kid(&fake_f, &real_f, dim, 100, 1000, args.seed)?;
     let kid_floor = metrics::kid(&held_f, &train_f, dim, 100, 1000, args.seed).ok();
+    lap("Fréchet distance and KID (host, f64)");
 
     // k-NN balls: of all reals, of the nine tenths, of the samples (whose scan also finds
     // the close pairs of the birthday test), of the matched samples and of the held-out tenth.
@@ -291,6 +301,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
         ball_radii(&s, &held_f, held.len(), prdc::K_PR)?
     })?;
     let bday = birthday::birthday(n, &pairs, mem_f.threshold, args.trials, &birthday::default_sizes(), args.seed);
+    lap("k-NN balls, P/R/D/C, memorisation and close pairs in features");
 
     // Memorisation in pixels, and the panels: each row a sample and its 3 nearest training
     // images in pixel space.
@@ -298,6 +309,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
     let fake_px_knn = Knn::compute(gpu, &px_scan, &samples.images, n, 3, false)?;
     let mem_px = Memorisation::new("pixels", &fake_px_knn, &Knn::compute(gpu, &px_scan, &held_px, held.len(), 1, false)?);
     drop(px_scan);
+    lap("memorisation in pixels");
     let panel = |which: &[usize], file: &str| -> Result<()> {
         let mut batch = Vec::new();
         for &i in which {
@@ -348,6 +360,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
         }
     }
     save_grid(&out.join("birthday_pairs.png"), &batch, closest.len() * 2, c.channels, c.image_size, 4, 2)?;
+    lap("panels and plot");
 
     Ok(RealScores {
         reference: ds.source.clone(),
@@ -364,6 +377,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
         memorisation_features: mem_f,
         memorisation_pixels: mem_px,
         birthday: bday,
+        seconds_per_phase: phases,
     })
 }
 
@@ -384,7 +398,10 @@ fn print_summary(samples: &Samples, classifier: &Classifier, report: &ClassRepor
     if let Some(r) = report.recognised {
         println!("recognised as the class asked for: {:.2}%", 100.0 * r);
     }
-    let Some(s) = real else { return };
+    let Some(s) = real else {
+        println!("eval took {seconds:.1} s (with --dataset it also scores realism, diversity and memorisation)");
+        return;
+    };
     let (nh, nt) = (s.heldout_images, s.train_images);
     println!("against {} ({nt} training images, {nh} held out):", s.reference);
     println!("                              samples   {nh} samples   held-out floor");
@@ -410,7 +427,8 @@ fn print_summary(samples: &Samples, classifier: &Classifier, report: &ClassRepor
         (Some(c), Some(sup)) => println!("  P crosses ½ at s = {c}: estimated support ≈ s² = {sup:.0} distinct images"),
         _ => println!("  P stays below ½ up to s = {}: support > {}", b.samples, b.samples * b.samples),
     }
-    println!("eval took {seconds:.1} s");
+    let phases: Vec<String> = s.seconds_per_phase.iter().map(|(name, t)| format!("{name} {t:.1} s")).collect();
+    println!("eval took {seconds:.1} s: samples {t_samples:.1} s, {}", phases.join(", "));
 }
 
 fn write_html(out: &Path, extractor: &str, sha: &str, samples: &Samples, report: &ClassReport, real: Option<&RealScores>) -> Result<()> {
