@@ -60,6 +60,11 @@ fn finite() {
 }
 
 #[test]
+fn distance() {
+    check_op("distance");
+}
+
+#[test]
 fn labels() {
     check_op("labels");
 }
@@ -116,7 +121,7 @@ fn network() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "finite", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
+    let tested = ["elementwise", "reduce", "finite", "distance", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }
