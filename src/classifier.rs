@@ -130,6 +130,46 @@ impl Classifier {
         Ok(Classifier { model, spec, store, eval, source: file_path, heldout_accuracy, sha256 })
     }
 
+    /// An untrained network of the classifier's architecture (64 channels wide, 128
+    /// features), its weights drawn from `seed` as training would start them: the random
+    /// embedding Naeem et al. (2020) found to rank generators sensibly on data without labels.
+    /// Its logits mean nothing; `sha256` hashes the weights and buffers it drew.
+    pub fn random(gpu: &Gpu, image_size: usize, channels: usize, seed: u64) -> Result<Classifier> {
+        let model = ClassifierModel { image_size, channels, width: 64, features: 128, classes: 2, dropout: 0.0 };
+        let spec = model.spec()?;
+        // He initialisation for the convolutions (std √(2/(1 + 0.2²)/fan_in), LeakyReLU 0.2):
+        // variance-preserving, so the features keep the scale of the input. The DCGAN init
+        // (std 0.02) that training starts from would shrink them ~10× per layer, leaving FD
+        // figures of 1e-4.
+        let params = spec
+            .params()
+            .into_iter()
+            .map(|mut p| {
+                if p.shape.len() == 4 && p.name.ends_with("weight") {
+                    let fan_in = (p.shape[1] * p.shape[2] * p.shape[3]) as f32;
+                    p.init = crate::nn::Init::Normal { mean: 0.0, std: (2.0 / 1.04 / fan_in).sqrt() };
+                }
+                p
+            })
+            .collect();
+        let store = ParamStore::new(gpu, "random extractor", params)?;
+        let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
+        let init = store.init_dispatches(gpu, seed, &counters, 0)?;
+        gpu.run("random extractor", &init.iter().collect::<Vec<_>>())?;
+        let sha256 = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            for (_, t) in store.regions().into_iter().filter(|(which, _)| matches!(*which, "param" | "buffer")) {
+                for v in t.read_f32(gpu)? {
+                    h.update(v.to_le_bytes());
+                }
+            }
+            h.finalize().iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        let eval = EvalNet::new(gpu, &model, &spec, &store, spec.max_batch(&gpu.limits)?.clamp(1, 256))?;
+        Ok(Classifier { model, spec, store, eval, source: PathBuf::from(format!("random:{seed}")), heldout_accuracy: None, sha256 })
+    }
+
     /// Classify `n` images [n, C, S, S] in [−1, 1].
     pub fn classify(&self, gpu: &Gpu, images: &[f32], n: usize) -> Result<Vec<Classified>> {
         let mut out = Vec::with_capacity(n);

@@ -278,10 +278,16 @@ pub struct EvalArgs {
     /// recursively) or a safetensors file with `images` [N, C, H, W] f32 in [−1, 1].
     #[arg(long)]
     pub fake: Option<PathBuf>,
-    /// The classifier that names the class of each sample: a run of `train --model classifier`
-    /// (its directory or classifier.safetensors), at the generator's image size.
+    /// The classifier that names the class of each sample and whose penultimate layer is the
+    /// feature space: a run of `train --model classifier` (its directory or
+    /// classifier.safetensors), at the images' size. Same as --extractor classifier:PATH.
+    #[arg(long, required_unless_present = "extractor", conflicts_with = "extractor")]
+    pub classifier: Option<PathBuf>,
+    /// The feature space, for data without labels: `random[:SEED]` (an untrained network of
+    /// the classifier's architecture, Naeem et al. 2020), `pixels`, or `classifier:PATH`.
+    /// Scores from different extractors are not comparable.
     #[arg(long)]
-    pub classifier: PathBuf,
+    pub extractor: Option<String>,
     /// Samples to draw (default 10 000; conditional generators: equally many of each class).
     #[arg(long, default_value_t = 10_000)]
     pub n: usize,

@@ -26,17 +26,109 @@ use shadergan::images::save_grid;
 use shadergan::nn::Mode;
 use shadergan::sample::{self, Generator};
 
+/// The feature space, and for a trained classifier the classes.
+enum Extractor {
+    /// A trained classifier (`trained`) or an untrained one from a seed.
+    Net { net: Classifier, trained: bool },
+    Pixels,
+}
+
+impl Extractor {
+    /// `--classifier PATH` or `--extractor classifier:PATH|random[:SEED]|pixels`; the
+    /// untrained network is built for the images' (channels, size).
+    fn open(gpu: &Gpu, args: &EvalArgs, images: (usize, usize)) -> Result<Extractor> {
+        let spec = match (&args.classifier, &args.extractor) {
+            (Some(path), _) => format!("classifier:{}", path.display()),
+            (None, Some(e)) => e.clone(),
+            (None, None) => bail!("give --classifier RUN (a run of `train --model classifier`) or --extractor random|pixels"),
+        };
+        if let Some(path) = spec.strip_prefix("classifier:") {
+            return Ok(Extractor::Net { net: Classifier::load(gpu, Path::new(path))?, trained: true });
+        }
+        if spec == "pixels" {
+            return Ok(Extractor::Pixels);
+        }
+        if let Some(seed) = spec.strip_prefix("random") {
+            let seed = match seed.strip_prefix(':') {
+                None if seed.is_empty() => 0,
+                Some(v) => v.parse().map_err(|_| anyhow::anyhow!("--extractor {spec}: the seed must be a whole number, as in random:7"))?,
+                None => bail!("--extractor {spec}: write random or random:SEED"),
+            };
+            let (channels, size) = images;
+            if !shadergan::model::DCGAN_SIZES.contains(&size) {
+                bail!("--extractor random: the network takes {:?} pixel squares, these images are {size}x{size}; use --extractor pixels", shadergan::model::DCGAN_SIZES);
+            }
+            return Ok(Extractor::Net { net: Classifier::random(gpu, size, channels, seed)?, trained: false });
+        }
+        bail!("--extractor {spec}: unknown; use classifier:PATH, random[:SEED] or pixels")
+    }
+
+    /// How reports name it ("only scores of the same extractor compare").
+    fn name(&self) -> String {
+        match self {
+            Extractor::Net { net, trained: true } => format!("classifier:{}", net.source.display()),
+            Extractor::Net { net, trained: false } => format!("{} (untrained, {} features)", net.source.display(), net.model.features),
+            Extractor::Pixels => "pixels".into(),
+        }
+    }
+
+    fn sha256(&self) -> &str {
+        match self {
+            Extractor::Net { net, .. } => &net.sha256,
+            Extractor::Pixels => "-",
+        }
+    }
+
+    fn trained(&self) -> Option<&Classifier> {
+        match self {
+            Extractor::Net { net, trained: true } => Some(net),
+            _ => None,
+        }
+    }
+
+    /// (channels, size) it needs, if fixed.
+    fn takes(&self) -> Option<(usize, usize)> {
+        match self {
+            Extractor::Net { net, trained: true } => Some((net.model.channels, net.model.image_size)),
+            _ => None,
+        }
+    }
+
+    fn dim(&self, per_image: usize) -> usize {
+        match self {
+            Extractor::Net { net, .. } => net.model.features,
+            Extractor::Pixels => per_image,
+        }
+    }
+
+    /// Features [n, dim] of `n` images, and a trained classifier's verdicts.
+    fn features(&self, gpu: &Gpu, images: &[f32], n: usize) -> Result<(Vec<f32>, Option<Vec<Classified>>)> {
+        Ok(match self {
+            Extractor::Net { net, trained } => {
+                let v = net.classify(gpu, images, n)?;
+                (features(&v), trained.then_some(v))
+            }
+            Extractor::Pixels => (images.to_vec(), None),
+        })
+    }
+}
+
 /// The images scored: [n, C, S, S] in [−1, 1], with the classes asked for (conditional).
 struct Samples {
     images: Vec<f32>,
     n: usize,
     requested: Vec<u32>,
     source: String,
+    channels: usize,
+    size: usize,
 }
 
-fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: &Classifier) -> Result<Samples> {
+fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: Option<&Classifier>) -> Result<Samples> {
     let generator = Generator::load(gpu, path)?;
-    let (g, c) = (&generator.model, &classifier.model);
+    let g = &generator.model;
+    let k = generator.classes();
+    if let Some(classifier) = classifier {
+    let c = &classifier.model;
     if (g.channels, g.image_size) != (c.channels, c.image_size) {
         bail!(
             "--classifier {}: it takes {}x{}x{} images, but the generator makes {}x{}x{}; train a classifier with --image-size {} --channels {}",
@@ -51,9 +143,9 @@ fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: &Classifier) -> Res
             g.channels
         );
     }
-    let k = generator.classes();
     if k > 0 && k != c.classes {
         bail!("--classifier {}: it knows {} classes, but the generator is conditioned on {k}", classifier.source.display(), c.classes);
+    }
     }
     // Conditional: equally many of each class, in a shuffled order so that batch statistics
     // (--batchnorm batch) never see one class alone.
@@ -71,16 +163,26 @@ fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: &Classifier) -> Res
         images.extend_from_slice(chunk);
         Ok(())
     })?;
-    Ok(Samples { images, n, requested, source: generator.source.display().to_string() })
+    Ok(Samples { images, n, requested, source: generator.source.display().to_string(), channels: g.channels, size: g.image_size })
 }
 
 /// `--fake`: a folder of images or a safetensors file with `images` [N, C, H, W] in [−1, 1],
 /// at the classifier's size and channels (refused otherwise: resizing would change the scores).
-fn load_fake(path: &Path, channels: usize, size: usize) -> Result<Samples> {
-    let (images, n) = if path.is_dir() {
+fn load_fake(path: &Path, expect: Option<(usize, usize)>) -> Result<Samples> {
+    let square = |c: usize, h: usize, w: usize| -> Result<(usize, usize)> {
+        if h != w || !matches!(c, 1 | 3) {
+            bail!("--fake {}: the images are {w}x{h} with {c} channel(s); eval takes square grayscale or RGB images", path.display());
+        }
+        Ok((c, h))
+    };
+    let (images, n, channels, size) = if path.is_dir() {
         let first = first_image(path)?.with_context(|| format!("--fake {}: the folder holds no .png, .jpg or .jpeg files", path.display()))?;
         let img = image::open(&first).with_context(|| format!("--fake {}: cannot read {}", path.display(), first.display()))?;
         let c = if img.color().has_color() { 3 } else { 1 };
+        let (channels, size) = match expect {
+            Some(e) => e,
+            None => square(c, img.height() as usize, img.width() as usize)?,
+        };
         if (img.width() as usize, img.height() as usize, c) != (size, size, channels) {
             bail!(
                 "--fake {}: {} is {}x{} with {c} channel(s), but the classifier takes {size}x{size} with {channels}; give images of the classifier's size",
@@ -91,12 +193,17 @@ fn load_fake(path: &Path, channels: usize, size: usize) -> Result<Samples> {
             );
         }
         let ds = data::load(data::DatasetKind::Folder, Some(path), size, channels, None, 0, false)?;
-        (data::to_unit_range(&ds.pixels), ds.n)
+        (data::to_unit_range(&ds.pixels), ds.n, channels, size)
     } else {
         let bytes = std::fs::read(path).with_context(|| format!("--fake {}: cannot read it", path.display()))?;
         let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("--fake {}: not a safetensors file ({e}); give a folder of PNG/JPEG or a safetensors with `images`", path.display()))?;
         let t = file.tensor("images").map_err(|_| anyhow::anyhow!("--fake {}: has no tensor `images` [N, C, H, W]", path.display()))?;
         let shape = t.shape().to_vec();
+        let (channels, size) = match (expect, shape.len()) {
+            (Some(e), _) => e,
+            (None, 4) => square(shape[1], shape[2], shape[3])?,
+            (None, _) => bail!("--fake {}: `images` has shape {shape:?}, not [N, C, H, W]", path.display()),
+        };
         if t.dtype() != safetensors::Dtype::F32 || shape.len() != 4 || shape[1..] != [channels, size, size] || shape[0] == 0 {
             bail!("--fake {}: `images` is {:?} {shape:?}, the classifier needs F32 [N, {channels}, {size}, {size}] in [−1, 1]", path.display(), t.dtype());
         }
@@ -104,9 +211,9 @@ fn load_fake(path: &Path, channels: usize, size: usize) -> Result<Samples> {
         if let Some(i) = images.iter().position(|v| !v.is_finite()) {
             bail!("--fake {}: `images` holds a non-finite value at element {i}", path.display());
         }
-        (images, shape[0])
+        (images, shape[0], channels, size)
     };
-    Ok(Samples { images, n, requested: Vec::new(), source: path.display().to_string() })
+    Ok(Samples { images, n, requested: Vec::new(), source: path.display().to_string(), channels, size })
 }
 
 /// The first image file under `dir` in sorted order (recursively).
@@ -170,8 +277,6 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         bail!("--trials {} is outside 1..=100000", args.trials);
     }
     let gpu = crate::commands::open_gpu(adapter)?;
-    let classifier = Classifier::load(&gpu, &args.classifier)?;
-    let c = classifier.model.clone();
     let (out, source_path) = match (&args.checkpoint, &args.fake) {
         (Some(ckpt), _) => (args.out.clone().unwrap_or_else(|| if ckpt.is_dir() { ckpt.clone() } else { ckpt.parent().map(Path::to_path_buf).unwrap_or_default() }), ckpt.clone()),
         (None, Some(fake)) => {
@@ -181,23 +286,36 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         (None, None) => bail!("give --checkpoint RUN or --fake PATH"),
     };
     let t0 = Instant::now();
-    let samples = if args.fake.is_some() { load_fake(&source_path, c.channels, c.image_size)? } else { draw(&gpu, args, &source_path, &classifier)? };
+    // A trained classifier fixes the image size, so it is opened (and checked) first; an
+    // untrained network is built for the images' size once they are known.
+    let trained = args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:"));
+    let early = if trained { Some(Extractor::open(&gpu, args, (0, 0))?) } else { None };
+    let samples = match &args.fake {
+        Some(_) => load_fake(&source_path, early.as_ref().and_then(Extractor::takes))?,
+        None => draw(&gpu, args, &source_path, early.as_ref().and_then(Extractor::trained))?,
+    };
+    let extractor = match early {
+        Some(e) => e,
+        None => Extractor::open(&gpu, args, (samples.channels, samples.size))?,
+    };
     let n = samples.n;
-    let verdicts = classifier.classify(&gpu, &samples.images, n)?;
-    let report = ClassReport::new(&verdicts, &samples.requested);
+    let (fake_features, verdicts) = extractor.features(&gpu, &samples.images, n)?;
+    let report = verdicts.as_ref().map(|v| ClassReport::new(v, &samples.requested));
     let t_samples = t0.elapsed().as_secs_f64();
     std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create it", out.display()))?;
     let real = match args.dataset {
-        Some(kind) => Some(score_against_real(&gpu, args, kind, &classifier, &samples, &verdicts, &out)?),
+        Some(kind) => Some(score_against_real(&gpu, args, kind, &extractor, &samples, &fake_features, &out)?),
         None => None,
     };
     let seconds = t0.elapsed().as_secs_f64();
-    print_summary(&samples, &classifier, &report, real.as_ref(), t_samples, seconds);
+    print_summary(&samples, &extractor, report.as_ref(), real.as_ref(), t_samples, seconds);
 
     #[derive(Serialize)]
     struct Report<'a> {
         samples_from: &'a str,
-        classifier: String,
+        /// Present when no classifier names the classes (with one, the class report has it).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        samples: Option<usize>,
         /// The feature extractor and the SHA-256 of its weights file: only scores of the same
         /// extractor are comparable.
         extractor: String,
@@ -207,21 +325,21 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         batchnorm: &'a str,
         trials: usize,
         #[serde(flatten)]
-        classes: &'a ClassReport,
+        classes: Option<&'a ClassReport>,
         #[serde(flatten)]
         real: Option<&'a RealScores>,
         elapsed_seconds: f64,
     }
     let r = Report {
         samples_from: &samples.source,
-        classifier: classifier.source.display().to_string(),
-        extractor: format!("classifier:{}", classifier.source.display()),
-        extractor_sha256: &classifier.sha256,
-        classifier_heldout_accuracy: classifier.heldout_accuracy,
+        samples: report.is_none().then_some(n),
+        extractor: extractor.name(),
+        extractor_sha256: extractor.sha256(),
+        classifier_heldout_accuracy: extractor.trained().and_then(|c| c.heldout_accuracy),
         seed: args.seed,
         batchnorm: if args.batchnorm == BnStats::Batch { "batch" } else { "running" },
         trials: args.trials,
-        classes: &report,
+        classes: report.as_ref(),
         real: real.as_ref(),
         elapsed_seconds: seconds,
     };
@@ -229,30 +347,31 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     let path = args.report.clone().unwrap_or_else(|| out.join("eval.json"));
     fsutil::atomic_write(&path, &json)?;
     // A few random samples for the page.
-    save_grid(&out.join("eval_samples.png"), &samples.images, n.min(64), c.channels, c.image_size, 8, 2)?;
-    write_html(&out, &r.extractor, &classifier.sha256, &samples, &report, real.as_ref())?;
+    save_grid(&out.join("eval_samples.png"), &samples.images, n.min(64), samples.channels, samples.size, 8, 2)?;
+    write_html(&out, &r.extractor, extractor.sha256(), &samples, report.as_ref(), real.as_ref())?;
     eprintln!("report: {} and {}", path.display(), out.join("eval.html").display());
     Ok(())
 }
 
-fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, classifier: &Classifier, samples: &Samples, verdicts: &[Classified], out: &Path) -> Result<RealScores> {
-    let c = &classifier.model;
-    let (n, dim) = (samples.n, c.features);
-    let per_image = c.channels * c.image_size * c.image_size;
+fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extractor: &Extractor, samples: &Samples, fake_f: &[f32], out: &Path) -> Result<RealScores> {
+    let (channels, size) = (samples.channels, samples.size);
+    let per_image = channels * size * size;
+    let (n, dim) = (samples.n, extractor.dim(per_image));
     let mut phases: Vec<(&'static str, f64)> = Vec::new();
     let mut clock = Instant::now();
     let mut lap = |name: &'static str| {
         phases.push((name, clock.elapsed().as_secs_f64()));
         clock = Instant::now();
     };
-    let ds = data::load(kind, args.data.as_deref(), c.image_size, c.channels, None, 10_000, false)?;
-    if ds.classes > 0 && ds.classes != c.classes {
-        bail!("--classifier {}: it knows {} classes, but {} has {}; train a classifier on this dataset", classifier.source.display(), c.classes, ds.source, ds.classes);
+    let ds = data::load(kind, args.data.as_deref(), size, channels, None, 10_000, false)?;
+    if let Some(c) = extractor.trained() {
+        if ds.classes > 0 && ds.classes != c.model.classes {
+            bail!("--classifier {}: it knows {} classes, but {} has {}; train a classifier on this dataset", c.source.display(), c.model.classes, ds.source, ds.classes);
+        }
     }
     let (train, held) = data::holdout_split(ds.n, 0.1);
     let real_px = data::to_unit_range(&ds.pixels);
-    let real_f = features(&classifier.classify(gpu, &real_px, ds.n)?);
-    let fake_f = features(verdicts);
+    let (real_f, _) = extractor.features(gpu, &real_px, ds.n)?;
     let (train_f, held_f) = (rows(&real_f, dim, &train), rows(&real_f, dim, &held));
     let (train_px, held_px) = (rows(&real_px, per_image, &train), rows(&real_px, per_image, &held));
     let matched = held.len().min(n);
@@ -319,7 +438,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
                 batch.extend_from_slice(&train_px[j * per_image..(j + 1) * per_image]);
             }
         }
-        save_grid(&out.join(file), &batch, which.len() * 4, c.channels, c.image_size, 4, 2)?;
+        save_grid(&out.join(file), &batch, which.len() * 4, channels, size, 4, 2)?;
         Ok(())
     };
     let mut by_nearest: Vec<usize> = (0..n).collect();
@@ -359,7 +478,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
             batch.extend_from_slice(&samples.images[k * per_image..(k + 1) * per_image]);
         }
     }
-    save_grid(&out.join("birthday_pairs.png"), &batch, closest.len() * 2, c.channels, c.image_size, 4, 2)?;
+    save_grid(&out.join("birthday_pairs.png"), &batch, closest.len() * 2, channels, size, 4, 2)?;
     lap("panels and plot");
 
     Ok(RealScores {
@@ -381,11 +500,18 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, class
     })
 }
 
-fn print_summary(samples: &Samples, classifier: &Classifier, report: &ClassReport, real: Option<&RealScores>, t_samples: f64, seconds: f64) {
+fn print_summary(samples: &Samples, extractor: &Extractor, report: Option<&ClassReport>, real: Option<&RealScores>, t_samples: f64, seconds: f64) {
     let n = samples.n;
-    let acc = classifier.heldout_accuracy.map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
-    println!("samples:    {n} from {} ({t_samples:.1} s to get and classify)", samples.source);
-    println!("extractor:  classifier:{}{acc}, sha256 {}", classifier.source.display(), classifier.sha256);
+    let acc = extractor.trained().and_then(|c| c.heldout_accuracy).map(|a| format!(", held-out accuracy {:.2}%", 100.0 * a)).unwrap_or_default();
+    println!("samples:    {n} from {} ({t_samples:.1} s to get them and their features)", samples.source);
+    println!("extractor:  {}{acc}, sha256 {}", extractor.name(), extractor.sha256());
+    if let Some(report) = report {
+        print_classes(n, report);
+    }
+    print_real(real, t_samples, seconds);
+}
+
+fn print_classes(n: usize, report: &ClassReport) {
     let asked = report.recognised_per_class.is_some();
     println!("class        share of samples{}", if asked { "   recognised as asked" } else { "" });
     for (i, &count) in report.histogram.iter().enumerate() {
@@ -398,6 +524,9 @@ fn print_summary(samples: &Samples, classifier: &Classifier, report: &ClassRepor
     if let Some(r) = report.recognised {
         println!("recognised as the class asked for: {:.2}%", 100.0 * r);
     }
+}
+
+fn print_real(real: Option<&RealScores>, t_samples: f64, seconds: f64) {
     let Some(s) = real else {
         println!("eval took {seconds:.1} s (with --dataset it also scores realism, diversity and memorisation)");
         return;
@@ -431,7 +560,7 @@ fn print_summary(samples: &Samples, classifier: &Classifier, report: &ClassRepor
     println!("eval took {seconds:.1} s: samples {t_samples:.1} s, {}", phases.join(", "));
 }
 
-fn write_html(out: &Path, extractor: &str, sha: &str, samples: &Samples, report: &ClassReport, real: Option<&RealScores>) -> Result<()> {
+fn write_html(out: &Path, extractor: &str, sha: &str, samples: &Samples, report: Option<&ClassReport>, real: Option<&RealScores>) -> Result<()> {
     use base64::Engine;
     let img = |file: &str, caption: &str| -> String {
         match std::fs::read(out.join(file)) {
@@ -445,7 +574,9 @@ fn write_html(out: &Path, extractor: &str, sha: &str, samples: &Samples, report:
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
     let mut h = String::from("<!doctype html><meta charset=\"utf-8\"><title>shadergan eval</title><style>body{font-family:sans-serif;max-width:980px;margin:2em auto}td,th{padding:2px 10px;text-align:right}figure{display:inline-block;margin:8px}img{image-rendering:pixelated}</style>");
     h += &format!("<h1>shadergan eval</h1><p>{} samples from <code>{}</code><br>extractor <code>{}</code>, sha256 <code>{}</code> (scores of different extractors are not comparable)</p>", samples.n, esc(&samples.source), esc(extractor), sha);
-    h += &format!("<p>classes covered {} of {}, entropy {:.3} of uniform, mean confidence {:.3}{}</p>", report.classes_covered, report.classes, report.entropy_normalised, report.mean_confidence, report.recognised.map(|r| format!(", recognised as asked {:.2}%", 100.0 * r)).unwrap_or_default());
+    if let Some(report) = report {
+        h += &format!("<p>classes covered {} of {}, entropy {:.3} of uniform, mean confidence {:.3}{}</p>", report.classes_covered, report.classes, report.entropy_normalised, report.mean_confidence, report.recognised.map(|r| format!(", recognised as asked {:.2}%", 100.0 * r)).unwrap_or_default());
+    }
     if let Some(s) = real {
         h += &format!("<h2>Against {}</h2><table><tr><th></th><th>samples</th><th>{} samples</th><th>held-out floor</th></tr>", esc(&s.reference), s.heldout_images);
         let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));

@@ -320,6 +320,7 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
         serde_json::from_slice(&std::fs::read(out.join("eval.json")).unwrap()).unwrap()
     };
     // 300 copies of training images: every one is memorised in pixels.
+    let copies_file = dir.join("copies.safetensors");
     let copies = run("copies.safetensors", &pick(&train[..300]), 300);
     assert_eq!(copies["samples"], 300);
     assert_eq!(copies["memorisation_pixels"]["flagged"].as_f64(), Some(1.0), "{copies}");
@@ -331,9 +332,27 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
     }
     assert_eq!(heldout["prdc_matched"], heldout["prdc_heldout_floor"], "{heldout}");
 
+    // Without labels: an untrained network of the classifier's architecture (He-initialised,
+    // from a seed), or the pixels. No class report; the extractor is named with its seed and
+    // weights' hash, the same for the same seed.
+    let no_labels = |extractor: &str, out: &str| -> serde_json::Value {
+        let out = dir.join(out);
+        let (code, stdout, stderr) = common::shadergan(&["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", extractor, "--dataset", "synthetic", "--trials", "5", "--out", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{extractor}: {stderr}");
+        assert!(!stdout.contains("classes covered") && stdout.contains("coverage (k=5)"), "{extractor}: {stdout}");
+        serde_json::from_slice(&std::fs::read(out.join("eval.json")).unwrap()).unwrap()
+    };
+    let random = no_labels("random:5", "random-5");
+    assert_eq!(random["samples"], 300);
+    assert!(random["extractor"].as_str().unwrap().starts_with("random:5") && random.get("histogram").is_none(), "{random}");
+    let hash = |seed| Classifier::random(&gpu(), 16, 3, seed).unwrap().sha256;
+    assert_eq!(random["extractor_sha256"].as_str(), Some(hash(5).as_str()), "one seed, one network");
+    assert_ne!(hash(5), hash(6));
+    // Copies of training images are memorised in any feature space.
+    assert_eq!(random["memorisation_features"]["flagged"].as_f64(), Some(1.0), "{random}");
+
     // What does not fit: one line naming the flag or file.
-    let copies_file = dir.join("copies.safetensors");
-    let empty = tmp("fake-empty");
+        let empty = tmp("fake-empty");
     std::fs::create_dir_all(&empty).unwrap();
     let big = dir.join("big.safetensors");
     write_images(&big, &vec![0.5; 2 * 3 * 32 * 32], 2, 3, 32);
@@ -348,6 +367,8 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
         (vec!["eval", "--fake", wrong_png.to_str().unwrap(), "--classifier", c], vec!["--fake", "32x32", "16x16"]),
         (vec!["eval", "--fake", garbage.to_str().unwrap(), "--classifier", c], vec!["--fake", "not a safetensors"]),
         (vec!["eval", "--fake", big.to_str().unwrap(), "--classifier", c, "--trials", "0"], vec!["--trials"]),
+        (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "random:x"], vec!["--extractor", "random:7"]),
+        (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "inception"], vec!["--extractor inception", "unknown"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "mnist", "--data", "/nonexistent"], vec!["/nonexistent"]),
     ] {
         let (code, _, stderr) = common::shadergan(&args);
