@@ -29,7 +29,7 @@ use shadergan::sample::{self, Generator};
 /// The feature space, and for a trained classifier the classes.
 enum Extractor {
     /// A trained classifier (`trained`) or an untrained one from a seed.
-    Net { net: Classifier, trained: bool },
+    Net { net: Box<Classifier>, trained: bool },
     Pixels,
 }
 
@@ -43,7 +43,7 @@ impl Extractor {
             (None, None) => bail!("give --classifier RUN (a run of `train --model classifier`) or --extractor random|pixels"),
         };
         if let Some(path) = spec.strip_prefix("classifier:") {
-            return Ok(Extractor::Net { net: Classifier::load(gpu, Path::new(path))?, trained: true });
+            return Ok(Extractor::Net { net: Box::new(Classifier::load(gpu, Path::new(path))?), trained: true });
         }
         if spec == "pixels" {
             return Ok(Extractor::Pixels);
@@ -58,7 +58,7 @@ impl Extractor {
             if !shadergan::model::DCGAN_SIZES.contains(&size) {
                 bail!("--extractor random: the network takes {:?} pixel squares, these images are {size}x{size}; use --extractor pixels", shadergan::model::DCGAN_SIZES);
             }
-            return Ok(Extractor::Net { net: Classifier::random(gpu, size, channels, seed)?, trained: false });
+            return Ok(Extractor::Net { net: Box::new(Classifier::random(gpu, size, channels, seed)?), trained: false });
         }
         bail!("--extractor {spec}: unknown; use classifier:PATH, random[:SEED] or pixels")
     }
@@ -378,10 +378,10 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     lap("real images: load and classify");
 
     // Realism and diversity of the whole distribution.
-    let fd = metrics::frechet_distance_of(&fake_f, &real_f, dim)?;
+    let fd = metrics::frechet_distance_of(fake_f, &real_f, dim)?;
     let fd_matched = metrics::frechet_distance_of(&fake_f[..matched * dim], &train_f, dim).ok();
     let fd_floor = metrics::frechet_distance_of(&held_f[..matched * dim], &train_f, dim).ok();
-    let kid = metrics::kid(&fake_f, &real_f, dim, 100, 1000, args.seed)?;
+    let kid = metrics::kid(fake_f, &real_f, dim, 100, 1000, args.seed)?;
     let kid_floor = metrics::kid(&held_f, &train_f, dim, 100, 1000, args.seed).ok();
     lap("Fréchet distance and KID (host, f64)");
 
@@ -398,20 +398,20 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     let train_radii = ball_radii(&train_scan, &train_f, train.len(), prdc::K_DC)?;
 
     // Memorisation in features: the samples' and the held-out images' nearest training images.
-    let mem_f = Memorisation::new("features", &Knn::compute(gpu, &train_scan, &fake_f, n, 3, false)?, &Knn::compute(gpu, &train_scan, &held_f, held.len(), 1, false)?);
+    let mem_f = Memorisation::new("features", &Knn::compute(gpu, &train_scan, fake_f, n, 3, false)?, &Knn::compute(gpu, &train_scan, &held_f, held.len(), 1, false)?);
 
     // The samples against themselves: their P/R balls and the close pairs (birthday).
-    let fake_scan = DistanceScan::new(gpu, &fake_f, n, dim, 4096)?;
+    let fake_scan = DistanceScan::new(gpu, fake_f, n, dim, 4096)?;
     let mut fake_knn = Knn { k: prdc::K_PR, dist: vec![f32::INFINITY; n * prdc::K_PR], index: vec![u32::MAX; n * prdc::K_PR] };
     let mut pairs = ClosePairs::default();
-    fake_scan.scan(gpu, &fake_f, n, |first, r, d| {
+    fake_scan.scan(gpu, fake_f, n, |first, r, d| {
         shadergan::eval::neighbours::knn_of_block(&mut fake_knn, first, r, n, d, true);
         pairs.block(first, r, n, d, mem_f.threshold);
         Ok(())
     })?;
     drop(fake_scan);
     let fake_radii = Radii::of(&fake_knn);
-    let prdc_all = prdc::prdc_of(gpu, &real_scan, &real_radii, &fake_f, &fake_radii)?;
+    let prdc_all = prdc::prdc_of(gpu, &real_scan, &real_radii, fake_f, &fake_radii)?;
     drop(real_scan);
     let matched_f = &fake_f[..matched * dim];
     let matched_radii = prdc::prdc(gpu, &train_f, matched_f, dim)?;
@@ -456,7 +456,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
     let subset = &order[..s];
-    let sub_f = rows(&fake_f, dim, subset);
+    let sub_f = rows(fake_f, dim, subset);
     let sub_scan = DistanceScan::new(gpu, &sub_f, s, dim, 4096)?;
     let mut closest: Vec<(f32, usize, usize)> = Vec::new();
     sub_scan.scan(gpu, &sub_f, s, |first, r, d| {

@@ -117,7 +117,7 @@ fn the_birthday_test_estimates_a_known_support() {
     assert_eq!(pairs.pairs.len(), expected_pairs, "close pairs = the pairs of equal draws");
     let result = birthday(n, &pairs, threshold, 400, &[8, 16, 32, 64], 7);
     let estimate = result.support.expect("300 outputs collide well within 3000 samples");
-    assert!(estimate >= 150.0 && estimate <= 600.0, "support estimate {estimate} not within 2× of {support}: {result:?}");
+    assert!((150.0..=600.0).contains(&estimate), "support estimate {estimate} not within 2× of {support}: {result:?}");
     // P(duplicate among 16 of 300 equally likely outputs) = 1 − Π_{i<16}(1 − i/300).
     let exact = 1.0 - (0..16).map(|i| 1.0 - i as f64 / support as f64).product::<f64>();
     let p16 = result.probability.iter().find(|p| p.0 == 16).unwrap().1;
