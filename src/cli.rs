@@ -241,6 +241,18 @@ pub struct TrainArgs {
     /// Write the checkpoints every N steps (and at the end).
     #[arg(long)]
     pub checkpoint_every: Option<u64>,
+    /// Score the generator every N steps and at the end: Fréchet distance and KID (10 subsets)
+    /// of --eval-n samples against the dataset in --eval-classifier's features, logged into
+    /// metrics.jsonl and drawn in loss_curves.png, to see quality and collapse during training.
+    #[arg(long, requires = "eval_classifier")]
+    pub eval_every: Option<u64>,
+    /// Samples per score of --eval-every.
+    #[arg(long, default_value_t = 2000)]
+    pub eval_n: usize,
+    /// The classifier whose features --eval-every scores in: a run of `train --model classifier`
+    /// on the same dataset and image size.
+    #[arg(long)]
+    pub eval_classifier: Option<PathBuf>,
     /// Run directory (default: runs/<dataset>-<model>).
     #[arg(long)]
     pub out: Option<PathBuf>,

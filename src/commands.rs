@@ -41,6 +41,47 @@ fn stop_flag() -> std::sync::Arc<std::sync::atomic::AtomicBool> {
 /// Exit status of a run stopped by a signal (128 + SIGINT, as shells report it).
 pub const INTERRUPTED: u8 = 130;
 
+/// The scorer of `train --eval-every`: FD and KID (10 subsets) of `eval_n` samples of the saved
+/// generator against the training images (up to 10 000), in the classifier's features. The real
+/// features are computed once; each score loads generator.safetensors, so the trainer's state
+/// (and an exact resume) is untouched.
+fn scorer(gpu: &Gpu, cfg: &TrainConfig, dataset: &data::Dataset) -> Result<shadergan::train::Evaluator> {
+    use shadergan::classifier::Classifier;
+    let path = cfg.eval_classifier.clone().context("--eval-every needs --eval-classifier")?;
+    let classifier = Classifier::load(gpu, &path)?;
+    let (c, m) = (&classifier.model, &cfg.model);
+    if (c.channels, c.image_size) != (m.channels, m.image_size) {
+        bail!("--eval-classifier {}: it takes {}x{}x{} images, but the model makes {}x{}x{}; train a classifier with --image-size {} --channels {}", path.display(), c.channels, c.image_size, c.image_size, m.channels, m.image_size, m.image_size, m.image_size, m.channels);
+    }
+    if dataset.classes > 0 && dataset.classes != c.classes {
+        bail!("--eval-classifier {}: it knows {} classes, but {} has {}; train a classifier on this dataset", path.display(), c.classes, dataset.source, dataset.classes);
+    }
+    let (n, dim, seed) = (cfg.eval_n, c.features, cfg.seed);
+    if n <= dim {
+        bail!("--eval-n {n}: the Fréchet distance needs more samples than the classifier's {dim} features");
+    }
+    let first: Vec<usize> = (0..dataset.n.min(10_000)).collect();
+    let real_images = data::to_unit_range(&dataset.subset(&first, "reference").pixels);
+    let real: Vec<f32> = classifier.classify(gpu, &real_images, first.len())?.into_iter().flat_map(|v| v.features).collect();
+    let per_image = m.channels * m.image_size * m.image_size;
+    let gpu = gpu.clone();
+    Ok(Box::new(move |file: &Path| {
+        let g = Generator::load(&gpu, file)?;
+        let k = g.classes();
+        let labels: Vec<u32> = if k > 0 { (0..n).map(|i| (i % k) as u32).collect() } else { Vec::new() };
+        // The same latents at every score: the curve follows the generator, not the draw.
+        let z = sample::latents(&gpu, seed ^ 0x5c0e, n, g.model.nz)?;
+        let mut fake = Vec::with_capacity(n * dim);
+        g.generate_chunks(&gpu, &z, &labels, n, Mode::Eval, |_, images| {
+            fake.extend(classifier.classify(&gpu, images, images.len() / per_image)?.into_iter().flat_map(|v| v.features));
+            Ok(())
+        })?;
+        let fd = shadergan::eval::frechet_distance_of(&fake, &real, dim)?;
+        let (kid, _) = shadergan::eval::kid(&fake, &real, dim, 10, 1000, seed)?;
+        Ok(vec![("FD".to_string(), fd), ("KID".to_string(), kid)])
+    }))
+}
+
 pub(crate) fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
     let gpu = Gpu::new(&AdapterChoice { name: a.adapter.clone(), backend: a.backend.clone() })?;
     eprintln!("adapter: {}", gpu.describe());
@@ -123,6 +164,9 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         sample_every: args.sample_every.unwrap_or(if quick { 200 } else { 500 }),
         checkpoint_every: args.checkpoint_every.unwrap_or(if quick { 800 } else { 1000 }),
         out,
+        eval_every: args.eval_every,
+        eval_n: args.eval_n,
+        eval_classifier: args.eval_classifier.clone(),
     };
     cfg.validate()?;
     check_fresh_out(&cfg.out, args.overwrite)?;
@@ -268,6 +312,11 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         shadergan::Error::Limit { .. } => anyhow::anyhow!("{e}; lower --batch-size (or --ngf/--ndf, --image-size)"),
         e => e.into(),
     })?;
+    if let Some(every) = trainer.cfg.eval_every {
+        let evaluator = scorer(&trainer.gpu, &trainer.cfg, &dataset)?;
+        trainer.set_evaluator(evaluator);
+        eprintln!("scores every {every} steps: FD and KID of {} samples in the features of {}", trainer.cfg.eval_n, trainer.cfg.eval_classifier.as_deref().unwrap_or(Path::new("?")).display());
+    }
     drop(dataset);
     match &args.resume {
         Some(dir) => {
@@ -352,6 +401,10 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
             }
         }
         // indicatif drops println on a hidden bar (stderr not a terminal): print it plainly.
+        Event::Evaluated(step, scores) => {
+            let line = format!("step {step:>6} {}", scores.iter().map(|(k, v)| format!("{k} {v:.4}")).collect::<Vec<_>>().join(" "));
+            if plain { eprintln!("{line}") } else { bar.println(line) }
+        }
         Event::Sampled(p) if plain => eprintln!("samples: {}", p.display()),
         Event::Sampled(p) => bar.println(format!("samples: {}", p.display())),
         Event::Checkpointed(p) if plain => eprintln!("checkpoint: {}", p.display()),
@@ -570,6 +623,9 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         sample_every: 1,
         checkpoint_every: 1,
         out: std::env::temp_dir(),
+        eval_every: None,
+        eval_n: 0,
+        eval_classifier: None,
     };
     cfg.validate()?;
     let dataset = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false)?;
@@ -606,7 +662,7 @@ fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).

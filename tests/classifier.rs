@@ -383,3 +383,43 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
     let (code, _, stderr) = common::shadergan(&["eval", "--fake", big.to_str().unwrap(), "--checkpoint", c, "--classifier", c]);
     assert_eq!(code, 2, "{stderr}");
 }
+
+#[test]
+fn train_eval_every_logs_fd_and_kid_without_changing_the_training() {
+    let cls = tmp("scorer-classifier");
+    let c = cls.to_str().unwrap();
+    let flags = ["--image-size", "16", "--synthetic-images", "64", "--batch-size", "8", "--log-every", "2", "--conditional", "none", "--ngf", "4", "--ndf", "4", "--nz", "8"];
+    let (code, _, stderr) = common::shadergan(&["train", "--model", "classifier", "--image-size", "16", "--synthetic-images", "64", "--batch-size", "8", "--steps", "4", "--ndf", "4", "--features", "8", "--out", c]);
+    assert_eq!(code, 0, "{stderr}");
+    let run = |out: &Path, extra: &[&str]| {
+        let a: Vec<&str> = ["train", "--steps", "4", "--out", out.to_str().unwrap()].iter().chain(&flags).chain(extra).copied().collect();
+        let (code, _, stderr) = common::shadergan(&a);
+        assert_eq!(code, 0, "{a:?}: {stderr}");
+        stderr
+    };
+    let (scored, plain) = (tmp("scored-gan"), tmp("plain-gan"));
+    let stderr = run(&scored, &["--eval-every", "2", "--eval-n", "20", "--eval-classifier", c]);
+    assert!(stderr.contains("step      2 FD") && stderr.contains("KID"), "{stderr}");
+    run(&plain, &[]);
+    // Scoring reads the saved generator only: the weights are those of the run without it.
+    assert_eq!(std::fs::read(scored.join("generator.safetensors")).unwrap(), std::fs::read(plain.join("generator.safetensors")).unwrap());
+    let lines = |dir: &Path| -> Vec<serde_json::Value> { std::fs::read_to_string(dir.join("metrics.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect() };
+    let scores: Vec<(u64, f64)> = lines(&scored).iter().filter_map(|v| Some((v["step"].as_u64()?, v["FD"].as_f64()?))).collect();
+    assert_eq!(scores.iter().map(|s| s.0).collect::<Vec<_>>(), vec![2, 4], "{:?}", lines(&scored));
+    assert!(scores.iter().all(|s| s.1.is_finite() && s.1 >= 0.0));
+    assert!(lines(&scored).iter().filter(|v| v.get("FD").is_some()).all(|v| v["KID"].as_f64().is_some_and(f64::is_finite)));
+    // Resumed, the run keeps scoring with the classifier its config names.
+    let (code, _, stderr) = common::shadergan(&["train", "--resume", scored.to_str().unwrap(), "--steps", "6"]);
+    assert_eq!(code, 0, "{stderr}");
+    let steps: Vec<u64> = lines(&scored).iter().filter(|v| v.get("FD").is_some()).map(|v| v["step"].as_u64().unwrap()).collect();
+    assert_eq!(steps, vec![2, 4, 6]);
+    // Bad settings: one line naming the flag.
+    let bad = tmp("bad-scored");
+    for (extra, needle) in [(&["--eval-every", "2", "--eval-n", "5", "--eval-classifier", c][..], "--eval-n"), (&["--eval-every", "0", "--eval-classifier", c][..], "--eval-every")] {
+        let a: Vec<&str> = ["train", "--steps", "2", "--out", bad.to_str().unwrap()].iter().chain(&flags).chain(extra).copied().collect();
+        let (code, _, stderr) = common::shadergan(&a);
+        assert_eq!(code, 1, "{a:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert!(errors.len() == 1 && errors[0].contains(needle), "{a:?}: {stderr}");
+    }
+}

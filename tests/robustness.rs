@@ -106,6 +106,9 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         sample_every: 2,
         checkpoint_every: 2,
         out: out.to_path_buf(),
+        eval_every: None,
+        eval_n: 0,
+        eval_classifier: None,
     }
 }
 

@@ -47,6 +47,9 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         sample_every: 3,
         checkpoint_every: 6,
         out: out.to_path_buf(),
+        eval_every: None,
+        eval_n: 0,
+        eval_classifier: None,
     }
 }
 

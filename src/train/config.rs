@@ -131,6 +131,14 @@ pub struct TrainConfig {
     pub sample_every: u64,
     pub checkpoint_every: u64,
     pub out: PathBuf,
+    /// Score the generator every N steps (and at the end): FD and KID of `eval_n` samples
+    /// against the dataset in `eval_classifier`'s features, into metrics.jsonl and the plot.
+    #[serde(default)]
+    pub eval_every: Option<u64>,
+    #[serde(default)]
+    pub eval_n: usize,
+    #[serde(default)]
+    pub eval_classifier: Option<PathBuf>,
 }
 
 impl TrainConfig {
@@ -151,6 +159,17 @@ impl TrainConfig {
             && !(c.is_finite() && c > 0.0)
         {
             return bad("--clip", format!("{c} must be a positive number (WGAN uses 0.01)"));
+        }
+        if let Some(e) = self.eval_every {
+            if e == 0 {
+                return bad("--eval-every", "must be at least 1".into());
+            }
+            if self.eval_classifier.is_none() {
+                return bad("--eval-every", "needs --eval-classifier RUN (a run of `train --model classifier` on this dataset) for its features".into());
+            }
+            if !(2..=100_000).contains(&self.eval_n) {
+                return bad("--eval-n", format!("{} is outside 2..=100000 (FD needs more samples than the classifier has features)", self.eval_n));
+            }
         }
         if self.synthetic_images < 2 {
             return bad("--synthetic-images", format!("{} is too few", self.synthetic_images));

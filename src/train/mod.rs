@@ -139,6 +139,8 @@ pub enum Event<'a> {
     Logged(&'a Record),
     Sampled(&'a Path),
     Checkpointed(&'a Path),
+    /// The generator was scored (`--eval-every`): the step and the named scores.
+    Evaluated(u64, &'a [(String, f64)]),
     /// `stop` was raised (Ctrl-C, SIGTERM): the step in flight finished, its state passed the
     /// guard and was checkpointed, and `run` returned early.
     Interrupted(u64),
@@ -184,6 +186,11 @@ pub struct Trainer {
     /// Completed iterations (generator updates).
     pub step: u64,
     history: Vec<plot::Point>,
+    /// (step, FD) of the --eval-every scores so far, for the plot.
+    eval_history: Vec<(u64, f64)>,
+    /// Scores generator.safetensors (written just before) by name: set by the caller for
+    /// --eval-every. Reads the file, never the trainer's state, so resume stays exact.
+    evaluator: Option<Evaluator>,
     last_checkpoint: Option<u64>,
     /// Raised by a signal handler: finish this step, checkpoint, return (see `Event::Interrupted`).
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -214,6 +221,9 @@ fn keep_metrics_up_to(dir: &Path, step: u64) -> Result<Vec<serde_json::Value>> {
     atomic_write(&path, kept.as_bytes())?;
     Ok(values)
 }
+
+/// Scores a saved generator (its generator.safetensors) by name, e.g. [("FD", …), ("KID", …)].
+pub type Evaluator = Box<dyn FnMut(&Path) -> Result<Vec<(String, f64)>>>;
 
 /// metrics.jsonl of the run in `dir`, opened to append one line per logged step.
 fn open_metrics(dir: &Path) -> Result<(PathBuf, std::fs::File)> {
@@ -460,6 +470,8 @@ impl Trainer {
             preview: (preview, preview_out),
             step: 0,
             history: Vec::new(),
+            eval_history: Vec::new(),
+            evaluator: None,
             last_checkpoint: None,
             stop: None,
         })
@@ -705,15 +717,23 @@ impl Trainer {
         let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
         atomic_write(&dir.join("config.json"), &json)?;
         self.real_grid(&dir.join("real_samples.png"))?;
-        // The plot history from the metrics kept up to this step.
-        self.history = keep_metrics_up_to(&dir, self.step)?
+        // The plot history from the metrics kept up to this step: loss lines and score lines.
+        let kept = keep_metrics_up_to(&dir, self.step)?;
+        self.eval_history = kept.iter().filter_map(|v| Some((v["step"].as_u64()?, v["FD"].as_f64()?))).collect();
+        self.history = kept
             .iter()
+            .filter(|v| v.get("loss_D").is_some())
             .map(|v| {
                 let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as f32;
                 plot::Point { step: v["step"].as_u64().unwrap_or(0), loss_d: f("loss_D"), loss_g: f("loss_G"), d_x: f("D_x"), d_g_z: f("D_G_z1") }
             })
             .collect();
         Ok(())
+    }
+
+    /// Score the generator every `cfg.eval_every` steps with `evaluator` (--eval-every).
+    pub fn set_evaluator(&mut self, evaluator: Evaluator) {
+        self.evaluator = Some(evaluator);
     }
 
     /// Train to `cfg.steps`, reporting through `on_event`. Stops with an error (keeping the last
@@ -731,7 +751,9 @@ impl Trainer {
             let last = next == self.cfg.steps || interrupted;
             let log = next % self.cfg.log_every == 0 || last;
             let sample = next % self.cfg.sample_every == 0 || last;
-            let save = next % self.cfg.checkpoint_every == 0 || last;
+            // A score reads the generator file, so it is written first.
+            let evaluate = self.evaluator.is_some() && self.cfg.eval_every.is_some_and(|e| next % e == 0 || last);
+            let save = next % self.cfg.checkpoint_every == 0 || last || evaluate;
             // Losses are also read before a checkpoint: a checkpoint is only written from a
             // state whose losses are finite.
             let readback = self.iterate(log || save)?;
@@ -782,7 +804,20 @@ impl Trainer {
             }
             if save {
                 let path = self.save_checkpoints()?;
-                plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))?;
+                if let (true, Some(evaluator)) = (evaluate, self.evaluator.as_mut()) {
+                    let scores = evaluator(&dir.join("generator.safetensors"))?;
+                    let mut line = serde_json::Map::new();
+                    line.insert("step".into(), self.step.into());
+                    for (name, v) in &scores {
+                        line.insert(name.clone(), (*v).into());
+                    }
+                    writeln!(metrics, "{}", serde_json::Value::Object(line)).map_err(|e| Error::io(&metrics_path, e))?;
+                    if let Some(fd) = scores.iter().find(|s| s.0 == "FD") {
+                        self.eval_history.push((self.step, fd.1));
+                    }
+                    on_event(Event::Evaluated(self.step, &scores));
+                }
+                plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &self.eval_history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))?;
                 on_event(Event::Checkpointed(&path));
             }
             if interrupted {

@@ -30,9 +30,24 @@ pub struct Point {
     pub d_g_z: f32,
 }
 
-fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], title: &str) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], title: &str) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
     root.fill(&WHITE)?;
+    // With --eval-every scores, a third panel below: the Fréchet distance against the step.
+    let (root, scores) = if evals.is_empty() { (root.clone(), None) } else { let (a, b) = root.split_vertically(h * 3 / 4); (a, Some(b)) };
+    let h = if evals.is_empty() { h } else { h * 3 / 4 };
+    if let Some(area) = scores {
+        let x_max = points.last().map_or(1, |p| p.step).max(evals.last().map_or(1, |e| e.0)).max(1);
+        let y_max = evals.iter().map(|e| e.1).filter(|v| v.is_finite()).fold(1e-3f64, f64::max) * 1.05;
+        let mut chart = ChartBuilder::on(&area).margin(12).x_label_area_size(30).y_label_area_size(50).build_cartesian_2d(0u64..x_max, 0f64..y_max)?;
+        chart.configure_mesh().x_desc("step").y_desc("FD").label_style(("sans-serif", 13)).draw()?;
+        chart
+            .draw_series(LineSeries::new(evals.iter().copied(), BLACK.stroke_width(2)))?
+            .label("Fréchet distance (--eval-every)")
+            .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(2)));
+        chart.draw_series(evals.iter().map(|&(s, v)| Circle::new((s, v), 3, BLACK.filled())))?;
+        chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).label_font(("sans-serif", 13)).draw()?;
+    }
     let (top, bottom) = root.split_vertically(h * 3 / 5);
     let x_max = points.last().map_or(1, |p| p.step).max(1);
     let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
@@ -74,11 +89,12 @@ fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], title: &str) -> std::r
 }
 
 /// Write the plot of `points` to `path` (PNG, 900×640).
-pub fn save_loss_plot(path: &Path, points: &[Point], title: &str) -> Result<()> {
+/// With `evals` (step, FD), a third panel of the scores.
+pub fn save_loss_plot(path: &Path, points: &[Point], evals: &[(u64, f64)], title: &str) -> Result<()> {
     register_font();
-    let (w, h) = (900u32, 640u32);
+    let (w, h) = (900u32, if evals.is_empty() { 640u32 } else { 853 });
     let mut buf = vec![0u8; (w * h * 3) as usize];
-    draw(&mut buf, w, h, points, title).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
+    draw(&mut buf, w, h, points, evals, title).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
     let img = image::RgbImage::from_raw(w, h, buf).expect("buffer is w·h·3 bytes");
     let mut bytes = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
