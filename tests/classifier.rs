@@ -359,6 +359,8 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
     let wrong_png = tmp("fake-32px");
     std::fs::create_dir_all(&wrong_png).unwrap();
     image::GrayImage::new(32, 32).save(wrong_png.join("a.png")).unwrap();
+    let three = dir.join("three.safetensors");
+    write_images(&three, &pick(&train[..3]), 3, 3, 16);
     let garbage = dir.join("garbage.safetensors");
     std::fs::write(&garbage, b"not a tensor file").unwrap();
     for (args, needles) in [
@@ -368,6 +370,7 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
         (vec!["eval", "--fake", garbage.to_str().unwrap(), "--classifier", c], vec!["--fake", "not a safetensors"]),
         (vec!["eval", "--fake", big.to_str().unwrap(), "--classifier", c, "--trials", "0"], vec!["--trials"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "random:x"], vec!["--extractor", "random:7"]),
+        (vec!["eval", "--fake", three.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic"], vec!["more samples than feature dimensions", "--n"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "inception"], vec!["--extractor inception", "unknown"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "mnist", "--data", "/nonexistent"], vec!["/nonexistent"]),
     ] {
