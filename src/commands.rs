@@ -77,7 +77,7 @@ fn scorer(gpu: &Gpu, cfg: &TrainConfig, dataset: &data::Dataset) -> Result<shade
             Ok(())
         })?;
         let fd = shadergan::eval::frechet_distance_of(&fake, &real, dim)?;
-        let (kid, _) = shadergan::eval::kid(&fake, &real, dim, 10, 1000, seed)?;
+        let (kid, _) = shadergan::eval::kid_on_gpu(&gpu, &fake, &real, dim, 10, 1000, seed)?;
         Ok(vec![("FD".to_string(), fd), ("KID".to_string(), kid)])
     }))
 }

@@ -381,8 +381,8 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     let fd = metrics::frechet_distance_of(fake_f, &real_f, dim)?;
     let fd_matched = metrics::frechet_distance_of(&fake_f[..matched * dim], &train_f, dim).ok();
     let fd_floor = metrics::frechet_distance_of(&held_f[..matched * dim], &train_f, dim).ok();
-    let kid = metrics::kid(fake_f, &real_f, dim, 100, 1000, args.seed)?;
-    let kid_floor = metrics::kid(&held_f, &train_f, dim, 100, 1000, args.seed).ok();
+    let kid = metrics::kid_on_gpu(gpu, fake_f, &real_f, dim, 100, 1000, args.seed)?;
+    let kid_floor = metrics::kid_on_gpu(gpu, &held_f, &train_f, dim, 100, 1000, args.seed).ok();
     lap("Fréchet distance and KID (host, f64)");
 
     // k-NN balls: of all reals, of the nine tenths, of the samples (whose scan also finds

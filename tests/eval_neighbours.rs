@@ -149,3 +149,22 @@ fn memorisation_flags_copies_of_training_images_and_about_one_percent_of_held_ou
     assert!(m.flagged < 0.05, "{m:?}");
     assert!(copied.median_sample_nearest < 1e-3 && m.median_sample_nearest > 0.5 * m.median_heldout_nearest, "{copied:?} {m:?}");
 }
+
+#[test]
+fn kid_on_the_gpu_matches_the_host_on_the_same_subsets() {
+    let gpu = gpu();
+    let mut rng = Rng::for_case(seed(), "kid gpu");
+    // Ragged: a subset size that is no multiple of 4 (the scalar matmul kernel), and one
+    // that is (vec4), with features away from the origin like a ReLU net's.
+    for &(n, dim, size) in &[(150usize, 7usize, 33usize), (400, 32, 200)] {
+        let x: Vec<f32> = rng.normals(n * dim, 1.0).into_iter().map(|v| v.abs()).collect();
+        let y: Vec<f32> = rng.normals(n * dim, 1.2).into_iter().map(|v| v.abs() + 0.1).collect();
+        let host = shadergan::eval::kid(&x, &y, dim, 6, size, 3).unwrap();
+        let dev = shadergan::eval::kid_on_gpu(&gpu, &x, &y, dim, 6, size, 3).unwrap();
+        eprintln!("n={n} dim={dim}: host {host:?}, GPU {dev:?}");
+        // f32 inner products: measured ~1e-7 relative on the mean (3e-7 of 2.7).
+        let close = |a: f64, b: f64| (a - b).abs() < 1e-5 * a.abs().max(1.0);
+        assert!(close(host.0, dev.0) && close(host.1, dev.1), "n={n} dim={dim}: host {host:?} vs GPU {dev:?}");
+        assert!(host.0.abs() > 1e-3, "the sets differ: KID {host:?} must not be ~0");
+    }
+}
