@@ -40,8 +40,9 @@ pub enum Command {
     Train(Box<TrainArgs>),
     /// Generate images with a trained generator.
     Sample(SampleArgs),
-    /// Score a generator with a trained classifier: the classes its samples show, how many are
-    /// covered, and (conditional) the share recognised as the class asked for.
+    /// Score a generator (or other programs' images): the classes its samples show, and against
+    /// real images FD, KID, precision/recall, density/coverage, memorisation and the
+    /// birthday-paradox test, each beside the held-out floor.
     Eval(EvalArgs),
     /// List the GPU adapters wgpu can see, with backend and driver.
     Devices,
