@@ -363,6 +363,9 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         phases.push((name, clock.elapsed().as_secs_f64()));
         clock = Instant::now();
     };
+    if let (Some(fake), true) = (&args.fake, n <= dim) {
+        bail!("--fake {}: {n} images, but the Fréchet distance needs more samples than feature dimensions ({dim}); give more images", fake.display());
+    }
     let ds = data::load(kind, args.data.as_deref(), size, channels, None, 10_000, false)?;
     if let Some(c) = extractor.trained() {
         if ds.classes > 0 && ds.classes != c.model.classes {

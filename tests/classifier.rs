@@ -370,7 +370,7 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
         (vec!["eval", "--fake", garbage.to_str().unwrap(), "--classifier", c], vec!["--fake", "not a safetensors"]),
         (vec!["eval", "--fake", big.to_str().unwrap(), "--classifier", c, "--trials", "0"], vec!["--trials"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "random:x"], vec!["--extractor", "random:7"]),
-        (vec!["eval", "--fake", three.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic"], vec!["more samples than feature dimensions", "--n"]),
+        (vec!["eval", "--fake", three.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic"], vec!["--fake", "3 images", "more samples than feature dimensions", "give more images"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "inception"], vec!["--extractor inception", "unknown"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "mnist", "--data", "/nonexistent"], vec!["/nonexistent"]),
     ] {
