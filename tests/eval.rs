@@ -2,7 +2,7 @@
 //! square root and the Fréchet distance, against closed forms, on fresh random inputs (the
 //! seed is printed so a failure can be replayed).
 
-use shadergan::eval::{frechet_distance, frechet_distance_of, kid, mean_covariance, mmd2_unbiased, sqrt_psd, symmetric_eigen};
+use shadergan::eval::{frechet_distance, frechet_distance_of, kid, mean_covariance, mmd2_unbiased, sqrt_psd, symmetric_eigen, symmetric_eigen_jacobi};
 use shadergan::rng::Rng;
 
 fn seed() -> u64 {
@@ -64,6 +64,36 @@ fn the_eigendecomposition_reconstructs_and_its_vectors_are_orthonormal() {
         let s = sqrt_psd(&c, n);
         let sq: Vec<f64> = (0..n * n).map(|k| (0..n).map(|m| s[(k / n) * n + m] * s[m * n + k % n]).sum()).collect();
         assert!(rel(&sq, &c) < 1e-10, "n = {n}: √C·√C ≠ C");
+    }
+}
+
+#[test]
+fn householder_ql_and_jacobi_agree_also_on_repeated_and_zero_eigenvalues() {
+    let mut rng = Rng::for_case(seed(), "eigen ql");
+    let sorted = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    // Random, 100-dimensional; the identity (all eigenvalues repeated); a matrix with a zero
+    // block (Householder's zero-scale branch) and a rank-1 covariance (n − 1 zero eigenvalues).
+    let n = 100;
+    let random = random_symmetric(&mut rng, n);
+    let eye: Vec<f64> = (0..n * n).map(|k| if k / n == k % n { 1.0 } else { 0.0 }).collect();
+    let mut blocky = vec![0f64; 9];
+    blocky[0] = 2.0;
+    blocky[1] = 1.0;
+    blocky[3] = 1.0;
+    let u: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
+    let rank1: Vec<f64> = (0..n * n).map(|k| u[k / n] * u[k % n]).collect();
+    for (name, a, n) in [("random", &random, n), ("identity", &eye, n), ("zero block", &blocky, 3), ("rank 1", &rank1, n)] {
+        let (ql, v) = symmetric_eigen(a, n);
+        let (jacobi, _) = symmetric_eigen_jacobi(a, n);
+        let (ql, jacobi) = (sorted(ql), sorted(jacobi));
+        let scale = jacobi.iter().fold(1f64, |m, x| m.max(x.abs()));
+        assert!(ql.iter().zip(&jacobi).all(|(p, q)| (p - q).abs() < 1e-10 * scale), "{name}: {ql:?} vs {jacobi:?}");
+        let (lambda, _) = symmetric_eigen(a, n);
+        let back: Vec<f64> = (0..n * n).map(|k| (0..n).map(|m| v[(k / n) * n + m] * lambda[m] * v[(k % n) * n + m]).sum()).collect();
+        assert!(rel(&back, a) < 1e-10, "{name}: V·Λ·Vᵀ differs from A by {}", rel(&back, a));
     }
 }
 
