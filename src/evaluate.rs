@@ -151,10 +151,7 @@ fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: Option<&Classifier>
     // (--batchnorm batch) never see one class alone.
     let n = if k > 0 { args.n.div_ceil(k) * k } else { args.n };
     let mut requested: Vec<u32> = if k > 0 { (0..n).map(|i| (i % k) as u32).collect() } else { Vec::new() };
-    let mut rng = shadergan::rng::Rng::for_case(args.seed, "eval labels");
-    for i in (1..requested.len()).rev() {
-        requested.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
+    shadergan::rng::Rng::for_case(args.seed, "eval labels").shuffle(&mut requested);
     let z = sample::latents(gpu, args.seed, n, g.nz)?;
     let mode = if args.batchnorm == BnStats::Batch { Mode::Train } else { Mode::Eval };
     // Chunk by chunk: any n fits in GPU memory.
@@ -405,7 +402,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
 
     // The samples against themselves: their P/R balls and the close pairs (birthday).
     let fake_scan = DistanceScan::new(gpu, fake_f, n, dim, 4096)?;
-    let mut fake_knn = Knn { k: prdc::K_PR, dist: vec![f32::INFINITY; n * prdc::K_PR], index: vec![u32::MAX; n * prdc::K_PR] };
+    let mut fake_knn = Knn::empty(n, prdc::K_PR);
     let mut pairs = ClosePairs::default();
     fake_scan.scan(gpu, fake_f, n, |first, r, d| {
         shadergan::eval::neighbours::knn_of_block(&mut fake_knn, first, r, n, d, true);
@@ -417,7 +414,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     let prdc_all = prdc::prdc_of(gpu, &real_scan, &real_radii, fake_f, &fake_radii)?;
     drop(real_scan);
     let matched_f = &fake_f[..matched * dim];
-    let matched_radii = prdc::prdc(gpu, &train_f, matched_f, dim)?;
+    let prdc_matched = prdc::prdc(gpu, &train_f, matched_f, dim)?;
     let floor = prdc::prdc_of(gpu, &train_scan, &train_radii, &held_f, &{
         let s = DistanceScan::new(gpu, &held_f, held.len(), dim, 4096)?;
         ball_radii(&s, &held_f, held.len(), prdc::K_PR)?
@@ -454,22 +451,23 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     shadergan::train::plot::save_birthday_plot(&out.join("birthday.png"), &bday.probability, "birthday-paradox test: P(duplicate among s samples)")?;
     let s = bday.panel_size.min(n);
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = shadergan::rng::Rng::for_case(args.seed, "birthday panel");
-    for i in (1..n).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
+    shadergan::rng::Rng::for_case(args.seed, "birthday panel").shuffle(&mut order);
     let subset = &order[..s];
     let sub_f = rows(fake_f, dim, subset);
     let sub_scan = DistanceScan::new(gpu, &sub_f, s, dim, 4096)?;
+    // The 20 smallest so far, pruned a row at a time: only pairs below the current 20th
+    // enter (a whole block of pairs would be ~10⁷ tuples).
     let mut closest: Vec<(f32, usize, usize)> = Vec::new();
+    let mut cutoff = f32::INFINITY;
     sub_scan.scan(gpu, &sub_f, s, |first, r, d| {
         for a in 0..r {
             let i = first + a;
-            closest.extend(d[a * s..(a + 1) * s].iter().enumerate().skip(i + 1).map(|(j, &v)| (v, i, j)));
-        }
-        if closest.len() > 40 {
-            closest.select_nth_unstable_by(20, |x, y| x.0.total_cmp(&y.0));
-            closest.truncate(20);
+            closest.extend(d[a * s..(a + 1) * s].iter().enumerate().skip(i + 1).filter(|p| *p.1 < cutoff).map(|(j, &v)| (v, i, j)));
+            if closest.len() > 40 {
+                closest.select_nth_unstable_by(19, |x, y| x.0.total_cmp(&y.0));
+                closest.truncate(20);
+                cutoff = closest.iter().map(|c| c.0).fold(f32::NEG_INFINITY, f32::max);
+            }
         }
         Ok(())
     })?;
@@ -494,7 +492,7 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         kid,
         kid_heldout_floor: kid_floor,
         prdc: prdc_all,
-        prdc_matched: matched_radii,
+        prdc_matched,
         prdc_heldout_floor: floor,
         memorisation_features: mem_f,
         memorisation_pixels: mem_px,

@@ -188,10 +188,7 @@ pub fn to_unit_range(pixels: &[u8]) -> Vec<f32> {
 pub fn holdout_split(n: usize, fraction: f64) -> (Vec<usize>, Vec<usize>) {
     let held = ((n as f64 * fraction).round() as usize).clamp(1, n.saturating_sub(2).max(1));
     let mut order: Vec<usize> = (0..n).collect();
-    let mut rng = crate::rng::Rng::for_case(0, "holdout split");
-    for i in (1..n).rev() {
-        order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-    }
+    crate::rng::Rng::for_case(0, "holdout split").shuffle(&mut order);
     let (mut heldout, mut train) = (order[..held].to_vec(), order[held..].to_vec());
     heldout.sort_unstable();
     train.sort_unstable();

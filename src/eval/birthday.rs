@@ -73,9 +73,7 @@ pub fn birthday(n: usize, pairs: &ClosePairs, threshold: f32, trials: usize, siz
     // first[t]: the smallest sample size of trial t that holds a close pair (n + 1: none).
     let mut first = Vec::with_capacity(trials);
     for _ in 0..trials {
-        for i in (1..n).rev() {
-            order.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
-        }
+        rng.shuffle(&mut order);
         for (r, &i) in order.iter().enumerate() {
             rank[i as usize] = r as u32;
         }

@@ -151,7 +151,8 @@ pub fn knn_of_block(knn: &mut Knn, first: usize, rows: usize, m: usize, d: &[f32
 }
 
 impl Knn {
-    fn empty(n: usize, k: usize) -> Knn {
+    /// No neighbours yet for `n` queries (infinite distances): filled by `knn_of_block`.
+    pub fn empty(n: usize, k: usize) -> Knn {
         Knn { k, dist: vec![f32::INFINITY; n * k], index: vec![u32::MAX; n * k] }
     }
 
