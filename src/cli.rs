@@ -44,6 +44,10 @@ pub enum Command {
     /// real images FD, KID, precision/recall, density/coverage, memorisation and the
     /// birthday-paradox test, each beside the held-out floor.
     Eval(EvalArgs),
+    /// Play the minimax game V(x, y) = xy with simultaneous and alternating gradient descent
+    /// (which never converge) beside extragradient and consensus optimisation (which do); writes
+    /// game.csv and game.png. Runs on the host: no GPU needed.
+    Game(GameArgs),
     /// List the GPU adapters wgpu can see, with backend and driver.
     Devices,
     /// Check every kernel against the f64 CPU reference on this adapter.
@@ -105,6 +109,29 @@ pub struct BenchArgs {
     /// default it stops at 1024).
     #[arg(long)]
     pub naive_all: bool,
+}
+
+#[derive(Args, Debug)]
+#[command(allow_negative_numbers = true)]
+pub struct GameArgs {
+    /// Learning rate η of both players.
+    #[arg(long, default_value_t = 0.1)]
+    pub lr: f64,
+    /// Iterations to play.
+    #[arg(long, default_value_t = 300)]
+    pub steps: usize,
+    /// Starting point X,Y.
+    #[arg(long, value_delimiter = ',', num_args = 1, default_value = "1,1", allow_hyphen_values = true)]
+    pub start: Vec<f64>,
+    /// Consensus optimisation's weight γ on ½‖v‖² (Mescheder et al. 2017).
+    #[arg(long, default_value_t = 1.0)]
+    pub gamma: f64,
+    /// Methods to play, comma-separated: simultaneous, alternating, extragradient, consensus.
+    #[arg(long, value_delimiter = ',', default_value = "simultaneous,alternating,extragradient,consensus")]
+    pub methods: Vec<String>,
+    /// Directory for game.csv and game.png.
+    #[arg(long, default_value = "runs/game")]
+    pub out: PathBuf,
 }
 
 /// `--conditional`: how the GAN takes the class label, or `none`.

@@ -9,6 +9,7 @@ pub mod classifier;
 pub mod data;
 pub mod error;
 pub mod eval;
+pub mod game;
 pub mod fsutil;
 pub mod images;
 pub mod model;

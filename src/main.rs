@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{AdapterArgs, BenchArgs, CheckArgs, Cli, Command};
+use cli::{AdapterArgs, BenchArgs, CheckArgs, Cli, Command, GameArgs};
 use shadergan::bench::{bench_matmul, Protocol};
 use shadergan::check;
 use shadergan::gpu::{self, AdapterChoice, Gpu};
@@ -69,10 +69,51 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
             evaluate::eval(&cli.adapter, &args)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Game(args) => game(&args),
         Command::Devices => devices(&cli.adapter),
         Command::Check(args) => check_cmd(&cli.adapter, &args),
         Command::Bench(args) => bench_cmd(&cli.adapter, &args),
     }
+}
+
+fn game(args: &GameArgs) -> Result<ExitCode> {
+    use shadergan::game::{self, GameConfig, Method};
+    let methods = args
+        .methods
+        .iter()
+        .map(|name| {
+            Method::parse(name).with_context(|| {
+                let all: Vec<&str> = Method::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown method '{name}' for --methods; choose from {}", all.join(", "))
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let &[x, y] = args.start.as_slice() else {
+        bail!("--start must be two numbers X,Y, e.g. --start 1,1");
+    };
+    let cfg = GameConfig { lr: args.lr, steps: args.steps, start: (x, y), gamma: args.gamma, methods };
+    cfg.validate()?;
+    shadergan::fsutil::ensure_writable_dir(&args.out)?;
+    let plays = game::play(&cfg);
+    println!("min over y, max over x of V(x, y) = xy from ({x}, {y}), η = {}, {} iterations; the equilibrium is (0, 0)", cfg.lr, cfg.steps);
+    println!("{:<14} {:>26} {:>16} {:>16}  theory", "method", "final (x, y)", "dist end/start", "dist² per step");
+    for t in &plays {
+        let (fx, fy) = *t.points.last().expect("a play has its start");
+        let per_step = t.method.radius_sq_factor(cfg.lr, cfg.gamma).map_or_else(|| "—".to_string(), |f| format!("×{f:.6}"));
+        println!(
+            "{:<14} {:>26} {:>16.4e} {:>16}  {}",
+            t.method.name(),
+            format!("({fx:.4}, {fy:.4})"),
+            t.final_over_start(),
+            per_step,
+            t.verdict(cfg.lr, cfg.gamma)
+        );
+    }
+    let (csv, png) = (args.out.join("game.csv"), args.out.join("game.png"));
+    game::write_csv(&csv, &plays)?;
+    game::save_plot(&png, &plays, &cfg)?;
+    println!("wrote {} and {}", csv.display(), png.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn devices(a: &AdapterArgs) -> Result<ExitCode> {

@@ -91,10 +91,18 @@ fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], 
 /// Write the plot of `points` to `path` (PNG, 900×640).
 /// With `evals` (step, FD), a third panel of the scores.
 pub fn save_loss_plot(path: &Path, points: &[Point], evals: &[(u64, f64)], title: &str) -> Result<()> {
-    register_font();
     let (w, h) = (900u32, if evals.is_empty() { 640u32 } else { 853 });
+    render_png(path, w, h, |buf| draw(buf, w, h, points, evals, title))
+}
+
+type DrawResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+/// Run `draw` on a w×h RGB buffer (fonts registered; `draw` fills the background) and write it to `path`
+/// as a PNG, atomically. A plotting or encoding failure is an error naming `path`.
+pub(crate) fn render_png(path: &Path, w: u32, h: u32, draw: impl FnOnce(&mut [u8]) -> DrawResult) -> Result<()> {
+    register_font();
     let mut buf = vec![0u8; (w * h * 3) as usize];
-    draw(&mut buf, w, h, points, evals, title).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
+    draw(&mut buf).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
     let img = image::RgbImage::from_raw(w, h, buf).expect("buffer is w·h·3 bytes");
     let mut bytes = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
@@ -105,10 +113,8 @@ pub fn save_loss_plot(path: &Path, points: &[Point], evals: &[(u64, f64)], title
 /// The birthday-paradox curve: P(a duplicate among s samples) against s (log₂ axis), with
 /// the ½ line, to `path` (PNG, 720×440).
 pub fn save_birthday_plot(path: &Path, curve: &[(usize, f64)], title: &str) -> Result<()> {
-    register_font();
     let (w, h) = (720u32, 440u32);
-    let mut buf = vec![0u8; (w * h * 3) as usize];
-    let draw = |buf: &mut [u8]| -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let draw = |buf: &mut [u8]| -> DrawResult {
         let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
         root.fill(&WHITE)?;
         let lg = |s: usize| (s.max(1) as f64).log2();
@@ -133,10 +139,5 @@ pub fn save_birthday_plot(path: &Path, curve: &[(usize, f64)], title: &str) -> R
         root.present()?;
         Ok(())
     };
-    draw(&mut buf).map_err(|e| Error::bad_file(path, format!("plotting failed: {e}")))?;
-    let img = image::RgbImage::from_raw(w, h, buf).expect("buffer is w·h·3 bytes");
-    let mut bytes = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
-        .map_err(|e| Error::bad_file(path, format!("PNG encoding failed: {e}")))?;
-    atomic_write(path, &bytes)
+    render_png(path, w, h, draw)
 }
