@@ -15,6 +15,15 @@
 //          rmsprop_step:      g = grad + wd·param;  sq ← α·sq + (1−α)·g²;
 //                             param ← param − lr·g / (sqrt(sq) + eps)
 //            (PyTorch RMSprop, not centered, no momentum: the optimizer of WGAN, Arjovsky et al.)
+//          ema_update (a network's exponential moving average, --g-ema β), t = counters[i] the
+//          live network's optimizer steps (already incremented, t ≥ 1):
+//            w = (1 − β) / (1 − βᵗ)          (1 at t = 1; → 1 − β as t grows; 1 at t = 0)
+//            avg ← avg + w·(live − avg)
+//            This is the bias-corrected average Σₛ βᵗ⁻ˢ·liveₛ / Σₛ βᵗ⁻ˢ over the steps
+//            s = 1..t, computed recursively: the initial random weights carry no weight (a
+//            plain EMA started from them keeps βᵗ of them: 5 % after 3 000 steps at 0.999),
+//            and long runs get StyleGAN2/BigGAN's plain EMA. One dispatch per flat region
+//            (weights, then BatchNorm running statistics, averaged too as BigGAN does).
 //          The step count lives on the GPU (a u32 in `counters`, bumped by
 //          elementwise.wgsl:counter_add once per optimizer step) so a training step needs no
 //          host write and several optimizer steps can share one submission.
@@ -22,11 +31,12 @@
 //          A whole model's parameters can be one flat buffer: one dispatch updates them all.
 // WORK     1 invocation = 1 vec4. WG = 256.
 // GRID     ceil(n4/256) workgroups folded to (x, y) (Grid::linear); guard i < n4.
-// WRITES   param, m, v, buf: updated in place (read-modify-write). grad is only read.
+// WRITES   param, m, v, buf, avg: updated in place (read-modify-write). grad, live are only read.
 // BINDINGS adam_step:         0 grad r | 1 counters r (u32) | 2 param rw | 3 m rw | 4 v rw | 5 params
 //          sgd_step:          0 grad r | 1 param rw | 2 params
 //          sgd_momentum_step: 0 grad r | 1 param rw | 2 buf rw | 3 params
 //          rmsprop_step:      0 grad r | 1 param rw | 2 sq rw | 3 params
+//          ema_update:        0 live r | 1 counters r (u32) | 2 avg rw | 3 params
 // REF      src/reference/optim.rs   TESTS src/check/cases/optim.rs (op "optim")
 
 const WG: u32 = 256u;
@@ -66,6 +76,17 @@ struct RmspropParams {
     _pad1: u32,
     _pad2: u32,
 }
+
+struct EmaParams {
+    n4: u32,
+    counter_index: u32,  // counters[counter_index] = t, the live network's optimizer steps
+    beta: f32,
+    _pad: u32,
+}
+
+@group(0) @binding(0) var<storage, read> ema_live: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> ema_avg: array<vec4<f32>>;
+@group(0) @binding(3) var<uniform> ep: EmaParams;
 
 @group(0) @binding(1) var<storage, read_write> sgd_param: array<vec4<f32>>;
 @group(0) @binding(2) var<uniform> sp: SgdParams;
@@ -149,4 +170,18 @@ fn rmsprop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_work
     let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;
     sgd_buf[i] = sq;
     sgd_param[i] = w - rp.lr * g / (sqrt(sq) + rp.eps);
+}
+
+@compute @workgroup_size(WG)
+fn ema_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let i = flat_index(gid, nwg);
+    if (i >= ep.n4) { return; }
+    let t = f32(counters[ep.counter_index]);
+    // At t = 0 (no step yet) and t = 1 the average is the live network itself.
+    var w = 1.0;
+    if (t > 1.0) {
+        w = (1.0 - ep.beta) / one_minus_pow(ep.beta, t);
+    }
+    let a = ema_avg[i];
+    ema_avg[i] = a + w * (ema_live[i] - a);
 }

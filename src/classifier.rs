@@ -122,7 +122,7 @@ impl Classifier {
         let json = file.metadata.get("classifier").ok_or_else(|| Error::bad_file(&file_path, "has no classifier metadata (the architecture)"))?;
         let model: ClassifierModel = serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable classifier metadata ({e})")))?;
         let spec = model.spec()?;
-        let store = ParamStore::new(gpu, "classifier", spec.params())?;
+        let store = ParamStore::weights_only(gpu, "classifier", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the architecture its metadata describes)")?;
         let heldout_accuracy = file.metadata.get("heldout_accuracy").and_then(|s| s.parse().ok());
         // Chunks of up to 256: enough to keep a GPU busy, small enough at 128×128.
@@ -152,7 +152,7 @@ impl Classifier {
                 p
             })
             .collect();
-        let store = ParamStore::new(gpu, "random extractor", params)?;
+        let store = ParamStore::weights_only(gpu, "random extractor", params)?;
         let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
         let init = store.init_dispatches(gpu, seed, &counters, 0)?;
         gpu.run("random extractor", &init.iter().collect::<Vec<_>>())?;

@@ -235,6 +235,11 @@ pub struct TrainArgs {
     /// 0.01 with --loss wgan, none otherwise).
     #[arg(long)]
     pub clip: Option<f32>,
+    /// Keep an exponential moving average of the generator's weights (and BatchNorm statistics)
+    /// with this decay, e.g. 0.999 (StyleGAN2, BigGAN). Sample grids use it; `sample` and `eval`
+    /// use it unless given --no-ema. Saved as generator_ema.safetensors.
+    #[arg(long, value_name = "DECAY")]
+    pub g_ema: Option<f32>,
     /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan).
     #[arg(long)]
     pub lr: Option<f32>,
@@ -314,6 +319,10 @@ pub struct EvalArgs {
     /// The generator: a GAN run directory, its checkpoint.safetensors or generator.safetensors.
     #[arg(long, required_unless_present = "fake", conflicts_with = "fake")]
     pub checkpoint: Option<PathBuf>,
+    /// With a run trained with --g-ema: use the trained generator's own weights instead of
+    /// their moving average.
+    #[arg(long, conflicts_with = "fake")]
+    pub no_ema: bool,
     /// Score images made by any other program instead: a folder of PNG/JPEG (searched
     /// recursively) or a safetensors file with `images` [N, C, H, W] f32 in [−1, 1].
     #[arg(long)]
@@ -373,6 +382,10 @@ pub struct SampleArgs {
     /// from PyTorch (the architecture is then inferred from the shapes).
     #[arg(long)]
     pub checkpoint: PathBuf,
+    /// With a run trained with --g-ema: use the trained generator's own weights instead of
+    /// their moving average.
+    #[arg(long)]
+    pub no_ema: bool,
     /// Number of samples (default 64; a conditional generator makes --per-class of each class
     /// unless --class is given).
     #[arg(long)]

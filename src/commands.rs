@@ -154,6 +154,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         loss: args.loss,
         optimizer: args.optimizer.unwrap_or(if wgan { Optimizer::Rmsprop } else { Optimizer::Adam }),
         clip: args.clip.or(wgan.then_some(0.01)),
+        g_ema: args.g_ema,
         lr_d: args.lr_d.unwrap_or(lr),
         lr_g: args.lr_g.unwrap_or(lr),
         beta1: args.beta1.unwrap_or(0.5),
@@ -507,11 +508,12 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
         check_sample_targets(args, args.n.unwrap_or(64))?;
     }
     let gpu = open_gpu(adapter)?;
-    let generator = Generator::load(&gpu, &args.checkpoint)?;
+    let generator = Generator::load_with(&gpu, &args.checkpoint, !args.no_ema)?;
     let m = &generator.model;
     let k = generator.classes();
     let cond = if k > 0 { format!(" conditional ({k} classes)") } else { String::new() };
-    eprintln!("generator: {:?}{cond} {}x{}x{} nz={} from {}", m.model, m.channels, m.image_size, m.image_size, m.nz, generator.source.display());
+    let average = if generator.ema { " (the moving average; --no-ema for the trained weights)" } else { "" };
+    eprintln!("generator: {:?}{cond} {}x{}x{} nz={} from {}{average}", m.model, m.channels, m.image_size, m.image_size, m.nz, generator.source.display());
     // With --latents the count comes from the file; the labels are then --class, or the
     // classes in turn.
     let (mut labels, n_wanted) = if args.latents.is_some() && args.class.is_none() && args.per_class.is_none() {
@@ -613,6 +615,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         loss: GanLoss::Ns,
         optimizer: Optimizer::Adam,
         clip: None,
+        g_ema: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -662,7 +665,7 @@ fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).

@@ -124,7 +124,7 @@ struct Samples {
 }
 
 fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: Option<&Classifier>) -> Result<Samples> {
-    let generator = Generator::load(gpu, path)?;
+    let generator = Generator::load_with(gpu, path, !args.no_ema)?;
     let g = &generator.model;
     let k = generator.classes();
     if let Some(classifier) = classifier {
@@ -160,7 +160,8 @@ fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: Option<&Classifier>
         images.extend_from_slice(chunk);
         Ok(())
     })?;
-    Ok(Samples { images, n, requested, source: generator.source.display().to_string(), channels: g.channels, size: g.image_size })
+    let source = format!("{}{}", generator.source.display(), if generator.ema { " (moving average)" } else { "" });
+    Ok(Samples { images, n, requested, source, channels: g.channels, size: g.image_size })
 }
 
 /// `--fake`: a folder of images or a safetensors file with `images` [N, C, H, W] in [−1, 1],

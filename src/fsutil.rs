@@ -39,6 +39,7 @@ pub const RUN_FILES: &[&str] = &[
     "config.json",
     "checkpoint.safetensors",
     "generator.safetensors",
+    "generator_ema.safetensors",
     "discriminator.safetensors",
     "initial.safetensors",
     "metrics.jsonl",

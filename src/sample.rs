@@ -32,6 +32,8 @@ pub struct Generator {
     pub spec: crate::nn::NetSpec,
     pub store: ParamStore,
     pub source: PathBuf,
+    /// Whether these are the moving-average weights of a run trained with --g-ema.
+    pub ema: bool,
 }
 
 /// Infer the architecture of a PyTorch state dict of one of our generators from its shapes.
@@ -67,9 +69,21 @@ fn infer(path: &Path, file: &TensorFile, prefix: &str) -> Result<ModelConfig> {
 }
 
 impl Generator {
-    /// Load from a run directory, a checkpoint or a state dict.
+    /// Load from a run directory, a checkpoint or a state dict; a run trained with --g-ema
+    /// gives its moving average (generator_ema.safetensors, or `netG_ema.*` of a checkpoint).
     pub fn load(gpu: &Gpu, path: &Path) -> Result<Generator> {
-        let file_path = if path.is_dir() { path.join("generator.safetensors") } else { path.to_path_buf() };
+        Self::load_with(gpu, path, true)
+    }
+
+    /// As `load`; with `use_ema` false, the trained weights themselves even where a moving
+    /// average exists (`--no-ema`).
+    pub fn load_with(gpu: &Gpu, path: &Path, use_ema: bool) -> Result<Generator> {
+        let ema_file = path.join(crate::train::EMA_FILE);
+        let file_path = match path.is_dir() {
+            true if use_ema && ema_file.is_file() => ema_file,
+            true => path.join("generator.safetensors"),
+            false => path.to_path_buf(),
+        };
         if path.is_dir() && !file_path.is_file() && path.join("classifier.safetensors").is_file() {
             return Err(Error::bad_file(path, "is a run of an image classifier, not a generator; pass a GAN run to --checkpoint"));
         }
@@ -80,7 +94,13 @@ impl Generator {
         if file.metadata.get("net").or(file.metadata.get("objective")).map(String::as_str) == Some(crate::classifier::NET) {
             return Err(Error::bad_file(&file_path, "is an image classifier, not a generator; pass a GAN run (its directory or generator.safetensors) to --checkpoint"));
         }
-        let prefix = if file.tensors.keys().any(|k| k.starts_with("netG.")) { "netG." } else { "" };
+        let has = |p: &str| file.tensors.keys().any(|k| k.starts_with(p));
+        let prefix = match (use_ema && has(crate::train::EMA_PREFIX), has("netG.")) {
+            (true, _) => crate::train::EMA_PREFIX,
+            (false, true) => "netG.",
+            (false, false) => "",
+        };
+        let ema = prefix == crate::train::EMA_PREFIX || file.metadata.contains_key("average");
         if checkpoint::which_net(&file, prefix) == Some("discriminator") {
             return Err(Error::bad_file(
                 &file_path,
@@ -92,9 +112,9 @@ impl Generator {
             None => infer(&file_path, &file, prefix)?,
         };
         let spec = model.generator()?;
-        let store = ParamStore::new(gpu, "netG", spec.params())?;
+        let store = ParamStore::weights_only(gpu, "netG", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the model its metadata describes)")?;
-        Ok(Generator { model, spec, store, source: file_path })
+        Ok(Generator { model, spec, store, source: file_path, ema })
     }
 
     /// The most samples one forward pass runs: every activation must fit one binding, and

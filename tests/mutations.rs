@@ -51,6 +51,7 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::DISTANCE, "distance", "v = norm_x[k * np.rows + i];", "v = norm_x[k * np.dim + i];", "transposed norms use the wrong stride"),
     (&shaders::FINITE, "finite", "atomicMax(&out[p.slot], p.n - i);", "atomicMax(&out[p.slot], p.n - i - 1u);", "reports the element after the first bad one"),
     (&shaders::FINITE, "finite", "& 0x7f800000u) == 0x7f800000u", "& 0x7fc00000u) == 0x7fc00000u", "misses infinities (tests the quiet-NaN bit)"),
+    (&shaders::OPTIM, "optim", "w = (1.0 - ep.beta) / one_minus_pow(ep.beta, t);", "w = 1.0 - ep.beta;", "moving average without the bias correction"),
     (&shaders::OPTIM, "optim", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g;", "RMSprop averages g instead of g²"),
     (&shaders::ELEMENTWISE, "elementwise", "min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(fill_p.beta))", "min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(-fill_p.alpha))", "clamp's upper bound is −lo"),
     (&shaders::ELEMENTWISE, "elementwise", "axpby_p.beta * axpby_y[i]", "axpby_p.alpha * axpby_y[i]", "axpby scales y by alpha"),

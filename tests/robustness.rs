@@ -96,6 +96,7 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         loss: GanLoss::Ns,
         optimizer: shadergan::train::Optimizer::Adam,
         clip: None,
+        g_ema: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,

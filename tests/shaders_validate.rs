@@ -154,6 +154,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::OPTIM, "AdamParams", size_of::<ops::optim::AdamParams>()),
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),
         (&sh::OPTIM, "RmspropParams", size_of::<ops::optim::RmspropParams>()),
+        (&sh::OPTIM, "EmaParams", size_of::<ops::optim::EmaParams>()),
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),

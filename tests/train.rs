@@ -37,6 +37,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         loss: GanLoss::Ns,
         optimizer: shadergan::train::Optimizer::Adam,
         clip: None,
+        g_ema: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -400,4 +401,78 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
     let err = t.run(|_| {}).unwrap_err().to_string();
     assert!(err.contains("diverged at step 3") && err.contains("step 2"), "{err}");
     assert_eq!(std::fs::read(&ckpt).unwrap(), good, "the last good checkpoint was overwritten");
+}
+
+/// --g-ema: the moving average follows the f64 recursion of G's weights and running
+/// statistics step by step (bias-corrected, so step 1 is a copy), training itself is untouched
+/// (G and D byte-identical to a run without it), and resume is exact.
+#[test]
+fn the_generator_moving_average_follows_its_recursion_and_leaves_training_untouched() {
+    let (a, b) = (tmp("ema"), tmp("no-ema"));
+    let beta = 0.9f32;
+    let cfg = TrainConfig { g_ema: Some(beta), checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
+    let mut t = trainer(cfg.clone());
+    t.initialize().unwrap();
+    let ema = t.g_ema.as_ref().expect("a moving-average store");
+    let read = |x: &shadergan::GpuTensor| x.read_f32(&t.gpu).unwrap();
+    // Before any step the average is G itself.
+    assert_eq!(read(&ema.params), read(&t.g.params));
+    let g_buffers = t.g.buffers.as_ref().expect("the DCGAN generator has BatchNorm");
+    let e_buffers = ema.buffers.as_ref().unwrap();
+    assert_eq!(read(e_buffers), read(g_buffers));
+    let f64s = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
+    let (mut avg_w, mut avg_b) = (f64s(read(&t.g.params)), f64s(read(g_buffers)));
+    for step in 1..=5u32 {
+        t.gpu.run("iteration", &t.program().iter().collect::<Vec<_>>()).unwrap();
+        shadergan::reference::optim::ema_update(&mut avg_w, &f64s(read(&t.g.params)), beta as f64, step);
+        shadergan::reference::optim::ema_update(&mut avg_b, &f64s(read(g_buffers)), beta as f64, step);
+        let ema = t.g_ema.as_ref().unwrap();
+        for (what, got, want) in [("weights", read(&ema.params), &avg_w), ("running statistics", read(ema.buffers.as_ref().unwrap()), &avg_b)] {
+            let (mut num, mut den) = (0f64, 0f64);
+            for (g, w) in got.iter().zip(want.iter()) {
+                num += (*g as f64 - w).powi(2);
+                den += w * w;
+            }
+            let rel = (num / den).sqrt();
+            assert!(rel < 1e-6, "step {step}: the average's {what} are {rel:e} from the f64 recursion");
+        }
+        if step == 1 {
+            assert_eq!(read(&t.g_ema.as_ref().unwrap().params), read(&t.g.params), "at step 1 the bias-corrected average is a copy");
+        }
+    }
+    drop(t);
+    // Whole runs: with and without the average, G and D are the same bytes.
+    train(cfg.clone(), false);
+    train(TrainConfig { out: b.clone(), g_ema: None, ..cfg.clone() }, false);
+    for f in ["generator.safetensors", "discriminator.safetensors"] {
+        assert_eq!(tensors(&a.join(f)), tensors(&b.join(f)), "{f}: --g-ema changed training");
+    }
+    let ema_sd = tensors(&a.join("generator_ema.safetensors"));
+    let g_sd = tensors(&a.join("generator.safetensors"));
+    assert_eq!(ema_sd.keys().collect::<Vec<_>>(), g_sd.keys().collect::<Vec<_>>(), "the average has the generator's PyTorch keys");
+    assert_ne!(ema_sd, g_sd);
+    let ckpt = tensors(&a.join("checkpoint.safetensors"));
+    for (k, v) in &ema_sd {
+        assert_eq!(ckpt.get(&format!("netG_ema.{k}")), Some(v), "checkpoint's netG_ema.{k}");
+    }
+    assert!(!b.join("generator_ema.safetensors").exists());
+    // 4 steps + resume + 2 = 6 steps, the average included.
+    let c = tmp("ema-resumed");
+    train(TrainConfig { out: c.clone(), steps: 4, ..cfg.clone() }, false);
+    train(TrainConfig { out: c.clone(), steps: 6, ..cfg }, true);
+    for f in ["checkpoint.safetensors", "generator_ema.safetensors"] {
+        assert_eq!(tensors(&a.join(f)), tensors(&c.join(f)), "{f} differs between 6 steps and 4 + resume + 2");
+    }
+    // Sampling takes the average by default, the trained weights with --no-ema.
+    let g = shadergan::sample::Generator::load(&gpu(), &a).unwrap();
+    assert!(g.ema && g.source.ends_with("generator_ema.safetensors"));
+    let g = shadergan::sample::Generator::load(&gpu(), &a.join("checkpoint.safetensors")).unwrap();
+    assert!(g.ema);
+    assert_eq!(g.store.params.read_f32(&gpu()).unwrap(), shadergan::sample::Generator::load(&gpu(), &a).unwrap().store.params.read_f32(&gpu()).unwrap());
+    let g = shadergan::sample::Generator::load_with(&gpu(), &a, false).unwrap();
+    assert!(!g.ema && g.source.ends_with("generator.safetensors"));
+    // A checkpoint without the average cannot resume a run that keeps one.
+    let mut t = trainer(TrainConfig { out: b.clone(), g_ema: Some(beta), ..tiny(&b, ModelKind::Dcgan) });
+    let err = t.restore(&b.join("checkpoint.safetensors")).unwrap_err().to_string();
+    assert!(err.contains("netG_ema") && err.contains("--g-ema"), "{err}");
 }

@@ -137,6 +137,9 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--batch-size", "1"], &["--batch-size"]);
     assert_error(&["train", "--out", o, "--holdout", "0.2"], &["--holdout", "classifier setting"]);
     assert_error(&["train", "--out", o, "--steps", "0"], &["--steps"]);
+    assert_error(&["train", "--out", o, "--g-ema", "1"], &["--g-ema", "(0, 1)"]);
+    assert_error(&["train", "--out", o, "--g-ema=-0.5"], &["--g-ema", "(0, 1)"]);
+    assert_error(&["train", "--out", o, "--model", "classifier", "--dataset", "synthetic", "--g-ema", "0.999"], &["--g-ema"]);
     assert_error(&["train", "--out", o, "--channels", "2"], &["--channels"]);
     assert_error(&["train", "--out", o, "--augment", "rotate"], &["--augment", "rotate"]);
     assert_error(&["train", "--out", o, "--synthetic-images", "10", "--batch-size", "32"], &["--batch-size", "32", "10 images"]);

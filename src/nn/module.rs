@@ -35,10 +35,19 @@ impl BindCtx<'_> {
         self.store.param(&format!("{}.{name}", self.prefix))
     }
 
-    /// The gradient of `<prefix>.<name>`.
-    pub fn grad(&self, name: &str) -> Result<GpuTensor> {
-        self.store.grad(&format!("{}.{name}", self.prefix))
+    /// The gradient of `<prefix>.<name>`; None in a store that holds weights only.
+    pub fn grad(&self, name: &str) -> Result<Option<GpuTensor>> {
+        if !self.store.has_gradients() {
+            return Ok(None);
+        }
+        self.store.grad(&format!("{}.{name}", self.prefix)).map(Some)
     }
+}
+
+/// A parameter gradient a backward to the parameters needs: an error for a network bound to
+/// a weights-only store (a sampler, a feature extractor, the generator's moving average).
+pub fn param_grad(grad: &Option<GpuTensor>) -> Result<&GpuTensor> {
+    grad.as_ref().ok_or_else(|| crate::error::Error::invalid("backward", "parameter gradients of a network whose store holds weights only (ParamStore::weights_only)"))
 }
 
 /// The tensors a module is bound to: its inputs, its output, and their gradients.

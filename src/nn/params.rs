@@ -71,11 +71,26 @@ pub struct ParamStore {
     v: Region,
     buffer_region: Region,
     label: String,
+    /// Whether gradients and optimizer moments exist (false: `weights_only`).
+    trainable_state: bool,
 }
 
 impl ParamStore {
-    /// Lay out and allocate (zero-filled) storage for `specs`; `label` prefixes buffer labels.
+    /// Lay out and allocate (zero-filled) storage for `specs`, with gradients and optimizer
+    /// moments; `label` prefixes buffer labels.
     pub fn new(gpu: &Gpu, label: &str, specs: Vec<ParamSpec>) -> Result<ParamStore> {
+        Self::build(gpu, label, specs, true)
+    }
+
+    /// Storage for the weights and buffers only, for a network that is never trained itself
+    /// (a sampler, a feature extractor, the generator's moving average): no gradient or
+    /// optimizer-moment memory. Asking it for a gradient is an error; `grads`, `adam_m` and
+    /// `adam_v` are placeholders of one aligned block, which no update accepts.
+    pub fn weights_only(gpu: &Gpu, label: &str, specs: Vec<ParamSpec>) -> Result<ParamStore> {
+        Self::build(gpu, label, specs, false)
+    }
+
+    fn build(gpu: &Gpu, label: &str, specs: Vec<ParamSpec>, trainable_state: bool) -> Result<ParamStore> {
         let mut offsets = HashMap::new();
         let (mut trainable_len, mut buffer_len) = (0usize, 0usize);
         for s in &specs {
@@ -90,9 +105,10 @@ impl ParamStore {
             *cursor += n.next_multiple_of(ALIGN);
         }
         let trainable = region(gpu, trainable_len, &format!("{label}.params"))?;
-        let grad = region(gpu, trainable_len, &format!("{label}.grads"))?;
-        let m = region(gpu, trainable_len, &format!("{label}.adam_m"))?;
-        let v = region(gpu, trainable_len, &format!("{label}.adam_v"))?;
+        let state_len = if trainable_state { trainable_len } else { 0 };
+        let grad = region(gpu, state_len, &format!("{label}.grads"))?;
+        let m = region(gpu, state_len, &format!("{label}.adam_m"))?;
+        let v = region(gpu, state_len, &format!("{label}.adam_v"))?;
         let buffer_region = region(gpu, buffer_len, &format!("{label}.buffers"))?;
         let flat = |r: &Region, l: &str| view(gpu, r, 0, &[r.len], l);
         Ok(ParamStore {
@@ -109,7 +125,13 @@ impl ParamStore {
             v,
             buffer_region,
             label: label.to_string(),
+            trainable_state,
         })
+    }
+
+    /// Whether the store has gradients and optimizer moments (not `weights_only`).
+    pub fn has_gradients(&self) -> bool {
+        self.trainable_state
     }
 
     pub fn spec(&self, name: &str) -> Result<&ParamSpec> {
@@ -119,6 +141,9 @@ impl ParamStore {
     fn at(&self, name: &str, which: &str) -> Result<GpuTensor> {
         let s = self.spec(name)?;
         let off = self.offsets[name];
+        if which != "param" && !self.trainable_state {
+            return Err(Error::invalid(&self.label, format!("holds weights only: {name} has no {which}")));
+        }
         let region = match (s.kind, which) {
             (Kind::Trainable, "param") => &self.trainable,
             (Kind::Trainable, "grad") => &self.grad,
@@ -152,7 +177,10 @@ impl ParamStore {
     /// weights), ("adam_m", …), ("adam_v", …) over the trainable tensors and ("buffer", …) over
     /// the running statistics.
     pub fn regions(&self) -> Vec<(&'static str, &GpuTensor)> {
-        let mut r = vec![("param", &self.params), ("adam_m", &self.adam_m), ("adam_v", &self.adam_v)];
+        let mut r = vec![("param", &self.params)];
+        if self.trainable_state {
+            r.extend([("adam_m", &self.adam_m), ("adam_v", &self.adam_v)]);
+        }
         if let Some(b) = &self.buffers {
             r.push(("buffer", b));
         }
@@ -198,8 +226,10 @@ impl ParamStore {
                 Init::Constant(c) => ops::elementwise::fill(gpu, &t, c)?,
             });
         }
-        for t in [&self.grads, &self.adam_m, &self.adam_v] {
-            d.push(ops::elementwise::fill(gpu, t, 0.0)?);
+        if self.trainable_state {
+            for t in [&self.grads, &self.adam_m, &self.adam_v] {
+                d.push(ops::elementwise::fill(gpu, t, 0.0)?);
+            }
         }
         Ok(d)
     }

@@ -47,6 +47,16 @@ pub struct RmspropParams {
 }
 const _: () = assert!(std::mem::size_of::<RmspropParams>() % 16 == 0);
 
+/// Mirrors `struct EmaParams`.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Pod, Zeroable)]
+pub struct EmaParams {
+    pub n4: u32,
+    pub counter_index: u32,
+    pub beta: f32,
+    pub _pad: u32,
+}
+
 /// Adam hyperparameters (PyTorch names and defaults; DCGAN uses lr 2e-4, β1 0.5).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamConfig {
@@ -174,4 +184,23 @@ pub fn rmsprop_step(gpu: &Gpu, lr: f32, alpha: f32, eps: f32, weight_decay: f32,
     let grid = vec4_grid(gpu, &label, n4)?;
     let params = RmspropParams { n4, lr, alpha, eps, weight_decay, _pad0: 0, _pad1: 0, _pad2: 0 };
     gpu.dispatch(&KernelRef::new(&OPTIM, op), label, &[grad], &[param, sq], &params, grid)
+}
+
+/// One update of the bias-corrected exponential moving average `avg` of `live` with decay
+/// `beta`, at step t = counters[counter_index] (the live network's optimizer steps, bumped
+/// before): avg ← avg + (1 − β)/(1 − βᵗ)·(live − avg). See optim.wgsl.
+pub fn ema_update(gpu: &Gpu, beta: f32, live: &GpuTensor, counters: &GpuTensor, counter_index: usize, avg: &GpuTensor) -> Result<Dispatch> {
+    let op = "ema_update";
+    if !(0.0..1.0).contains(&beta) {
+        return Err(Error::invalid("EMA", format!("decay {beta} must lie in [0, 1), e.g. 0.999")));
+    }
+    same(op, &[avg, live])?;
+    if counters.dtype() != DType::U32 || counter_index >= counters.numel() {
+        return Err(Error::shape(op, format!("step counter slot {counter_index} of {:?}", counters.shape())));
+    }
+    let n4 = vec4_count(op, avg)?;
+    let params = EmaParams { n4, counter_index: counter_index as u32, beta, _pad: 0 };
+    let label = format!("{op} {} {:?}", avg.label(), avg.shape());
+    let grid = vec4_grid(gpu, &label, n4)?;
+    gpu.dispatch(&KernelRef::new(&OPTIM, op), label, &[live, counters], &[avg], &params, grid)
 }

@@ -52,3 +52,12 @@ pub fn rmsprop_step(param: &mut [f64], grad: &[f64], sq: &mut [f64], (lr, alpha,
         param[i] -= lr * g / (sq[i].sqrt() + eps);
     }
 }
+
+/// The bias-corrected moving average's step t (≥ 1): avg ← avg + (1 − β)/(1 − βᵗ)·(live − avg);
+/// at t ≤ 1 the average becomes `live`.
+pub fn ema_update(avg: &mut [f64], live: &[f64], beta: f64, t: u32) {
+    let w = if t <= 1 { 1.0 } else { (1.0 - beta) / (1.0 - beta.powi(t as i32)) };
+    for (a, &l) in avg.iter_mut().zip(live) {
+        *a += w * (l - *a);
+    }
+}

@@ -123,6 +123,10 @@ pub struct TrainConfig {
     pub clip: Option<f32>,
     pub lr_d: f32,
     pub lr_g: f32,
+    /// Keep an exponential moving average of G's weights and BatchNorm statistics with this
+    /// decay (--g-ema 0.999): sample grids, `sample` and `eval` use it.
+    #[serde(default)]
+    pub g_ema: Option<f32>,
     pub beta1: f32,
     pub beta2: f32,
     pub seed: u64,
@@ -159,6 +163,11 @@ impl TrainConfig {
             && !(c.is_finite() && c > 0.0)
         {
             return bad("--clip", format!("{c} must be a positive number (WGAN uses 0.01)"));
+        }
+        if let Some(b) = self.g_ema
+            && !(b.is_finite() && b > 0.0 && b < 1.0)
+        {
+            return bad("--g-ema", format!("{b} must lie in (0, 1); StyleGAN2 and BigGAN use about 0.999"));
         }
         if let Some(e) = self.eval_every {
             if e == 0 {

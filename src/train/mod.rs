@@ -20,6 +20,8 @@
 //! L_G = BCE(D(G(z)), 1)  [ns]   or   −BCE(D(G(z)), 0) = log(1 − D(G(z)))  [minimax]
 //! D.backward_input_only: ∂L_G/∂G(z) through D; D's gradients and weights are not touched
 //! G.backward (parameter gradients), Adam step of G   (GPU counter G_ADAM += 1)
+//! [--g-ema β] G's moving average ← its bias-corrected EMA update (optim.wgsl:ema_update),
+//!     weights and running statistics
 //! ```
 //!
 //! A conditional model (`--conditional concat`) draws the real batch's labels with it (the
@@ -90,6 +92,10 @@ mod stat {
     pub const COUNT: usize = 8;
 }
 
+/// Where G's moving average (--g-ema) is saved in a run, and its keys' prefix in the checkpoint.
+pub const EMA_FILE: &str = "generator_ema.safetensors";
+pub const EMA_PREFIX: &str = "netG_ema.";
+
 /// Images in the fixed-latent sample grid (8×8).
 pub const GRID: usize = 64;
 
@@ -153,6 +159,9 @@ pub struct Trainer {
     pub d_spec: NetSpec,
     pub g: ParamStore,
     pub d: ParamStore,
+    /// The moving average of G (--g-ema): weights and running statistics, updated after each
+    /// G step; the sample grids are drawn from it.
+    pub g_ema: Option<ParamStore>,
     pub dataset_source: String,
     pub n_images: usize,
     counters: GpuTensor,
@@ -163,7 +172,7 @@ pub struct Trainer {
     guard: GpuTensor,
     guard_staging: wgpu::Buffer,
     guard_scans: Vec<Dispatch>,
-    /// (network: 0 = G, 1 = D; region name; elements) per slot of `guard`.
+    /// (network: 0 = G, 1 = D, 2 = G's moving average; region name; elements) per slot of `guard`.
     guard_regions: Vec<(usize, &'static str, usize)>,
     program: Vec<Dispatch>,
     /// Where the generator update starts in `program`.
@@ -275,6 +284,8 @@ impl Trainer {
         }
         let g = ParamStore::new(&gpu, "netG", g_spec.params())?;
         let d = ParamStore::new(&gpu, "netD", d_spec.params())?;
+        let g_ema = cfg.g_ema.map(|_| ParamStore::weights_only(&gpu, "netG_ema", g_spec.params())).transpose()?;
+        let stores: Vec<&ParamStore> = [Some(&g), Some(&d), g_ema.as_ref()].into_iter().flatten().collect();
         let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
         let stats = GpuTensor::zeros(&gpu, &[stat::COUNT], DType::F32, "losses")?;
         let stats_staging = gpu.create_buffer(&wgpu::BufferDescriptor {
@@ -284,7 +295,7 @@ impl Trainer {
             mapped_at_creation: false,
         })?;
         let mut guard_regions = Vec::new();
-        for (net, store) in [&g, &d].into_iter().enumerate() {
+        for (net, store) in stores.iter().enumerate() {
             for (which, t) in store.regions() {
                 guard_regions.push((net, which, t.numel()));
             }
@@ -297,7 +308,7 @@ impl Trainer {
             mapped_at_creation: false,
         })?;
         let mut guard_scans = Vec::new();
-        for store in [&g, &d] {
+        for store in &stores {
             for (_, t) in store.regions() {
                 guard_scans.push(ops::finite::first_nonfinite(&gpu, t, &guard, guard_scans.len())?);
             }
@@ -316,7 +327,7 @@ impl Trainer {
         let g_net = Instance::new(&gpu, &g_spec, &g, b, Mode::Train, &counters, dropout, None, Some(&g_out_grad))?;
         // Sample grids: 8×8, or one row of 8 per class (the first 16 classes).
         let grid = if classes > 0 { (8, classes.min(16)) } else { (8, GRID / 8) };
-        let sampler = Instance::new(&gpu, &g_spec, &g, grid.0 * grid.1, Mode::Eval, &counters, dropout, None, None)?;
+        let sampler = Instance::new(&gpu, &g_spec, g_ema.as_ref().unwrap_or(&g), grid.0 * grid.1, Mode::Eval, &counters, dropout, None, None)?;
         // Where the real batch and the latents are drawn: straight into the networks' inputs,
         // or, for a conditional model, into tensors that the label is then appended to.
         let (real_x, z, sampler_z) = if classes > 0 {
@@ -430,6 +441,13 @@ impl Trainer {
         p.extend(g_net.backward_params.iter().cloned());
         p.push(tick(slot::G_ADAM)?);
         p.push(step(&g, cfg.lr_g, slot::G_ADAM)?);
+        if let (Some(ema), Some(beta)) = (&g_ema, cfg.g_ema) {
+            // After the step, with t = G's step count: weights, then running statistics.
+            p.push(ops::optim::ema_update(&gpu, beta, &g.params, &counters, slot::G_ADAM, &ema.params)?);
+            if let (Some(live), Some(avg)) = (&g.buffers, &ema.buffers) {
+                p.push(ops::optim::ema_update(&gpu, beta, live, &counters, slot::G_ADAM, avg)?);
+            }
+        }
 
         // The preview grid: batch 0 of epoch 0 (augmented as training sees it), drawn through
         // the ZERO slot so it moves no counter.
@@ -454,6 +472,7 @@ impl Trainer {
             d_spec,
             g,
             d,
+            g_ema,
             counters,
             stats,
             stats_staging,
@@ -498,6 +517,7 @@ impl Trainer {
         self.counters.write_u32(&self.gpu, &[0; slot::COUNT])?;
         let mut d = self.g.init_dispatches(&self.gpu, self.cfg.seed, &self.counters, slot::ZERO)?;
         d.extend(self.d.init_dispatches(&self.gpu, self.cfg.seed, &self.counters, slot::ZERO)?);
+        d.extend(self.ema_from_generator()?);
         d.push(self.fixed_latents()?);
         self.gpu.run("initialize", &d.iter().collect::<Vec<_>>())?;
         self.step = 0;
@@ -525,7 +545,23 @@ impl Trainer {
             ));
         }
         let fix = " (the flags --model, --nz, --ngf, --ndf, --channels and --image-size must match the saved model)";
-        checkpoint::load_into(&self.gpu, path, &file, prefix, spec, store, None, fix)
+        checkpoint::load_into(&self.gpu, path, &file, prefix, spec, store, None, fix)?;
+        if net == "generator" {
+            // The moving average starts from the generator it averages.
+            self.gpu.run("moving average", &self.ema_from_generator()?.iter().collect::<Vec<_>>())?;
+        }
+        Ok(())
+    }
+
+    /// Copies of G's weights and running statistics into its moving average (none without
+    /// --g-ema): the average of zero steps is the network itself.
+    fn ema_from_generator(&self) -> Result<Vec<Dispatch>> {
+        let Some(ema) = &self.g_ema else { return Ok(Vec::new()) };
+        let mut d = vec![ops::elementwise::copy(&self.gpu, &self.g.params, &ema.params)?];
+        if let (Some(live), Some(avg)) = (&self.g.buffers, &ema.buffers) {
+            d.push(ops::elementwise::copy(&self.gpu, live, avg)?);
+        }
+        Ok(d)
     }
 
     fn fixed_latents(&self) -> Result<Dispatch> {
@@ -570,6 +606,12 @@ impl Trainer {
         let fix = " (the run's config.json describes another model: was this checkpoint copied from another run?)";
         checkpoint::load_into(&self.gpu, path, &file, "netG.", &self.g_spec, &self.g, Some("optG"), fix)?;
         checkpoint::load_into(&self.gpu, path, &file, "netD.", &self.d_spec, &self.d, Some("optD"), fix)?;
+        if let Some(ema) = &self.g_ema {
+            if !file.tensors.keys().any(|k| k.starts_with(EMA_PREFIX)) {
+                return Err(Error::bad_file(path, format!("has no {EMA_PREFIX}* tensors, but the run's config.json asks for --g-ema (was this checkpoint copied from another run?)")));
+            }
+            checkpoint::load_into(&self.gpu, path, &file, EMA_PREFIX, &self.g_spec, ema, None, fix)?;
+        }
         let counters = match file.tensors.get("counters").map(|t| &t.values) {
             Some(checkpoint::Values::U32(c)) if c.len() == slot::COUNT => c.clone(),
             _ => return Err(Error::bad_file(path, format!("has no u32 'counters' tensor of {} values", slot::COUNT))),
@@ -618,7 +660,11 @@ impl Trainer {
         let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..24]);
         let slots: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.guard_staging, "state guard")?[..4 * self.guard_regions.len()]);
         let nonfinite = self.guard_regions.iter().zip(&slots).find_map(|(&(net, which, n), &slot)| {
-            let store = if net == 0 { &self.g } else { &self.d };
+            let store = match net {
+                0 => &self.g,
+                1 => &self.d,
+                _ => self.g_ema.as_ref().expect("a guard region of the moving average exists only with it"),
+            };
             ops::finite::decode(slot, n).map(|i| store.locate(which, i))
         });
         Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5]], nonfinite }))
@@ -659,7 +705,11 @@ impl Trainer {
         let counters = self.counters.read_u32(&self.gpu)?;
         let md = self.metadata()?;
         let (g_fwd, d_fwd) = self.bn_forwards();
-        let full = checkpoint::full_state(&self.gpu, &self.g_spec, &self.g, &self.d_spec, &self.d, &counters, (g_fwd, d_fwd), md.clone())?;
+        let mut full = checkpoint::full_state(&self.gpu, &self.g_spec, &self.g, &self.d_spec, &self.d, &counters, (g_fwd, d_fwd), md.clone())?;
+        let ema_dict = self.g_ema.as_ref().map(|ema| checkpoint::state_dict(&self.gpu, &self.g_spec, ema, g_fwd)).transpose()?;
+        for (k, t) in ema_dict.iter().flatten() {
+            full.tensors.insert(format!("{EMA_PREFIX}{k}"), t.clone());
+        }
         let path = dir.join("checkpoint.safetensors");
         full.save(&path)?;
         let mut model_md = HashMap::new();
@@ -672,6 +722,13 @@ impl Trainer {
             md.insert("net".into(), name.into());
             let f = TensorFile { tensors: checkpoint::state_dict(&self.gpu, spec, store, fwd)?, metadata: md };
             f.save(&dir.join(format!("{name}.safetensors")))?;
+        }
+        if let Some(tensors) = ema_dict {
+            // G's moving average as its own PyTorch-keyed state dict; `sample` and `eval` take it.
+            let mut md = model_md.clone();
+            md.insert("net".into(), "generator".into());
+            md.insert("average".into(), format!("exponential moving average of the generator's weights and running statistics, decay {}", self.cfg.g_ema.unwrap_or_default()));
+            TensorFile { tensors, metadata: md }.save(&dir.join(EMA_FILE))?;
         }
         self.last_checkpoint = Some(self.step);
         Ok(path)
@@ -805,7 +862,9 @@ impl Trainer {
             if save {
                 let path = self.save_checkpoints()?;
                 if let (true, Some(evaluator)) = (evaluate, self.evaluator.as_mut()) {
-                    let scores = evaluator(&dir.join("generator.safetensors"))?;
+                    // The weights the grids, `sample` and `eval` use: the moving average if any.
+                    let scored = if self.g_ema.is_some() { EMA_FILE } else { "generator.safetensors" };
+                    let scores = evaluator(&dir.join(scored))?;
                     let mut line = serde_json::Map::new();
                     line.insert("step".into(), self.step.into());
                     for (name, v) in &scores {

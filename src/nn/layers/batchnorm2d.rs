@@ -57,7 +57,7 @@ impl Module for BatchNorm2d {
             dx: io.dx().clone(),
             dy: io.output_grad.clone(),
             gamma,
-            grads: (ctx.grad("weight")?, ctx.grad("bias")?),
+            grads: ctx.grad("weight")?.zip(ctx.grad("bias")?),
             prefix: ctx.prefix.clone(),
             channels: self.channels,
         }))
@@ -73,7 +73,8 @@ struct BoundBatchNorm {
     dx: GpuTensor,
     dy: GpuTensor,
     gamma: GpuTensor,
-    grads: (GpuTensor, GpuTensor),
+    /// dγ, dβ; None in a weights-only store.
+    grads: Option<(GpuTensor, GpuTensor)>,
     prefix: String,
     channels: usize,
 }
@@ -91,7 +92,7 @@ impl Bound for BoundBatchNorm {
         // One kernel computes dx, dγ and dβ; when this network is not being updated, dγ and dβ
         // go to scratch so its gradients stay untouched.
         let (dgamma, dbeta) = if want.params {
-            self.grads.clone()
+            self.grads.clone().ok_or_else(|| Error::invalid(&self.prefix, "parameter gradients of a network whose store holds weights only (ParamStore::weights_only)"))?
         } else {
             let z = |n: &str| GpuTensor::zeros(&self.gpu, &[self.channels], DType::F32, &format!("{}.{n}.discarded", self.prefix));
             (z("dgamma")?, z("dbeta")?)

@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, GpuTensor};
-use crate::nn::module::{BindCtx, Bound, Io, Module, Want};
+use crate::nn::module::{param_grad, BindCtx, Bound, Io, Module, Want};
 use crate::nn::{Init, Kind, ParamSpec};
 use crate::ops::{self, conv2d::Conv2dSpec};
 
@@ -53,7 +53,7 @@ impl Module for Conv2d {
             dy: io.output_grad.clone(),
             weight,
             dweight: ctx.grad("weight")?,
-            dbias: if self.bias { Some(ctx.grad("bias")?) } else { None },
+            dbias: if self.bias { ctx.grad("bias")? } else { None },
         }))
     }
 }
@@ -66,7 +66,7 @@ struct BoundConv2d {
     dx: GpuTensor,
     dy: GpuTensor,
     weight: GpuTensor,
-    dweight: GpuTensor,
+    dweight: Option<GpuTensor>,
     dbias: Option<GpuTensor>,
 }
 
@@ -78,7 +78,7 @@ impl Bound for BoundConv2d {
     fn backward(&self, want: Want) -> Result<Vec<Dispatch>> {
         let mut out = Vec::new();
         if want.params {
-            out.extend(ops::conv2d::backward_weight(&self.gpu, &self.spec, &self.x, &self.dy, &self.dweight, None)?);
+            out.extend(ops::conv2d::backward_weight(&self.gpu, &self.spec, &self.x, &self.dy, param_grad(&self.dweight)?, None)?);
             if let Some(db) = &self.dbias {
                 out.push(ops::conv2d::backward_bias(&self.gpu, &self.dy, db)?);
             }

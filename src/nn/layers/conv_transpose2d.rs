@@ -2,7 +2,7 @@
 
 use crate::error::Result;
 use crate::gpu::{Dispatch, Gpu, GpuTensor};
-use crate::nn::module::{BindCtx, Bound, Io, Module, Want};
+use crate::nn::module::{param_grad, BindCtx, Bound, Io, Module, Want};
 use crate::nn::{Init, Kind, ParamSpec};
 use crate::ops::{self, conv_transpose2d::ConvT2dSpec};
 
@@ -54,7 +54,7 @@ impl Module for ConvTranspose2d {
             dy: io.output_grad.clone(),
             weight,
             dweight: ctx.grad("weight")?,
-            dbias: if self.bias { Some(ctx.grad("bias")?) } else { None },
+            dbias: if self.bias { ctx.grad("bias")? } else { None },
         }))
     }
 }
@@ -67,7 +67,7 @@ struct BoundConvT2d {
     dx: GpuTensor,
     dy: GpuTensor,
     weight: GpuTensor,
-    dweight: GpuTensor,
+    dweight: Option<GpuTensor>,
     dbias: Option<GpuTensor>,
 }
 
@@ -79,7 +79,7 @@ impl Bound for BoundConvT2d {
     fn backward(&self, want: Want) -> Result<Vec<Dispatch>> {
         let mut out = Vec::new();
         if want.params {
-            out.extend(ops::conv_transpose2d::backward_weight(&self.gpu, &self.spec, &self.x, &self.dy, &self.dweight, None)?);
+            out.extend(ops::conv_transpose2d::backward_weight(&self.gpu, &self.spec, &self.x, &self.dy, param_grad(&self.dweight)?, None)?);
             if let Some(db) = &self.dbias {
                 out.push(ops::conv_transpose2d::backward_bias(&self.gpu, &self.dy, db)?);
             }

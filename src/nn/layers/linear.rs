@@ -3,7 +3,7 @@
 use super::flat;
 use crate::error::{Error, Result};
 use crate::gpu::{Dispatch, Gpu, GpuTensor};
-use crate::nn::module::{BindCtx, Bound, Io, Module, Want};
+use crate::nn::module::{param_grad, BindCtx, Bound, Io, Module, Want};
 use crate::nn::{Init, Kind, ParamSpec};
 use crate::ops::{self, matmul::MatmulSpec};
 
@@ -54,7 +54,7 @@ impl Module for Linear {
             x,
             weight,
             dweight: ctx.grad("weight")?,
-            dbias: if self.bias { Some(ctx.grad("bias")?) } else { None },
+            dbias: if self.bias { ctx.grad("bias")? } else { None },
         }))
     }
 }
@@ -67,7 +67,7 @@ struct BoundLinear {
     dy: GpuTensor,
     dx: GpuTensor,
     weight: GpuTensor,
-    dweight: GpuTensor,
+    dweight: Option<GpuTensor>,
     dbias: Option<GpuTensor>,
 }
 
@@ -86,7 +86,7 @@ impl Bound for BoundLinear {
         if want.params {
             // dW [out, in] += dyᵀ · x
             let spec = MatmulSpec { trans_a: true, beta: 1.0, ..MatmulSpec::new(out_f, in_f, batch) };
-            out.push(ops::matmul::matmul(&self.gpu, &spec, &self.dy, &self.x, None, &self.dweight, None)?);
+            out.push(ops::matmul::matmul(&self.gpu, &spec, &self.dy, &self.x, None, param_grad(&self.dweight)?, None)?);
             if let Some(db) = &self.dbias {
                 out.push(ops::reduce::sum_channels(&self.gpu, "linear.backward_bias", &self.dy, db, true)?);
             }
