@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use shadergan::data::DatasetKind;
-use shadergan::model::{ConditionMode, ModelKind};
+use shadergan::model::{ConditionMode, DNorm, ModelKind};
 use shadergan::train::{GanLoss, Optimizer};
 
 #[derive(Parser, Debug)]
@@ -240,6 +240,18 @@ pub struct TrainArgs {
     /// use it unless given --no-ema. Saved as generator_ema.safetensors.
     #[arg(long, value_name = "DECAY")]
     pub g_ema: Option<f32>,
+    /// Spectrally normalise every weight of the discriminator (Miyato et al. 2018): one power
+    /// iteration per training forward; saved under PyTorch's `weight_orig`, `weight_u`,
+    /// `weight_v` names.
+    #[arg(long)]
+    pub spectral_norm: bool,
+    /// The discriminator's normalisation between convolutions: batchnorm (DCGAN) or none
+    /// (default: batchnorm; none with --sngan).
+    #[arg(long, value_enum)]
+    pub d_norm: Option<DNorm>,
+    /// SNGAN (Miyato et al. 2018): --loss hinge --spectral-norm --d-norm none.
+    #[arg(long)]
+    pub sngan: bool,
     /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan).
     #[arg(long)]
     pub lr: Option<f32>,

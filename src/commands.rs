@@ -12,7 +12,7 @@ use crate::cli::{AdapterArgs, BenchArgs, BnStats, Preset, SampleArgs, TrainArgs}
 use shadergan::data;
 use shadergan::fsutil::{self, RunDir};
 use shadergan::gpu::{AdapterChoice, Gpu};
-use shadergan::model::{Conditional, ModelConfig, ModelKind};
+use shadergan::model::{Conditional, DNorm, ModelConfig, ModelKind};
 use shadergan::nn::Mode;
 use shadergan::sample::{self, Generator};
 use shadergan::train::checkpoint::{HostTensor, TensorFile, Values};
@@ -110,7 +110,12 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
     } else {
         (100, if model == ModelKind::Dcgan { 64 } else { 256 })
     };
-    let wgan = args.loss == GanLoss::Wgan;
+    // --sngan: Miyato et al.'s setting — hinge loss, spectral norm, no BatchNorm in D.
+    let loss = if args.sngan { GanLoss::Hinge } else { args.loss };
+    if args.sngan && args.loss != GanLoss::Hinge && matches.value_source("loss") == Some(ValueSource::CommandLine) {
+        bail!("--sngan trains with the hinge loss; drop --loss {:?} or --sngan", args.loss);
+    }
+    let wgan = loss == GanLoss::Wgan;
     let lr = args.lr.unwrap_or(if wgan { 5e-5 } else { 2e-4 });
     if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
         bail!("--lr: learning rate {lr} must lie in (0, 1)");
@@ -143,6 +148,8 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
                 // sets them then).
                 (Some(_), None) => None,
             },
+            spectral_norm: args.spectral_norm || args.sngan,
+            d_norm: args.d_norm.unwrap_or(if args.sngan { DNorm::None } else { DNorm::BatchNorm }),
         },
         dataset: args.dataset,
         data: args.data.clone(),
@@ -151,7 +158,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         batch_size: args.batch_size.unwrap_or(if quick { 32 } else { 64 }),
         steps,
         d_steps: args.d_steps.unwrap_or(if wgan { 5 } else { 1 }),
-        loss: args.loss,
+        loss,
         optimizer: args.optimizer.unwrap_or(if wgan { Optimizer::Rmsprop } else { Optimizer::Adam }),
         clip: args.clip.or(wgan.then_some(0.01)),
         g_ema: args.g_ema,
@@ -602,7 +609,7 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
 
 /// `bench --op train-step`: one real DCGAN training iteration on synthetic data.
 pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -665,7 +672,7 @@ fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "spectral_norm", "d_norm", "sngan", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).

@@ -42,6 +42,18 @@ impl ModelKind {
     }
 }
 
+/// The normalisation between the discriminator's convolutions (--d-norm).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum DNorm {
+    /// BatchNorm2d after every convolution but the first (DCGAN).
+    #[default]
+    #[value(name = "batchnorm")]
+    BatchNorm,
+    /// None (SNGAN's discriminator; a critic with a gradient penalty).
+    None,
+}
+
 /// How a conditional model takes its class label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -78,6 +90,13 @@ pub struct ModelConfig {
     /// Class-conditional (None: unconditional, and every model saved before this existed).
     #[serde(default)]
     pub conditional: Option<Conditional>,
+    /// Spectral normalisation of every Conv2d/Linear weight of the discriminator
+    /// (--spectral-norm; Miyato et al. 2018).
+    #[serde(default)]
+    pub spectral_norm: bool,
+    /// The discriminator's normalisation layers (--d-norm).
+    #[serde(default)]
+    pub d_norm: DNorm,
 }
 
 /// Image sizes the DCGAN can produce: 4·2^k, k ≥ 2.
@@ -109,12 +128,23 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("--dropout", format!("{} must lie in [0, 1)", self.dropout));
         }
+        if self.spectral_norm && self.model == ModelKind::Mlp && self.dropout > 0.0 {
+            return bad(
+                "--spectral-norm",
+                format!("the MLP discriminator's dropout scales activations by 1/(1 − p) = {:.2} in training, which undoes the Lipschitz bound spectral norm gives; use --model dcgan, or --dropout 0", 1.0 / (1.0 - self.dropout)),
+            );
+        }
         if let Some(c) = self.conditional
             && !(1..=MAX_CLASSES).contains(&c.classes)
         {
             return bad("--conditional", format!("{} classes is outside 1..={MAX_CLASSES}", c.classes));
         }
         Ok(())
+    }
+
+    /// A discriminator layer with a weight, spectrally normalised with --spectral-norm.
+    fn weighted(&self, layer: Layer) -> Layer {
+        if self.spectral_norm { Layer::SpectralNorm(Box::new(layer)) } else { layer }
     }
 
     /// Classes of a conditional model (0 when unconditional).
@@ -202,11 +232,15 @@ impl ModelConfig {
         let layers = match self.model {
             ModelKind::Dcgan => {
                 let top = 1 << (self.doublings() - 1);
-                let conv = |c_in, c_out, stride, padding| Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: false };
+                let conv = |c_in, c_out, stride, padding| self.weighted(Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: false });
                 let mut l = vec![conv(self.channels + self.classes(), self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
                 let mut m = 1;
                 while m < top {
-                    l.extend([conv(self.ndf * m, self.ndf * m * 2, 2, 1), Layer::BatchNorm2d { channels: self.ndf * m * 2 }, Layer::LeakyRelu(0.2)]);
+                    l.push(conv(self.ndf * m, self.ndf * m * 2, 2, 1));
+                    if self.d_norm == DNorm::BatchNorm {
+                        l.push(Layer::BatchNorm2d { channels: self.ndf * m * 2 });
+                    }
+                    l.push(Layer::LeakyRelu(0.2));
                     m *= 2;
                 }
                 l.push(conv(self.ndf * top, 1, 1, 0));
@@ -215,7 +249,7 @@ impl ModelConfig {
             ModelKind::Mlp => {
                 let h = self.ndf;
                 let inp = self.channels * self.image_size * self.image_size + self.classes();
-                let lin = |i, o| Layer::Linear { in_features: i, out_features: o, bias: true };
+                let lin = |i, o| self.weighted(Layer::Linear { in_features: i, out_features: o, bias: true });
                 let mut l = vec![Layer::Flatten];
                 for (i, o) in [(inp, 4 * h), (4 * h, 2 * h), (2 * h, h)] {
                     l.extend([lin(i, o), Layer::LeakyRelu(0.2), Layer::Dropout(self.dropout)]);

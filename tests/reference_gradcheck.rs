@@ -221,3 +221,35 @@ fn philox_matches_random123_known_answers() {
         assert_eq!(got, want, "philox4x32_10({ctr:08x?}, {key:08x?})");
     }
 }
+
+/// W/σ(W) with σ = uᵀWv and u, v held constant (PyTorch's spectral_norm computes them under
+/// no_grad): ragged matrices, a single row and a single column; u and v from one power
+/// iteration, as in training.
+#[test]
+fn spectral_norm_backward_matches_finite_differences() {
+    let mut rng = seeded("spectral_norm");
+    for (rows, cols) in [(1, 1), (1, 7), (5, 1), (3, 17), (8, 5)] {
+        let w = randn(&mut rng, rows * cols);
+        let u0 = randn(&mut rng, rows);
+        let (u, v, sigma) = cpu::spectral_norm::power_iteration(&w, rows, cols, &u0, 1e-12);
+        // One power iteration gives σ = uᵀWv with the new u, v: the identity the backward
+        // differentiates.
+        assert!((sigma - cpu::spectral_norm::sigma(&w, rows, cols, &u, &v)).abs() < 1e-12 * sigma.abs().max(1.0));
+        let r = randn(&mut rng, rows * cols);
+        let analytic = cpu::spectral_norm::backward(&w, &r, &u, &v, sigma);
+        gradcheck(&format!("spectral_norm {rows}x{cols} dW"), &w, &analytic, |w| {
+            let s = cpu::spectral_norm::sigma(w, rows, cols, &u, &v);
+            w.iter().zip(&r).map(|(x, g)| g * x / s).sum()
+        });
+    }
+    // Repeated power iterations converge to the largest singular value: for a diagonal
+    // matrix diag(3, 2, 1) that is 3.
+    let w = [3.0, 0.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 1.0];
+    let mut u = vec![1.0, 1.0, 1.0];
+    let mut sigma = 0.0;
+    for _ in 0..60 {
+        let (u1, _, s) = cpu::spectral_norm::power_iteration(&w, 3, 3, &u, 1e-12);
+        (u, sigma) = (u1, s);
+    }
+    assert!((sigma - 3.0).abs() < 1e-9, "σ of diag(3, 2, 1) converged to {sigma}");
+}

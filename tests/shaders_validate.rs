@@ -155,6 +155,8 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),
         (&sh::OPTIM, "RmspropParams", size_of::<ops::optim::RmspropParams>()),
         (&sh::OPTIM, "EmaParams", size_of::<ops::optim::EmaParams>()),
+        (&sh::SPECTRAL_NORM, "SnParams", size_of::<ops::spectral_norm::SnParams>()),
+        (&sh::SPECTRAL_NORM, "ElemParams", size_of::<ops::spectral_norm::ElemParams>()),
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),

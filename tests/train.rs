@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use shadergan::data::{self, DatasetKind};
 use shadergan::gpu::{AdapterChoice, Gpu};
-use shadergan::model::{ConditionMode, Conditional, ModelConfig, ModelKind};
+use shadergan::model::{ConditionMode, Conditional, DNorm, ModelConfig, ModelKind};
 use shadergan::train::checkpoint::{TensorFile, Values};
 use shadergan::train::{AugmentConfig, Event, GanLoss, Record, TrainConfig, Trainer};
 
@@ -26,7 +26,7 @@ fn tmp(name: &str) -> PathBuf {
 /// A DCGAN small enough to take milliseconds per step: 16×16×3, widths 8, batch 8.
 fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None },
+        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,
@@ -340,7 +340,7 @@ fn pytorch_dcgan64() -> (Vec<(&'static str, Vec<usize>)>, Vec<(&'static str, Vec
 
 #[test]
 fn state_dicts_have_exactly_pytorchs_keys_and_shapes() {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3, conditional: None };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm };
     let (want_g, want_d) = pytorch_dcgan64();
     for (spec, want) in [(m.generator().unwrap(), want_g), (m.discriminator().unwrap(), want_d)] {
         let mut got: Vec<(String, Vec<usize>)> = spec.params().into_iter().map(|p| (p.name, p.shape)).collect();

@@ -39,6 +39,7 @@ shader!(FINITE, false, "finite.wgsl");
 shader!(DISTANCE, false, "distance.wgsl");
 shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
+shader!(SPECTRAL_NORM, false, "spectral_norm.wgsl");
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
@@ -77,6 +78,7 @@ pub static ALL: &[&Shader] = &[
     &DISTANCE,
     &LOSS,
     &OPTIM,
+    &SPECTRAL_NORM,
     &RANDOM,
     &DATA,
     &LABELS,

@@ -42,6 +42,10 @@ pub enum Layer {
     Flatten,
     /// [B, n] → [B, shape...] (PyTorch `nn.Unflatten(1, shape)`): a view, no dispatch.
     Unflatten(Vec<usize>),
+    /// A Conv2d or Linear whose weight is spectrally normalised (PyTorch
+    /// `torch.nn.utils.spectral_norm(layer)`): `weight_orig`, `weight_u`, `weight_v` instead
+    /// of `weight`.
+    SpectralNorm(Box<Layer>),
 }
 
 impl Layer {
@@ -223,7 +227,7 @@ impl Instance {
         let mut forward = Vec::new();
         let mut bound = Vec::with_capacity(n);
         for (i, m) in modules.iter().enumerate() {
-            let ctx = BindCtx { gpu, store, mode, counters, dropout, net: &spec.name, tag: &tag, prefix: format!("main.{i}") };
+            let ctx = BindCtx { gpu, store, mode, counters, dropout, net: &spec.name, tag: &tag, prefix: format!("main.{i}"), weight: None };
             let io = Io { inputs: &acts[i..=i], output: &acts[i + 1], input_grads: &grads[i..=i], output_grad: &grads[i + 1] };
             let b = m.bind(&ctx, &io)?;
             forward.extend(b.forward());

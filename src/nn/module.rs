@@ -27,16 +27,25 @@ pub struct BindCtx<'a> {
     pub net: &'a str,
     pub tag: &'a str,
     pub prefix: String,
+    /// The tensor (and its gradient) that stands in for `<prefix>.weight`: spectral
+    /// normalisation binds the layer it wraps to W/σ instead of the stored weight.
+    pub weight: Option<(GpuTensor, Option<GpuTensor>)>,
 }
 
 impl BindCtx<'_> {
     /// The tensor `<prefix>.<name>` of the store (weights, or a running statistic).
     pub fn param(&self, name: &str) -> Result<GpuTensor> {
+        if let (Some((w, _)), "weight") = (&self.weight, name) {
+            return Ok(w.clone());
+        }
         self.store.param(&format!("{}.{name}", self.prefix))
     }
 
     /// The gradient of `<prefix>.<name>`; None in a store that holds weights only.
     pub fn grad(&self, name: &str) -> Result<Option<GpuTensor>> {
+        if let (Some((_, g)), "weight") = (&self.weight, name) {
+            return Ok(g.clone());
+        }
         if !self.store.has_gradients() {
             return Ok(None);
         }

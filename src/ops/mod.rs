@@ -18,6 +18,7 @@ pub mod matmul;
 pub mod optim;
 pub mod random;
 pub mod reduce;
+pub mod spectral_norm;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuTensor;

@@ -19,6 +19,7 @@ pub mod net;
 pub mod optim;
 pub mod random;
 pub mod reduce;
+pub mod spectral_norm;
 
 /// A dense row-major f64 tensor.
 #[derive(Clone, Debug, PartialEq)]

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{activation, batchnorm, conv2d, conv_transpose2d, matmul, reduce, Tensor};
+use super::{activation, batchnorm, conv2d, conv_transpose2d, matmul, reduce, spectral_norm, Tensor};
 use crate::nn::{Layer, NetSpec};
 
 /// Parameters and buffers by state-dict name.
@@ -17,40 +17,55 @@ pub type Masks = HashMap<usize, Vec<f64>>;
 pub fn forward(spec: &NetSpec, p: &Params, input: &Tensor, masks: &Masks) -> Vec<Tensor> {
     let mut acts = vec![input.clone()];
     for (i, layer) in spec.layers.iter().enumerate() {
-        let x = acts.last().expect("input");
-        let w = |n: &str| &p[&format!("main.{i}.{n}")];
-        let wt = |n: &str, shape: &[usize]| Tensor::new(shape, w(n).clone());
-        let b = x.shape[0];
-        let y = match layer {
-            Layer::Linear { in_features, out_features, bias } => {
-                let y = matmul::matmul(&x.data, w("weight"), None, bias.then(|| w("bias").as_slice()), (b, *out_features, *in_features), (false, true), 1.0, 0.0);
-                Tensor::new(&[b, *out_features], y)
-            }
-            Layer::Conv2d { c_in, c_out, kernel, stride, padding, bias } => {
-                conv2d::forward(x, &wt("weight", &[*c_out, *c_in, *kernel, *kernel]), bias.then(|| w("bias").as_slice()), *stride, *padding)
-            }
-            Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, bias } => conv_transpose2d::forward(
-                x,
-                &wt("weight", &[*c_in, *c_out, *kernel, *kernel]),
-                bias.then(|| w("bias").as_slice()),
-                *stride,
-                *padding,
-                *output_padding,
-            ),
-            Layer::BatchNorm2d { .. } => {
-                batchnorm::forward_train(x, w("weight"), w("bias"), w("running_mean"), w("running_var"), 1e-5, 0.1).y
-            }
-            Layer::Relu => Tensor::new(&x.shape, activation::forward(activation::Act::Relu, &x.data)),
-            Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::forward(activation::Act::LeakyRelu(*s as f64), &x.data)),
-            Layer::Tanh => Tensor::new(&x.shape, activation::forward(activation::Act::Tanh, &x.data)),
-            Layer::Sigmoid => Tensor::new(&x.shape, activation::forward(activation::Act::Sigmoid, &x.data)),
-            Layer::Dropout(_) => Tensor::new(&x.shape, x.data.iter().zip(&masks[&i]).map(|(a, m)| a * m).collect()),
-            Layer::Flatten => Tensor::new(&[b, x.numel() / b], x.data.clone()),
-            Layer::Unflatten(s) => Tensor::new(&[vec![b], s.clone()].concat(), x.data.clone()),
-        };
+        let y = layer_forward(layer, i, p, acts.last().expect("input"), masks);
         acts.push(y);
     }
     acts
+}
+
+/// Spectral normalisation of layer `i` in a training forward: one power iteration from the
+/// stored `weight_u`, giving (u, v, σ) and the parameters with `weight` = W/σ that the wrapped
+/// layer computes with.
+pub fn spectral_norm_state(p: &Params, i: usize) -> ((Vec<f64>, Vec<f64>, f64), Params) {
+    let key = |n: &str| format!("main.{i}.{n}");
+    let w = &p[&key("weight_orig")];
+    let rows = p[&key("weight_u")].len();
+    let state = spectral_norm::power_iteration(w, rows, w.len() / rows, &p[&key("weight_u")], crate::ops::spectral_norm::EPS as f64);
+    let mut with_weight = p.clone();
+    with_weight.insert(key("weight"), w.iter().map(|x| x / state.2).collect());
+    (state, with_weight)
+}
+
+fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, masks: &Masks) -> Tensor {
+    let w = |n: &str| &p[&format!("main.{i}.{n}")];
+    let wt = |n: &str, shape: &[usize]| Tensor::new(shape, w(n).clone());
+    let b = x.shape[0];
+    match layer {
+        Layer::Linear { in_features, out_features, bias } => {
+            let y = matmul::matmul(&x.data, w("weight"), None, bias.then(|| w("bias").as_slice()), (b, *out_features, *in_features), (false, true), 1.0, 0.0);
+            Tensor::new(&[b, *out_features], y)
+        }
+        Layer::Conv2d { c_in, c_out, kernel, stride, padding, bias } => {
+            conv2d::forward(x, &wt("weight", &[*c_out, *c_in, *kernel, *kernel]), bias.then(|| w("bias").as_slice()), *stride, *padding)
+        }
+        Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, bias } => conv_transpose2d::forward(
+            x,
+            &wt("weight", &[*c_in, *c_out, *kernel, *kernel]),
+            bias.then(|| w("bias").as_slice()),
+            *stride,
+            *padding,
+            *output_padding,
+        ),
+        Layer::BatchNorm2d { .. } => batchnorm::forward_train(x, w("weight"), w("bias"), w("running_mean"), w("running_var"), 1e-5, 0.1).y,
+        Layer::Relu => Tensor::new(&x.shape, activation::forward(activation::Act::Relu, &x.data)),
+        Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::forward(activation::Act::LeakyRelu(*s as f64), &x.data)),
+        Layer::Tanh => Tensor::new(&x.shape, activation::forward(activation::Act::Tanh, &x.data)),
+        Layer::Sigmoid => Tensor::new(&x.shape, activation::forward(activation::Act::Sigmoid, &x.data)),
+        Layer::Dropout(_) => Tensor::new(&x.shape, x.data.iter().zip(&masks[&i]).map(|(a, m)| a * m).collect()),
+        Layer::Flatten => Tensor::new(&[b, x.numel() / b], x.data.clone()),
+        Layer::Unflatten(s) => Tensor::new(&[vec![b], s.clone()].concat(), x.data.clone()),
+        Layer::SpectralNorm(inner) => layer_forward(inner, i, &spectral_norm_state(p, i).1, x, masks),
+    }
 }
 
 /// Gradients of L with ∂L/∂output = `dy`: (parameter gradients by name, ∂L/∂input).
@@ -58,52 +73,63 @@ pub fn backward(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, masks:
     let mut grads = Params::new();
     let mut g = dy.clone();
     for (i, layer) in spec.layers.iter().enumerate().rev() {
-        let (x, y) = (&acts[i], &acts[i + 1]);
-        let w = |n: &str| &p[&format!("main.{i}.{n}")];
-        let wt = |n: &str, shape: &[usize]| Tensor::new(shape, w(n).clone());
-        let name = |n: &str| format!("main.{i}.{n}");
-        let b = x.shape[0];
-        g = match layer {
-            Layer::Linear { in_features, out_features, bias } => {
-                // y = x·Wᵀ: as C = A·B with A = x, B = Wᵀ: dA = dC·B ᵀ= dC·W, dB = Aᵀ·dC = (dW)ᵀ.
-                let wt_t: Vec<f64> = (0..*in_features).flat_map(|k| (0..*out_features).map(move |o| (o, k))).map(|(o, k)| w("weight")[o * in_features + k]).collect();
-                let (dx, dbt, dbias) = matmul::matmul_backward(&x.data, &wt_t, &g.data, (b, *out_features, *in_features));
-                let dw: Vec<f64> = (0..*out_features).flat_map(|o| (0..*in_features).map(move |k| (o, k))).map(|(o, k)| dbt[k * out_features + o]).collect();
-                grads.insert(name("weight"), dw);
-                if *bias {
-                    grads.insert(name("bias"), dbias);
-                }
-                Tensor::new(&x.shape, dx)
-            }
-            Layer::Conv2d { c_in, c_out, kernel, stride, padding, bias } => {
-                let ws = [*c_out, *c_in, *kernel, *kernel];
-                grads.insert(name("weight"), conv2d::backward_weight(x, &g, &ws, *stride, *padding).data);
-                if *bias {
-                    grads.insert(name("bias"), reduce::sum_channels(&g));
-                }
-                conv2d::backward_input(&g, &wt("weight", &ws), &x.shape, *stride, *padding)
-            }
-            Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, bias, .. } => {
-                let ws = [*c_in, *c_out, *kernel, *kernel];
-                grads.insert(name("weight"), conv_transpose2d::backward_weight(x, &g, &ws, *stride, *padding).data);
-                if *bias {
-                    grads.insert(name("bias"), reduce::sum_channels(&g));
-                }
-                conv_transpose2d::backward_input(&g, &wt("weight", &ws), &x.shape, *stride, *padding)
-            }
-            Layer::BatchNorm2d { .. } => {
-                let (dx, dgamma, dbeta) = batchnorm::backward(x, &g, w("weight"), 1e-5);
-                grads.insert(name("weight"), dgamma);
-                grads.insert(name("bias"), dbeta);
-                dx
-            }
-            Layer::Relu => Tensor::new(&x.shape, activation::backward(activation::Act::Relu, &x.data, &g.data)),
-            Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::backward(activation::Act::LeakyRelu(*s as f64), &x.data, &g.data)),
-            Layer::Tanh => Tensor::new(&x.shape, g.data.iter().zip(&y.data).map(|(d, t)| d * (1.0 - t * t)).collect()),
-            Layer::Sigmoid => Tensor::new(&x.shape, g.data.iter().zip(&y.data).map(|(d, s)| d * s * (1.0 - s)).collect()),
-            Layer::Dropout(_) => Tensor::new(&x.shape, g.data.iter().zip(&masks[&i]).map(|(d, m)| d * m).collect()),
-            Layer::Flatten | Layer::Unflatten(_) => Tensor::new(&x.shape, g.data.clone()),
-        };
+        g = layer_backward(layer, i, p, (&acts[i], &acts[i + 1]), &g, masks, &mut grads);
     }
     (grads, g)
+}
+
+fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), g: &Tensor, masks: &Masks, grads: &mut Params) -> Tensor {
+    let w = |n: &str| &p[&format!("main.{i}.{n}")];
+    let wt = |n: &str, shape: &[usize]| Tensor::new(shape, w(n).clone());
+    let name = |n: &str| format!("main.{i}.{n}");
+    let b = x.shape[0];
+    match layer {
+        Layer::Linear { in_features, out_features, bias } => {
+            // y = x·Wᵀ: as C = A·B with A = x, B = Wᵀ: dA = dC·B ᵀ= dC·W, dB = Aᵀ·dC = (dW)ᵀ.
+            let wt_t: Vec<f64> = (0..*in_features).flat_map(|k| (0..*out_features).map(move |o| (o, k))).map(|(o, k)| w("weight")[o * in_features + k]).collect();
+            let (dx, dbt, dbias) = matmul::matmul_backward(&x.data, &wt_t, &g.data, (b, *out_features, *in_features));
+            let dw: Vec<f64> = (0..*out_features).flat_map(|o| (0..*in_features).map(move |k| (o, k))).map(|(o, k)| dbt[k * out_features + o]).collect();
+            grads.insert(name("weight"), dw);
+            if *bias {
+                grads.insert(name("bias"), dbias);
+            }
+            Tensor::new(&x.shape, dx)
+        }
+        Layer::Conv2d { c_in, c_out, kernel, stride, padding, bias } => {
+            let ws = [*c_out, *c_in, *kernel, *kernel];
+            grads.insert(name("weight"), conv2d::backward_weight(x, g, &ws, *stride, *padding).data);
+            if *bias {
+                grads.insert(name("bias"), reduce::sum_channels(g));
+            }
+            conv2d::backward_input(g, &wt("weight", &ws), &x.shape, *stride, *padding)
+        }
+        Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, bias, .. } => {
+            let ws = [*c_in, *c_out, *kernel, *kernel];
+            grads.insert(name("weight"), conv_transpose2d::backward_weight(x, g, &ws, *stride, *padding).data);
+            if *bias {
+                grads.insert(name("bias"), reduce::sum_channels(g));
+            }
+            conv_transpose2d::backward_input(g, &wt("weight", &ws), &x.shape, *stride, *padding)
+        }
+        Layer::BatchNorm2d { .. } => {
+            let (dx, dgamma, dbeta) = batchnorm::backward(x, g, w("weight"), 1e-5);
+            grads.insert(name("weight"), dgamma);
+            grads.insert(name("bias"), dbeta);
+            dx
+        }
+        Layer::Relu => Tensor::new(&x.shape, activation::backward(activation::Act::Relu, &x.data, &g.data)),
+        Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::backward(activation::Act::LeakyRelu(*s as f64), &x.data, &g.data)),
+        Layer::Tanh => Tensor::new(&x.shape, g.data.iter().zip(&y.data).map(|(d, t)| d * (1.0 - t * t)).collect()),
+        Layer::Sigmoid => Tensor::new(&x.shape, g.data.iter().zip(&y.data).map(|(d, s)| d * s * (1.0 - s)).collect()),
+        Layer::Dropout(_) => Tensor::new(&x.shape, g.data.iter().zip(&masks[&i]).map(|(d, m)| d * m).collect()),
+        Layer::Flatten | Layer::Unflatten(_) => Tensor::new(&x.shape, g.data.clone()),
+        Layer::SpectralNorm(inner) => {
+            // The wrapped layer on W/σ, then its weight gradient through W/σ (u, v constant).
+            let ((u, v, sigma), with_weight) = spectral_norm_state(p, i);
+            let dx = layer_backward(inner, i, &with_weight, (x, y), g, masks, grads);
+            let dw_sn = grads.remove(&name("weight")).expect("the wrapped layer has a weight");
+            grads.insert(name("weight_orig"), spectral_norm::backward(w("weight_orig"), &dw_sn, &u, &v, sigma));
+            dx
+        }
+    }
 }

@@ -7,13 +7,24 @@ use super::*;
 /// parameter gradient (+= into zeroed gradients), and the input gradient of the
 /// pass-through backward, which must leave the parameter gradients untouched.
 pub(super) fn network_cases() -> Vec<Case> {
-    use crate::model::{ModelConfig, ModelKind};
+    use crate::model::{DNorm, ModelConfig, ModelKind};
     let mut v = Vec::new();
     let configs = [
-        ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None }),
-        ("dcgan 32x32x1", ModelConfig { model: ModelKind::Dcgan, image_size: 32, channels: 1, nz: 10, ngf: 4, ndf: 4, dropout: 0.3, conditional: None }),
-        ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3, conditional: None }),
+        ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
+        ("dcgan 32x32x1", ModelConfig { model: ModelKind::Dcgan, image_size: 32, channels: 1, nz: 10, ngf: 4, ndf: 4, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
+        ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
     ];
+    // Spectrally normalised discriminators (the generator is the same as above): without and
+    // with BatchNorm, and the MLP's Linear layers (no dropout: SN refuses it).
+    let sn = |c: &ModelConfig, d_norm: DNorm, dropout: f32| ModelConfig { spectral_norm: true, d_norm, dropout, ..c.clone() };
+    let sn_configs = [
+        ("dcgan 16x16x3 sn", sn(&configs[0].1, DNorm::None, 0.3)),
+        ("dcgan 32x32x1 sn+bn", sn(&configs[1].1, DNorm::BatchNorm, 0.3)),
+        ("mlp 8x8x1 sn", sn(&configs[2].1, DNorm::BatchNorm, 0.0)),
+    ];
+    for (name, cfg) in sn_configs {
+        v.push(Case::new("network", format!("network {name} discriminator"), move |gpu, rng| network_case(gpu, rng, &cfg.discriminator()?, &format!("{name} discriminator"))));
+    }
     for (name, cfg) in configs {
         for generator in [true, false] {
             let cfg = cfg.clone();
@@ -75,6 +86,14 @@ fn network_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, label: &str
     net.output().poison(gpu)?;
     gpu.run("net forward", &net.forward.iter().collect::<Vec<_>>())?;
     rows.push(Row::compare("network", "forward", label, "nn", &net.output().read_f32(gpu)?, &acts.last().expect("output").data, bound));
+    // Spectral norm's power iteration updated u and v in the store (its buffers).
+    for (i, l) in spec.layers.iter().enumerate() {
+        if let Layer::SpectralNorm(_) = l {
+            let ((u, v, _), _) = cpu::net::spectral_norm_state(&params, i);
+            rows.push(Row::compare("network", &format!("main.{i}.weight_u"), label, "nn", &store.param(&format!("main.{i}.weight_u"))?.read_f32(gpu)?, &u, bound));
+            rows.push(Row::compare("network", &format!("main.{i}.weight_v"), label, "nn", &store.param(&format!("main.{i}.weight_v"))?.read_f32(gpu)?, &v, bound));
+        }
+    }
     gpu.run("net backward", &net.backward_params.iter().collect::<Vec<_>>())?;
     for p in store.specs.iter().filter(|p| p.kind == crate::nn::Kind::Trainable) {
         let got = store.grad(&p.name)?.read_f32(gpu)?;

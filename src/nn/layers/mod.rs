@@ -7,6 +7,7 @@ mod conv2d;
 mod conv_transpose2d;
 mod dropout;
 mod linear;
+mod spectral_norm;
 mod view;
 
 pub use activation::ActivationLayer;
@@ -15,6 +16,7 @@ pub use conv2d::Conv2d;
 pub use conv_transpose2d::ConvTranspose2d;
 pub use dropout::Dropout;
 pub use linear::Linear;
+pub use spectral_norm::SpectralNorm;
 pub use view::{Flatten, Unflatten};
 
 use super::module::Module;
@@ -37,6 +39,7 @@ pub fn module_of(layer: &Layer) -> Box<dyn Module> {
         &Layer::Dropout(p) => Box::new(Dropout { p }),
         Layer::Flatten => Box::new(Flatten),
         Layer::Unflatten(s) => Box::new(Unflatten(s.clone())),
+        Layer::SpectralNorm(inner) => Box::new(SpectralNorm { inner: module_of(inner) }),
     }
 }
 
