@@ -378,7 +378,15 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         c.lr_d,
         c.lr_g,
         c.d_steps,
-        c.clip.map(|v| format!(", clip ±{v}")).unwrap_or_default(),
+        [
+            c.clip.map(|v| format!(", clip ±{v}")),
+            c.model.spectral_norm.then(|| ", spectral norm in D".to_string()),
+            (c.model.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
+            c.g_ema.map(|b| format!(", G moving average {b}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<String>(),
         c.seed
     );
     eprintln!("run directory: {} ({} dispatches per step, one submit)", c.out.display(), trainer.dispatches_per_step());

@@ -476,3 +476,39 @@ fn the_generator_moving_average_follows_its_recursion_and_leaves_training_untouc
     let err = t.restore(&b.join("checkpoint.safetensors")).unwrap_err().to_string();
     assert!(err.contains("netG_ema") && err.contains("--g-ema"), "{err}");
 }
+
+/// SNGAN's setting (hinge loss, spectral norm, no BatchNorm in D) trains; D's state dict has
+/// PyTorch's spectral_norm names; u and v move with every training forward of D (three per
+/// iteration) and resume is exact, u and v included.
+#[test]
+fn spectral_norm_trains_saves_pytorch_names_and_resumes_exactly() {
+    let (a, b) = (tmp("sn"), tmp("sn-resumed"));
+    let mut cfg = TrainConfig { loss: GanLoss::Hinge, checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
+    cfg.model.spectral_norm = true;
+    cfg.model.d_norm = DNorm::None;
+    let (t, records) = train(cfg.clone(), false);
+    assert!(records.iter().all(|r| r.finite()), "{records:?}");
+    let sd = tensors(&a.join("discriminator.safetensors"));
+    let keys: Vec<&String> = sd.keys().collect();
+    assert!(keys.iter().all(|k| !k.ends_with(".weight") && !k.contains("running_")), "D has no plain weight and no BatchNorm: {keys:?}");
+    for i in [0, 2, 4] {
+        for n in ["weight_orig", "weight_u", "weight_v"] {
+            assert!(sd.contains_key(&format!("main.{i}.{n}")), "main.{i}.{n} missing from {keys:?}");
+        }
+    }
+    // After training, u and v are unit vectors (the power iteration normalises them).
+    for k in keys.iter().filter(|k| k.ends_with("weight_u") || k.ends_with("weight_v")) {
+        let Values::F32(v) = &sd[*k] else { panic!("{k} is not f32") };
+        let norm = v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-5, "{k}: ‖·‖ = {norm}");
+    }
+    // D's output scale is bounded: σ(W/σ) = 1 per layer; the hinge loss stays near its
+    // starting value for a few steps rather than blowing up.
+    assert!(records.iter().all(|r| r.loss_d < 4.0), "{records:?}");
+    drop(t);
+    train(TrainConfig { out: b.clone(), steps: 4, ..cfg.clone() }, false);
+    train(TrainConfig { out: b.clone(), steps: 6, ..cfg }, true);
+    for f in ["checkpoint.safetensors", "discriminator.safetensors", "generator.safetensors"] {
+        assert_eq!(tensors(&a.join(f)), tensors(&b.join(f)), "{f} differs between 6 steps and 4 + resume + 2");
+    }
+}

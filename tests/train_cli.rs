@@ -138,6 +138,8 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--holdout", "0.2"], &["--holdout", "classifier setting"]);
     assert_error(&["train", "--out", o, "--steps", "0"], &["--steps"]);
     assert_error(&["train", "--out", o, "--g-ema", "1"], &["--g-ema", "(0, 1)"]);
+    assert_error(&["train", "--out", o, "--model", "mlp", "--spectral-norm"], &["--spectral-norm", "dropout", "--dropout 0"]);
+    assert_error(&["train", "--out", o, "--sngan", "--loss", "wgan"], &["--sngan", "hinge"]);
     assert_error(&["train", "--out", o, "--g-ema=-0.5"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "classifier", "--dataset", "synthetic", "--g-ema", "0.999"], &["--g-ema"]);
     assert_error(&["train", "--out", o, "--channels", "2"], &["--channels"]);
