@@ -93,6 +93,12 @@ pub struct BenchArgs {
     /// train-step: also print the GPU time of each kernel of one iteration.
     #[arg(long)]
     pub profile: bool,
+    /// train-step: spectral normalisation in D (as train --spectral-norm).
+    #[arg(long)]
+    pub spectral_norm: bool,
+    /// train-step: keep G's moving average (as train --g-ema).
+    #[arg(long, value_name = "DECAY")]
+    pub g_ema: Option<f32>,
     /// Square sizes n (C[n,n] = A[n,n]·B[n,n]), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "256,1024,2048")]
     pub sizes: Vec<usize>,

@@ -617,7 +617,7 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
 
 /// `bench --op train-step`: one real DCGAN training iteration on synthetic data.
 pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: args.spectral_norm, d_norm: DNorm::BatchNorm };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -630,7 +630,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         loss: GanLoss::Ns,
         optimizer: Optimizer::Adam,
         clip: None,
-        g_ema: None,
+        g_ema: args.g_ema,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -654,8 +654,16 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
     let r = shadergan::bench::bench_train_step(&trainer, &protocol, args.profile)?;
     let med = r.timing.median_ms();
     println!(
-        "DCGAN {}x{}x{} ngf=ndf={} nz={} batch {}: median {:.1} ms/step (min {:.1}, {} samples, {} timer), {:.1} img/s, {} dispatches in one pass, {} buffers created after the first step",
-        m.channels, m.image_size, m.image_size, m.ngf, m.nz, args.batch, med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created
+        "DCGAN {}x{}x{} ngf=ndf={} nz={} batch {}{}{}: median {:.1} ms/step (min {:.1}, {} samples, {} timer), {:.1} img/s, {} dispatches in one pass, {} buffers created after the first step",
+        m.channels,
+        m.image_size,
+        m.image_size,
+        m.ngf,
+        m.nz,
+        args.batch,
+        if args.spectral_norm { ", spectral norm in D" } else { "" },
+        args.g_ema.map(|b| format!(", G moving average {b}")).unwrap_or_default(),
+        med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created
     );
     if args.profile {
         let total: f64 = r.profile.iter().map(|p| p.1).sum();
