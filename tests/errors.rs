@@ -149,3 +149,19 @@ fn reductions_are_bit_identical_on_rerun() {
     assert!(a.iter().zip(&b).all(|(p, q)| p.to_bits() == q.to_bits()), "weight gradient differs between runs");
 }
 
+
+#[test]
+fn a_penalty_through_a_layer_without_a_double_backward_is_refused_naming_it() {
+    use shadergan::model::{DNorm, ModelConfig, ModelKind};
+    use shadergan::nn::{DropoutRng, Instance, ParamStore};
+    let cfg = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 1, nz: 4, ngf: 4, ndf: 4, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm };
+    let spec = cfg.discriminator().unwrap();
+    let store = ParamStore::new(gpu(), "netD", spec.params()).unwrap();
+    let counters = zeros(&[2]);
+    let err = Instance::new_second_order(gpu(), &spec, &store, 2, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None).err().expect("BatchNorm has no double backward").to_string();
+    assert!(err.contains("main.3 BatchNorm2d") && err.contains("backward of its backward"), "{err}");
+    // Without BatchNorm the same critic builds.
+    let spec = ModelConfig { d_norm: DNorm::None, ..cfg }.discriminator().unwrap();
+    let store = ParamStore::new(gpu(), "netD", spec.params()).unwrap();
+    assert!(Instance::new_second_order(gpu(), &spec, &store, 2, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None).is_ok());
+}

@@ -70,6 +70,11 @@ fn spectral_norm() {
 }
 
 #[test]
+fn penalty() {
+    check_op("penalty");
+}
+
+#[test]
 fn labels() {
     check_op("labels");
 }
@@ -126,7 +131,7 @@ fn network() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
+    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }

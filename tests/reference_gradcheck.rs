@@ -253,3 +253,97 @@ fn spectral_norm_backward_matches_finite_differences() {
     }
     assert!((sigma - 3.0).abs() < 1e-9, "σ of diag(3, 2, 1) converged to {sigma}");
 }
+
+/// Small critics for the penalty checks: the DCGAN discriminator without normalisation
+/// (conv + LeakyReLU), an MLP critic (Linear with bias + LeakyReLU, a Flatten), and one
+/// through a transposed convolution and ReLU.
+fn critics() -> Vec<shadergan::nn::NetSpec> {
+    use shadergan::model::{DNorm, ModelConfig, ModelKind};
+    use shadergan::nn::{Init, Layer, NetSpec};
+    let dcgan = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 1, nz: 4, ngf: 2, ndf: 2, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::None };
+    let init = Init::Normal { mean: 0.0, std: 0.02 };
+    let mlp = NetSpec {
+        name: "critic".into(),
+        input: vec![1, 3, 3],
+        layers: vec![
+            Layer::Flatten,
+            Layer::Linear { in_features: 9, out_features: 5, bias: true },
+            Layer::LeakyRelu(0.2),
+            Layer::Linear { in_features: 5, out_features: 1, bias: true },
+        ],
+        conv_init: init,
+    };
+    let convt = NetSpec {
+        name: "critic".into(),
+        input: vec![2, 3, 3],
+        layers: vec![
+            Layer::ConvTranspose2d { c_in: 2, c_out: 3, kernel: 4, stride: 2, padding: 1, output_padding: 0, bias: true },
+            Layer::Relu,
+            Layer::Conv2d { c_in: 3, c_out: 2, kernel: 3, stride: 2, padding: 0, bias: false },
+            Layer::LeakyRelu(0.1),
+            Layer::Flatten,
+            Layer::Linear { in_features: 8, out_features: 1, bias: false },
+        ],
+        conv_init: init,
+    };
+    vec![dcgan.discriminator().unwrap(), mlp, convt]
+}
+
+/// The penalty of a critic's input gradient at `x`, as a function of its parameters.
+fn penalty_of(spec: &shadergan::nn::NetSpec, p: &cpu::net::Params, x: &Tensor, gp: bool) -> (f64, Vec<f64>, Vec<Tensor>, Vec<Tensor>) {
+    let masks = cpu::net::Masks::new();
+    let acts = cpu::net::forward(spec, p, x, &masks);
+    let out = acts.last().unwrap();
+    // ∂(Σ_b D(x_b))/∂x: the per-sample input gradients.
+    let (_, deltas) = cpu::net::backward_all(spec, p, &acts, &Tensor::new(&out.shape, vec![1.0; out.numel()]), &masks);
+    let (value, adj) = cpu::penalty::penalty(&deltas[0].data, x.shape[0], gp, 10.0, 1e-12);
+    (value, adj, acts, deltas)
+}
+
+/// WGAN-GP's and R1's gradients with respect to every weight of small critics (batch 1 and 3,
+/// ragged shapes), from the reference's backward of the backward, against central differences
+/// of the penalty computed through the reference's first-order backward.
+#[test]
+fn gradient_penalty_weight_gradients_match_finite_differences() {
+    let mut rng = seeded("gradient_penalty");
+    for spec in critics() {
+        for batch in [1, 3] {
+            for gp in [true, false] {
+                let mut p = cpu::net::Params::new();
+                for s in spec.params() {
+                    p.insert(s.name.clone(), randn(&mut rng, s.shape.iter().product()).iter().map(|v| 0.5 * v).collect());
+                }
+                let x = Tensor::new(&[vec![batch], spec.input.clone()].concat(), randn(&mut rng, batch * spec.input.iter().product::<usize>()));
+                let (_, adj, acts, deltas) = penalty_of(&spec, &p, &x, gp);
+                let analytic = cpu::net::double_backward(&spec, &p, &acts, &deltas, &Tensor::new(&x.shape, adj));
+                for s in spec.params() {
+                    let what = format!("{} {} batch {batch} {}", spec.layers.len(), s.name, if gp { "GP" } else { "R1" });
+                    let zero = vec![0.0; p[&s.name].len()];
+                    // Biases shift the kinks only: the penalty's gradient to them is 0 almost everywhere.
+                    let a = analytic.get(&s.name).unwrap_or(&zero);
+                    gradcheck(&what, &p[&s.name], a, |v| {
+                        let mut q = p.clone();
+                        q.insert(s.name.clone(), v.to_vec());
+                        penalty_of(&spec, &q, &x, gp).0
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// The penalty's adjoint ∂P/∂g against central differences, WGAN-GP and R1, batch 1 and 4.
+#[test]
+fn gradient_penalty_adjoint_matches_finite_differences() {
+    let mut rng = seeded("penalty adjoint");
+    for batch in [1, 4] {
+        for gp in [true, false] {
+            let g = randn(&mut rng, batch * 7);
+            let (_, adj) = cpu::penalty::penalty(&g, batch, gp, 3.0, 1e-12);
+            gradcheck(&format!("penalty adjoint batch {batch} gp {gp}"), &g, &adj, |v| cpu::penalty::penalty(v, batch, gp, 3.0, 1e-12).0);
+        }
+    }
+    // Known values: g = (3, 4) has ‖g‖ = 5: GP = λ(5 − 1)² = 16λ, R1 = γ/2·25.
+    assert!((cpu::penalty::penalty(&[3.0, 4.0], 1, true, 2.0, 0.0).0 - 32.0).abs() < 1e-12);
+    assert!((cpu::penalty::penalty(&[3.0, 4.0], 1, false, 2.0, 0.0).0 - 25.0).abs() < 1e-12);
+}

@@ -40,6 +40,7 @@ shader!(DISTANCE, false, "distance.wgsl");
 shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
 shader!(SPECTRAL_NORM, false, "spectral_norm.wgsl");
+shader!(PENALTY, false, "penalty.wgsl");
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
@@ -79,6 +80,7 @@ pub static ALL: &[&Shader] = &[
     &LOSS,
     &OPTIM,
     &SPECTRAL_NORM,
+    &PENALTY,
     &RANDOM,
     &DATA,
     &LABELS,

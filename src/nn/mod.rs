@@ -151,6 +151,13 @@ pub struct Instance {
     /// Input gradients only, down to grads[0]; no parameter gradient is touched: the pass
     /// through a network that is not being updated (D during the generator step).
     pub backward_input_only: Vec<Dispatch>,
+    /// With `new_second_order`: `adjs[i]` = ∂P/∂grads[i] for a penalty P of the input gradient
+    /// grads[0] (the penalty writes adjs[0]); empty otherwise.
+    pub adjs: Vec<GpuTensor>,
+    /// The backward of `backward_input_only`, from the input up: every adjs[i + 1] from
+    /// adjs[i], and P's gradient accumulated (+=) into the parameters' gradients. Run after
+    /// `backward_input_only` (it reads the gradients that pass saved) and the penalty.
+    pub double_backward: Vec<Dispatch>,
 }
 
 impl Instance {
@@ -184,6 +191,39 @@ impl Instance {
         dropout: DropoutRng,
         input: Option<&GpuTensor>,
         output_grad: Option<&GpuTensor>,
+    ) -> Result<Instance> {
+        Self::build(gpu, spec, store, batch, mode, counters, dropout, input, output_grad, false)
+    }
+
+    /// As `new` (training mode), with the backward of the backward prepared for a penalty on
+    /// the input gradient (WGAN-GP, R1): `adjs` and `double_backward`. An error names the first
+    /// layer that has none (BatchNorm, Dropout, Tanh, Sigmoid, spectral norm).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new_second_order(
+        gpu: &Gpu,
+        spec: &NetSpec,
+        store: &ParamStore,
+        batch: usize,
+        counters: &GpuTensor,
+        dropout: DropoutRng,
+        input: Option<&GpuTensor>,
+        output_grad: Option<&GpuTensor>,
+    ) -> Result<Instance> {
+        Self::build(gpu, spec, store, batch, Mode::Train, counters, dropout, input, output_grad, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        gpu: &Gpu,
+        spec: &NetSpec,
+        store: &ParamStore,
+        batch: usize,
+        mode: Mode,
+        counters: &GpuTensor,
+        dropout: DropoutRng,
+        input: Option<&GpuTensor>,
+        output_grad: Option<&GpuTensor>,
+        second_order: bool,
     ) -> Result<Instance> {
         let shapes = spec.shapes(batch)?;
         let tag = format!("{}[{}]", spec.name, match mode { Mode::Train => "train", Mode::Eval => "eval" });
@@ -223,12 +263,24 @@ impl Instance {
             });
         }
         let grads: Vec<GpuTensor> = grads.into_iter().map(|g| g.expect("every gradient assigned")).collect();
+        // The adjoints mirror the gradients, views included.
+        let mut adjs: Vec<GpuTensor> = Vec::new();
+        if second_order {
+            let mut a: Vec<Option<GpuTensor>> = vec![None; n + 1];
+            a[n] = Some(GpuTensor::zeros(gpu, &shapes[n], DType::F32, &format!("{tag}.output.grad.adjoint"))?);
+            for i in (0..n).rev() {
+                let next = a[i + 1].as_ref().expect("filled from the end");
+                a[i] = Some(if is_view(i) { next.reshaped(&shapes[i])? } else { GpuTensor::zeros(gpu, &shapes[i], DType::F32, &format!("{tag}.main.{i}.in.grad.adjoint"))? });
+            }
+            adjs = a.into_iter().map(|t| t.expect("every adjoint assigned")).collect();
+        }
 
         let mut forward = Vec::new();
         let mut bound = Vec::with_capacity(n);
         for (i, m) in modules.iter().enumerate() {
             let ctx = BindCtx { gpu, store, mode, counters, dropout, net: &spec.name, tag: &tag, prefix: format!("main.{i}"), weight: None };
-            let io = Io { inputs: &acts[i..=i], output: &acts[i + 1], input_grads: &grads[i..=i], output_grad: &grads[i + 1] };
+            let adjoint = second_order.then(|| module::Adjoint { input: &adjs[i], output: &adjs[i + 1] });
+            let io = Io { inputs: &acts[i..=i], output: &acts[i + 1], input_grads: &grads[i..=i], output_grad: &grads[i + 1], adjoint };
             let b = m.bind(&ctx, &io)?;
             forward.extend(b.forward());
             bound.push(b);
@@ -246,6 +298,18 @@ impl Instance {
                 backward_input_only.extend(bound[i].backward(Want { params: false, inputs: true })?);
             }
         }
-        Ok(Instance { batch, mode, acts, grads, forward, backward_params, backward_input_only })
+        let mut double_backward = Vec::new();
+        if second_order {
+            for (i, b) in bound.iter().enumerate() {
+                let passes = b.double_backward().ok_or_else(|| {
+                    Error::invalid(
+                        &tag,
+                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU and views only", spec.layers[i].torch_name()),
+                    )
+                })?;
+                double_backward.extend(passes?);
+            }
+        }
+        Ok(Instance { batch, mode, acts, grads, forward, backward_params, backward_input_only, adjs, double_backward })
     }
 }

@@ -65,6 +65,16 @@ pub struct Io<'a> {
     pub output: &'a GpuTensor,
     pub input_grads: &'a [GpuTensor],
     pub output_grad: &'a GpuTensor,
+    /// For a backward of the backward (gradient penalties): the adjoints of the gradients.
+    pub adjoint: Option<Adjoint<'a>>,
+}
+
+/// The adjoints a backward of the backward works on, for a penalty P of the network's input
+/// gradient: `input` = ∂P/∂(∂L/∂input) (read), `output` = ∂P/∂(∂L/∂output) (written).
+#[derive(Clone, Copy)]
+pub struct Adjoint<'a> {
+    pub input: &'a GpuTensor,
+    pub output: &'a GpuTensor,
 }
 
 impl Io<'_> {
@@ -116,6 +126,15 @@ pub trait Bound {
 
     /// The backward pass for `want`; nothing when neither is wanted.
     fn backward(&self, want: Want) -> Result<Vec<Dispatch>>;
+
+    /// The backward of the backward: this module's backward-to-inputs maps ∂L/∂output to
+    /// ∂L/∂input; given the adjoint of its result (`Adjoint::input`), write the adjoint of its
+    /// argument (`Adjoint::output`, =) and accumulate P's gradient into the parameters (+=).
+    /// Bound with an `Adjoint` only. The default: this module has none (a penalty through it
+    /// is refused when the network is built).
+    fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
+        None
+    }
 }
 
 /// The bound form of a view or an identity: no pass at all.
@@ -128,5 +147,10 @@ impl Bound for NoPass {
 
     fn backward(&self, _want: Want) -> Result<Vec<Dispatch>> {
         Ok(Vec::new())
+    }
+
+    /// A view's adjoints are views of each other too.
+    fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
+        Some(Ok(Vec::new()))
     }
 }

@@ -16,6 +16,7 @@ pub mod labels;
 pub mod loss;
 pub mod matmul;
 pub mod optim;
+pub mod penalty;
 pub mod random;
 pub mod reduce;
 pub mod spectral_norm;

@@ -17,6 +17,7 @@ pub mod loss;
 pub mod matmul;
 pub mod net;
 pub mod optim;
+pub mod penalty;
 pub mod random;
 pub mod reduce;
 pub mod spectral_norm;

@@ -133,3 +133,54 @@ fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor
         }
     }
 }
+
+/// As `backward`, keeping every gradient: `deltas[i]` = ∂L/∂acts[i] (deltas[n] = dy).
+pub fn backward_all(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, masks: &Masks) -> (Params, Vec<Tensor>) {
+    let mut grads = Params::new();
+    let mut deltas = vec![dy.clone()];
+    for (i, layer) in spec.layers.iter().enumerate().rev() {
+        let g = layer_backward(layer, i, p, (&acts[i], &acts[i + 1]), deltas.last().expect("dy"), masks, &mut grads);
+        deltas.push(g);
+    }
+    deltas.reverse();
+    (grads, deltas)
+}
+
+/// The backward of the backward for a penalty P of the input gradient: given `adj_input` =
+/// ∂P/∂deltas[0] and the gradients `deltas` of `backward_all`, P's gradient with respect to
+/// every weight (biases get none: ReLU-family networks' input gradients do not depend on them
+/// almost everywhere). Conv2d, ConvTranspose2d, Linear, ReLU, LeakyReLU and views only.
+pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], adj_input: &Tensor) -> Params {
+    let mut grads = Params::new();
+    let mut adj = adj_input.clone();
+    for (i, layer) in spec.layers.iter().enumerate() {
+        let w = |n: &str| &p[&format!("main.{i}.{n}")];
+        let name = format!("main.{i}.weight");
+        let (x, dy) = (&acts[i], &deltas[i + 1]);
+        let b = x.shape[0];
+        adj = match layer {
+            Layer::Conv2d { c_in, c_out, kernel, stride, padding, .. } => {
+                let ws = [*c_out, *c_in, *kernel, *kernel];
+                grads.insert(name, conv2d::backward_weight(&adj, dy, &ws, *stride, *padding).data);
+                conv2d::forward(&adj, &Tensor::new(&ws, w("weight").clone()), None, *stride, *padding)
+            }
+            Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, .. } => {
+                let ws = [*c_in, *c_out, *kernel, *kernel];
+                grads.insert(name, conv_transpose2d::backward_weight(&adj, dy, &ws, *stride, *padding).data);
+                conv_transpose2d::forward(&adj, &Tensor::new(&ws, w("weight").clone()), None, *stride, *padding, *output_padding)
+            }
+            Layer::Linear { in_features, out_features, .. } => {
+                let (i_f, o_f) = (*in_features, *out_features);
+                // dx = dy·W: adjoint to W is dyᵀ·adj, to dy is adj·Wᵀ.
+                let dw: Vec<f64> = (0..o_f * i_f).map(|k| (0..b).map(|s| dy.data[s * o_f + k / i_f] * adj.data[s * i_f + k % i_f]).sum()).collect();
+                grads.insert(name, dw);
+                Tensor::new(&[b, o_f], matmul::matmul(&adj.data, w("weight"), None, None, (b, o_f, i_f), (false, true), 1.0, 0.0))
+            }
+            Layer::Relu => Tensor::new(&x.shape, activation::backward(activation::Act::Relu, &x.data, &adj.data)),
+            Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::backward(activation::Act::LeakyRelu(*s as f64), &x.data, &adj.data)),
+            Layer::Flatten | Layer::Unflatten(_) => Tensor::new(&acts[i + 1].shape, adj.data.clone()),
+            other => panic!("the reference has no backward of the backward of {}", other.torch_name()),
+        };
+    }
+    grads
+}

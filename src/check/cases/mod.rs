@@ -9,6 +9,7 @@ mod elementwise;
 mod reduce;
 mod finite;
 mod distance;
+mod penalty;
 mod spectral_norm;
 mod activation;
 mod loss;
@@ -43,6 +44,7 @@ pub fn all() -> Vec<Case> {
     v.extend(finite::finite_cases());
     v.extend(distance::distance_cases());
     v.extend(spectral_norm::spectral_norm_cases());
+    v.extend(penalty::penalty_cases());
     v.extend(activation::activation_cases());
     v.extend(loss::loss_cases());
     v.extend(optim::optim_cases());

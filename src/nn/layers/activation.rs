@@ -32,6 +32,7 @@ impl Module for ActivationLayer {
             saved: if self.0.backward_uses_output() { io.output.clone() } else { io.x().clone() },
             dx: io.dx().clone(),
             dy: io.output_grad.clone(),
+            adjoint: io.adjoint.map(|a| (a.input.clone(), a.output.clone())),
         }))
     }
 }
@@ -43,6 +44,7 @@ struct BoundActivation {
     saved: GpuTensor,
     dx: GpuTensor,
     dy: GpuTensor,
+    adjoint: Option<(GpuTensor, GpuTensor)>,
 }
 
 impl Bound for BoundActivation {
@@ -55,5 +57,16 @@ impl Bound for BoundActivation {
             return Ok(Vec::new());
         }
         Ok(vec![ops::activation::backward(&self.gpu, self.act, &self.dy, &self.saved, &self.dx)?])
+    }
+
+    /// ReLU and LeakyReLU: dx = f'(x) ⊙ dy with f' piecewise constant, so the adjoint to dy is
+    /// f'(x) ⊙ adj (the same backward kernel) and nothing flows to x. Tanh and Sigmoid have a
+    /// second derivative: not supported (a penalty through them is refused).
+    fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
+        let (adj_dx, adj_dy) = self.adjoint.as_ref()?;
+        if !matches!(self.act, Activation::Relu | Activation::LeakyRelu(_)) {
+            return None;
+        }
+        Some(ops::activation::backward(&self.gpu, self.act, adj_dx, &self.saved, adj_dy).map(|d| vec![d]))
     }
 }

@@ -54,6 +54,7 @@ impl Module for Conv2d {
             weight,
             dweight: ctx.grad("weight")?,
             dbias: if self.bias { ctx.grad("bias")? } else { None },
+            adjoint: io.adjoint.map(|a| (a.input.clone(), a.output.clone())),
         }))
     }
 }
@@ -68,6 +69,8 @@ struct BoundConv2d {
     weight: GpuTensor,
     dweight: Option<GpuTensor>,
     dbias: Option<GpuTensor>,
+    /// (∂P/∂dx read, ∂P/∂dy written) for a backward of the backward.
+    adjoint: Option<(GpuTensor, GpuTensor)>,
 }
 
 impl Bound for BoundConv2d {
@@ -87,5 +90,16 @@ impl Bound for BoundConv2d {
             out.extend(ops::conv2d::backward_input(&self.gpu, &self.spec, &self.dy, &self.weight, &self.dx, None)?);
         }
         Ok(out)
+    }
+
+    /// dx = backward_input(dy, W) is bilinear in (dy, W): its adjoint to dy is the forward
+    /// on the adjoint (no bias), its adjoint to W the weight gradient with the adjoint as input.
+    fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
+        let (adj_dx, adj_dy) = self.adjoint.as_ref()?;
+        Some((|| {
+            let mut d = ops::conv2d::forward(&self.gpu, &self.spec, adj_dx, &self.weight, None, adj_dy, None)?;
+            d.extend(ops::conv2d::backward_weight(&self.gpu, &self.spec, adj_dx, &self.dy, param_grad(&self.dweight)?, None)?);
+            Ok(d)
+        })())
     }
 }

@@ -55,6 +55,10 @@ impl Module for Linear {
             weight,
             dweight: ctx.grad("weight")?,
             dbias: if self.bias { ctx.grad("bias")? } else { None },
+            adjoint: match io.adjoint {
+                Some(a) => Some((a.input.reshaped(&flat(a.input.shape()))?, a.output.reshaped(&flat(a.output.shape()))?)),
+                None => None,
+            },
         }))
     }
 }
@@ -69,6 +73,8 @@ struct BoundLinear {
     weight: GpuTensor,
     dweight: Option<GpuTensor>,
     dbias: Option<GpuTensor>,
+    /// (∂P/∂dx read, ∂P/∂dy written) for a backward of the backward, flattened.
+    adjoint: Option<(GpuTensor, GpuTensor)>,
 }
 
 impl Bound for BoundLinear {
@@ -92,5 +98,19 @@ impl Bound for BoundLinear {
             }
         }
         Ok(out)
+    }
+
+    /// dx = dy·W: the adjoint to dy is adj·Wᵀ (the forward without bias), to W it is dyᵀ·adj.
+    fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
+        let (adj_dx, adj_dy) = self.adjoint.as_ref()?;
+        let (batch, in_f, out_f) = self.dims;
+        Some((|| {
+            let forward = MatmulSpec { trans_b: true, ..MatmulSpec::new(batch, out_f, in_f) };
+            let weight = MatmulSpec { trans_a: true, beta: 1.0, ..MatmulSpec::new(out_f, in_f, batch) };
+            Ok(vec![
+                ops::matmul::matmul(&self.gpu, &forward, adj_dx, &self.weight, None, adj_dy, None)?,
+                ops::matmul::matmul(&self.gpu, &weight, &self.dy, adj_dx, None, param_grad(&self.dweight)?, None)?,
+            ])
+        })())
     }
 }

@@ -1,0 +1,120 @@
+//! Check cases of the penalty family: the WGAN-GP and R1 penalties of an input gradient (value
+//! and adjoint), and whole critics' backward of the backward — a GPU `nn::Instance` built with
+//! `new_second_order` against `reference::net::double_backward`: the penalty of
+//! ∂(Σ_b D(x_b))/∂x and its gradient with respect to every weight.
+
+use super::*;
+
+pub(super) fn penalty_cases() -> Vec<Case> {
+    let mut v = Vec::new();
+    for &(batch, per) in &[(1usize, 1usize), (1, 17), (3, 65), (5, 1000), (2, 3000), (300, 3)] {
+        for gp in [true, false] {
+            let name = if gp { "gp" } else { "r1" };
+            v.push(Case::new("penalty", format!("penalty {name} {batch}x{per}"), move |gpu, rng| {
+                let g_data = rng.normals(batch * per, 0.1);
+                let weight = 10.0f32;
+                let (value, adj_want) = cpu::penalty::penalty(&f64s(&g_data), batch, gp, weight as f64, ops::penalty::EPS as f64);
+                let g = upload(gpu, &[batch, per], &g_data, "g")?;
+                let adj = GpuTensor::zeros(gpu, &[batch, per], DType::F32, "adj")?;
+                let stats = GpuTensor::zeros(gpu, &[8], DType::F32, "stats")?;
+                let (sq, coef) = ops::penalty::scratch(gpu, batch)?;
+                stats.poison(gpu)?;
+                let which = if gp { ops::penalty::Penalty::Gp { lambda: weight } } else { ops::penalty::Penalty::R1 { gamma: weight } };
+                let got = run_poisoned(gpu, "penalty", &ops::penalty::penalty(gpu, which, &g, &sq, &coef, &adj, &stats, 5)?, &adj)?;
+                let shape = format!("B={batch} per={per}");
+                // A sum of `per` squares per sample, then one over the batch; GP adds a sqrt.
+                let bound = sum_bound(per) + sum_bound(batch) + TRANSCENDENTAL_BOUND;
+                let got_value = stats.read_f32(gpu)?[5];
+                Ok(vec![
+                    Row::compare("penalty", &format!("{name}_value"), &shape, "WG/sample", &[got_value], &[value], bound),
+                    Row::compare("penalty", &format!("{name}_adjoint"), &shape, "WG/sample", &got, &adj_want, bound),
+                ])
+            }));
+        }
+    }
+    for (name, spec) in critics() {
+        for batch in [1usize, 3] {
+            let spec = spec.clone();
+            v.push(Case::new("penalty", format!("double backward {name} batch {batch}"), move |gpu, rng| double_backward_case(gpu, rng, &spec, &format!("{name} B={batch}"), batch)));
+        }
+    }
+    v
+}
+
+/// Critics with a backward of the backward: the DCGAN discriminator without BatchNorm, an MLP
+/// critic, and one through a transposed convolution and ReLU.
+fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
+    use crate::model::{DNorm, ModelConfig, ModelKind};
+    use crate::nn::{Init, Layer, NetSpec};
+    let dcgan = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 4, ngf: 4, ndf: 4, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::None };
+    let init = Init::Normal { mean: 0.0, std: 0.02 };
+    let mlp = NetSpec {
+        name: "critic".into(),
+        input: vec![1, 5, 5],
+        layers: vec![Layer::Flatten, Layer::Linear { in_features: 25, out_features: 17, bias: true }, Layer::LeakyRelu(0.2), Layer::Linear { in_features: 17, out_features: 1, bias: true }],
+        conv_init: init,
+    };
+    let convt = NetSpec {
+        name: "critic".into(),
+        input: vec![2, 3, 3],
+        layers: vec![
+            Layer::ConvTranspose2d { c_in: 2, c_out: 3, kernel: 4, stride: 2, padding: 1, output_padding: 0, bias: true },
+            Layer::Relu,
+            Layer::Conv2d { c_in: 3, c_out: 2, kernel: 3, stride: 2, padding: 0, bias: false },
+            Layer::LeakyRelu(0.1),
+            Layer::Flatten,
+            Layer::Linear { in_features: 8, out_features: 1, bias: false },
+        ],
+        conv_init: init,
+    };
+    let dcgan = dcgan.discriminator().expect("a valid DCGAN");
+    vec![("dcgan 16x16x3 no-norm", dcgan), ("mlp 5x5", mlp), ("convT+conv", convt)]
+}
+
+fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, label: &str, batch: usize) -> Result<Vec<Row>> {
+    use crate::nn::{DropoutRng, Instance, Kind, ParamStore};
+    use std::collections::HashMap;
+    let store = ParamStore::new(gpu, "critic", spec.params())?;
+    let mut params: cpu::net::Params = HashMap::new();
+    for p in &store.specs {
+        let values = rng.normals(p.shape.iter().product(), 0.5);
+        store.param(&p.name)?.write_f32(gpu, &values)?;
+        params.insert(p.name.clone(), f64s(&values));
+    }
+    let counters = GpuTensor::zeros(gpu, &[2], DType::U32, "counters")?;
+    let net = Instance::new_second_order(gpu, spec, &store, batch, &counters, DropoutRng { seed: 0, counter_index: 1 }, None, None)?;
+    let xs = rng.normals(net.input().numel(), 1.0);
+    net.input().write_f32(gpu, &xs)?;
+    net.output_grad().write_f32(gpu, &vec![1.0; net.output().numel()])?;
+    let lambda = 10.0f32;
+    let stats = GpuTensor::zeros(gpu, &[8], DType::F32, "stats")?;
+    let (sq, coef) = ops::penalty::scratch(gpu, batch)?;
+    let penalty = ops::penalty::penalty(gpu, ops::penalty::Penalty::Gp { lambda }, net.input_grad(), &sq, &coef, &net.adjs[0], &stats, 0)?;
+    store.grads.write_f32(gpu, &vec![0.0; store.grads.numel()])?;
+    net.input_grad().poison(gpu)?;
+    let d: Vec<&Dispatch> = net.forward.iter().chain(&net.backward_input_only).chain(&penalty).chain(&net.double_backward).collect();
+    gpu.run("critic penalty", &d)?;
+
+    let input = Tensor::from_f32(net.input().shape(), &xs);
+    let masks = cpu::net::Masks::new();
+    let acts = cpu::net::forward(spec, &params, &input, &masks);
+    let ones = Tensor::new(&acts.last().expect("output").shape, vec![1.0; net.output().numel()]);
+    let (_, deltas) = cpu::net::backward_all(spec, &params, &acts, &ones, &masks);
+    let (value, adj) = cpu::penalty::penalty(&deltas[0].data, batch, true, lambda as f64, ops::penalty::EPS as f64);
+    let want = cpu::net::double_backward(spec, &params, &acts, &deltas, &Tensor::new(&input.shape, adj));
+    // Forward, backward and its backward: three networks' worth of reductions deep.
+    let bound = 8.0 * sum_bound(4096);
+    let mut rows = vec![
+        Row::compare("penalty", "input grad", label, "nn", &net.input_grad().read_f32(gpu)?, &deltas[0].data, bound),
+        Row::compare("penalty", "gp value", label, "nn", &stats.read_f32(gpu)?[..1], &[value], bound),
+    ];
+    for p in store.specs.iter().filter(|p| p.kind == Kind::Trainable) {
+        let got = store.grad(&p.name)?.read_f32(gpu)?;
+        match want.get(&p.name) {
+            Some(w) => rows.push(Row::compare("penalty", &format!("grad {}", p.name), label, "nn", &got, w, bound)),
+            // Biases: no gradient from the penalty, and none written.
+            None => rows.push(Row::scalar("penalty", &format!("grad {} (untouched: nonzero count)", p.name), label, "nn", got.iter().filter(|v| **v != 0.0).count() as f64, 0.0)),
+        }
+    }
+    Ok(rows)
+}
