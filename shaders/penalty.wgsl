@@ -8,17 +8,19 @@
 //          mode 1, R1 (Mescheder et al. 2018):
 //              P = (w/B) Σ_b ½ s_b                 ∂P/∂g[b, k] = (w/B) · g[b, k]
 //          (w = λ or γ; P is the batch mean, as the papers' code takes it.)
+//          pen_interpolate (WGAN-GP's x̂): x̂[b, k] = ε_b·real[b, k] + (1 − ε_b)·fake[b, k]
 // LAYOUT   g, adj: [B, per] row-major (any [B, C, H, W] flattened per sample). sq, coef: [B].
 //          stats: the trainer's loss/statistics tensor, P written at stats[stat_index].
 // WORK     pen_norms: one workgroup of 256 per sample, a fixed-order tree sum (bit-reproducible).
 //          pen_finish: one workgroup of 256 over the batch (fixed order). pen_adjoint: 1
 //          invocation = 1 element, WG = 256.
 // GRID     pen_norms: B workgroups folded to (x, y) (Grid::linear). pen_finish: (1, 1, 1).
-//          pen_adjoint: ceil(B·per/256) folded; guard k < B·per.
-// WRITES   sq, coef, stats[stat_index], adj: overwritten.
+//          pen_adjoint, pen_interpolate: ceil(B·per/256) folded; guard k < B·per.
+// WRITES   sq, coef, stats[stat_index], adj, out: overwritten.
 // BINDINGS pen_norms:   0 g r | 1 sq w | 2 params
 //          pen_finish:  0 sq r | 1 coef w | 2 stats rw | 3 params
 //          pen_adjoint: 0 g r | 1 coef r | 2 adj w | 3 params
+//          pen_interpolate: 0 real r | 1 fake r | 2 eps r | 3 out w | 4 params (per_sample, batch)
 // REF      src/reference/penalty.rs   TESTS src/check/cases/penalty.rs (op "penalty")
 
 const WG: u32 = 256u;
@@ -107,4 +109,18 @@ fn pen_adjoint(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workg
     let k = gid.x + gid.y * nwg.x * WG;
     if (k >= ap.batch * ap.per_sample) { return; }
     adj_out[k] = adj_coef[k / ap.per_sample] * adj_g[k];
+}
+
+@group(0) @binding(0) var<storage, read> ip_real: array<f32>;
+@group(0) @binding(1) var<storage, read> ip_fake: array<f32>;
+@group(0) @binding(2) var<storage, read> ip_eps: array<f32>;
+@group(0) @binding(3) var<storage, read_write> ip_out: array<f32>;
+@group(0) @binding(4) var<uniform> ipp: PenaltyParams;
+
+@compute @workgroup_size(WG)
+fn pen_interpolate(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
+    let k = gid.x + gid.y * nwg.x * WG;
+    if (k >= ipp.batch * ipp.per_sample) { return; }
+    let e = ip_eps[k / ipp.per_sample];
+    ip_out[k] = e * ip_real[k] + (1.0 - e) * ip_fake[k];
 }

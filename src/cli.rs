@@ -99,6 +99,13 @@ pub struct BenchArgs {
     /// train-step: keep G's moving average (as train --g-ema).
     #[arg(long, value_name = "DECAY")]
     pub g_ema: Option<f32>,
+    /// train-step: the Wasserstein loss with WGAN-GP's penalty λ (and no BatchNorm in D);
+    /// compare with --d-norm none alone.
+    #[arg(long, value_name = "LAMBDA")]
+    pub gp: Option<f32>,
+    /// train-step: the discriminator's normalisation (batchnorm or none).
+    #[arg(long, value_enum)]
+    pub d_norm: Option<DNorm>,
     /// Square sizes n (C[n,n] = A[n,n]·B[n,n]), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "256,1024,2048")]
     pub sizes: Vec<usize>,
@@ -258,6 +265,15 @@ pub struct TrainArgs {
     /// SNGAN (Miyato et al. 2018): --loss hinge --spectral-norm --d-norm none.
     #[arg(long)]
     pub sngan: bool,
+    /// WGAN-GP's gradient penalty λ·E[(‖∂D(x̂)/∂x̂‖ − 1)²] on random interpolates of real and
+    /// fake images (Gulrajani et al. 2017; λ = 10). With --loss wgan it brings the paper's
+    /// settings unless given: Adam lr 1e-4, β = (0.5, 0.9), --d-steps 5, no clipping. The
+    /// critic must have no BatchNorm (--d-norm none, the default with a penalty).
+    #[arg(long, value_name = "LAMBDA")]
+    pub gp: Option<f32>,
+    /// R1's penalty γ/2·E[‖∂D(x)/∂x‖²] on real images (Mescheder et al. 2018), with any loss.
+    #[arg(long, value_name = "GAMMA")]
+    pub r1: Option<f32>,
     /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan).
     #[arg(long)]
     pub lr: Option<f32>,

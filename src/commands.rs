@@ -116,7 +116,10 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         bail!("--sngan trains with the hinge loss; drop --loss {:?} or --sngan", args.loss);
     }
     let wgan = loss == GanLoss::Wgan;
-    let lr = args.lr.unwrap_or(if wgan { 5e-5 } else { 2e-4 });
+    // WGAN-GP (Gulrajani et al.'s code): Adam 1e-4, β = (0.5, 0.9), 5 critic steps, no clipping.
+    let wgan_gp = wgan && args.gp.is_some();
+    let penalty = args.gp.is_some() || args.r1.is_some();
+    let lr = args.lr.unwrap_or(if wgan_gp { 1e-4 } else if wgan { 5e-5 } else { 2e-4 });
     if !(lr.is_finite() && lr > 0.0 && lr < 1.0) {
         bail!("--lr: learning rate {lr} must lie in (0, 1)");
     }
@@ -149,7 +152,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
                 (Some(_), None) => None,
             },
             spectral_norm: args.spectral_norm || args.sngan,
-            d_norm: args.d_norm.unwrap_or(if args.sngan { DNorm::None } else { DNorm::BatchNorm }),
+            d_norm: args.d_norm.unwrap_or(if args.sngan || penalty { DNorm::None } else { DNorm::BatchNorm }),
         },
         dataset: args.dataset,
         data: args.data.clone(),
@@ -159,13 +162,15 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         steps,
         d_steps: args.d_steps.unwrap_or(if wgan { 5 } else { 1 }),
         loss,
-        optimizer: args.optimizer.unwrap_or(if wgan { Optimizer::Rmsprop } else { Optimizer::Adam }),
-        clip: args.clip.or(wgan.then_some(0.01)),
+        optimizer: args.optimizer.unwrap_or(if wgan && !wgan_gp { Optimizer::Rmsprop } else { Optimizer::Adam }),
+        clip: args.clip.or((wgan && !wgan_gp).then_some(0.01)),
         g_ema: args.g_ema,
+        gp: args.gp,
+        r1: args.r1,
         lr_d: args.lr_d.unwrap_or(lr),
         lr_g: args.lr_g.unwrap_or(lr),
         beta1: args.beta1.unwrap_or(0.5),
-        beta2: args.beta2,
+        beta2: if wgan_gp && matches.value_source("beta2") != Some(ValueSource::CommandLine) { 0.9 } else { args.beta2 },
         seed: args.seed,
         augment: AugmentConfig::parse(&args.augment, image_size)?,
         log_every: args.log_every,
@@ -383,6 +388,8 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
             c.model.spectral_norm.then(|| ", spectral norm in D".to_string()),
             (c.model.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
             c.g_ema.map(|b| format!(", G moving average {b}")),
+            c.gp.map(|l| format!(", WGAN-GP penalty λ {l}")),
+            c.r1.map(|g| format!(", R1 penalty γ {g}")),
         ]
         .into_iter()
         .flatten()
@@ -406,8 +413,14 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         Event::Interrupted(step) => interrupted = Some(step),
         Event::Logged(r) => {
             let msg = format!(
-                "loss_D {:.3} loss_G {:.3} D(x) {:.2} D(G(z)) {:.2}/{:.2} {:.0} img/s",
-                r.loss_d, r.loss_g, r.d_x, r.d_g_z1, r.d_g_z2, r.images_per_s
+                "loss_D {:.3} loss_G {:.3} D(x) {:.2} D(G(z)) {:.2}/{:.2}{} {:.0} img/s",
+                r.loss_d,
+                r.loss_g,
+                r.d_x,
+                r.d_g_z1,
+                r.d_g_z2,
+                r.penalty.map(|p| format!(" penalty {p:.3}")).unwrap_or_default(),
+                r.images_per_s
             );
             bar.set_position(r.step);
             if plain {
@@ -617,7 +630,7 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
 
 /// `bench --op train-step`: one real DCGAN training iteration on synthetic data.
 pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: args.spectral_norm, d_norm: DNorm::BatchNorm };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -627,10 +640,12 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         batch_size: args.batch,
         steps: 1,
         d_steps: 1,
-        loss: GanLoss::Ns,
+        loss: if args.gp.is_some() { GanLoss::Wgan } else { GanLoss::Ns },
         optimizer: Optimizer::Adam,
         clip: None,
         g_ema: args.g_ema,
+        gp: args.gp,
+        r1: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -661,7 +676,14 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         m.ngf,
         m.nz,
         args.batch,
-        if args.spectral_norm { ", spectral norm in D" } else { "" },
+        [
+            args.spectral_norm.then(|| ", spectral norm in D".to_string()),
+            (m.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
+            args.gp.map(|l| format!(", WGAN-GP λ {l}")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<String>(),
         args.g_ema.map(|b| format!(", G moving average {b}")).unwrap_or_default(),
         med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created
     );
@@ -688,7 +710,7 @@ fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "spectral_norm", "d_norm", "sngan", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "spectral_norm", "d_norm", "sngan", "gp", "r1", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).

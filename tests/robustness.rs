@@ -97,6 +97,8 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         optimizer: shadergan::train::Optimizer::Adam,
         clip: None,
         g_ema: None,
+        gp: None,
+        r1: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,

@@ -38,6 +38,8 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         optimizer: shadergan::train::Optimizer::Adam,
         clip: None,
         g_ema: None,
+        gp: None,
+        r1: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -510,5 +512,30 @@ fn spectral_norm_trains_saves_pytorch_names_and_resumes_exactly() {
     train(TrainConfig { out: b.clone(), steps: 6, ..cfg }, true);
     for f in ["checkpoint.safetensors", "discriminator.safetensors", "generator.safetensors"] {
         assert_eq!(tensors(&a.join(f)), tensors(&b.join(f)), "{f} differs between 6 steps and 4 + resume + 2");
+    }
+}
+
+/// WGAN-GP and R1 train the tiny DCGAN without BatchNorm in D: the penalty is logged, finite and
+/// positive; it changes D's update (the weights differ from the same run without it) but not
+/// G's first step; resume is exact with the penalty's own random draws (ε).
+#[test]
+fn gradient_penalties_train_log_and_resume_exactly() {
+    for (name, gp, r1) in [("wgan-gp", Some(10.0f32), None), ("r1", None, Some(1.0f32))] {
+        let (a, b, c) = (tmp(name), tmp(&format!("{name}-resumed")), tmp(&format!("{name}-none")));
+        let mut cfg = TrainConfig { gp, r1, checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
+        cfg.model.d_norm = DNorm::None;
+        if gp.is_some() {
+            cfg.loss = GanLoss::Wgan;
+            cfg.d_steps = 2;
+        }
+        let (_, records) = train(cfg.clone(), false);
+        assert!(records.iter().all(|r| r.finite() && r.penalty.is_some_and(|p| p > 0.0)), "{name}: {records:?}");
+        let line = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+        assert!(line.lines().next().unwrap().contains("\"penalty\""), "{name}: metrics.jsonl lacks the penalty");
+        train(TrainConfig { out: c.clone(), gp: None, r1: None, ..cfg.clone() }, false);
+        assert_ne!(tensors(&a.join("discriminator.safetensors")), tensors(&c.join("discriminator.safetensors")), "{name}: the penalty did not change D");
+        train(TrainConfig { out: b.clone(), steps: 4, ..cfg.clone() }, false);
+        train(TrainConfig { out: b.clone(), steps: 6, ..cfg }, true);
+        assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "{name}: 6 steps differ from 4 + resume + 2");
     }
 }

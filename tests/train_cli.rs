@@ -140,6 +140,14 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--g-ema", "1"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "mlp", "--spectral-norm"], &["--spectral-norm", "dropout", "--dropout 0"]);
     assert_error(&["train", "--out", o, "--sngan", "--loss", "wgan"], &["--sngan", "hinge"]);
+    assert_error(&["train", "--out", o, "--gp", "10", "--d-norm", "batchnorm"], &["--gp", "BatchNorm", "--d-norm none"]);
+    assert_error(&["train", "--out", o, "--r1", "1", "--d-norm", "batchnorm"], &["--r1", "BatchNorm"]);
+    assert_error(&["train", "--out", o, "--loss", "wgan", "--gp", "10", "--clip", "0.01", "--conditional", "none"], &["--gp", "--clip"]);
+    assert_error(&["train", "--out", o, "--gp", "0"], &["--gp", "positive"]);
+    assert_error(&["train", "--out", o, "--gp", "10", "--r1", "1"], &["choose one"]);
+    assert_error(&["train", "--out", o, "--model", "mlp", "--r1", "1"], &["--r1", "dropout", "--dropout 0"]);
+    assert_error(&["train", "--out", o, "--gp", "10", "--spectral-norm", "--conditional", "none"], &["--gp", "spectral norm"]);
+    assert_error(&["train", "--out", o, "--gp", "10"], &["--gp", "conditional", "--conditional none"]);
     assert_error(&["train", "--out", o, "--g-ema=-0.5"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "classifier", "--dataset", "synthetic", "--g-ema", "0.999"], &["--g-ema"]);
     assert_error(&["train", "--out", o, "--channels", "2"], &["--channels"]);

@@ -77,3 +77,16 @@ pub fn penalty(gpu: &Gpu, which: Penalty, g: &GpuTensor, sq: &GpuTensor, coef: &
     let adjoint = gpu.dispatch(&KernelRef::new(&PENALTY, "pen_adjoint"), label, &[g, coef], &[adj], &params, grid)?;
     Ok([norms, finish, adjoint])
 }
+
+/// WGAN-GP's x̂ = ε·real + (1 − ε)·fake per sample into `out` ([B, ...] each; `eps` [B]).
+pub fn interpolate(gpu: &Gpu, real: &GpuTensor, fake: &GpuTensor, eps: &GpuTensor, out: &GpuTensor) -> Result<Dispatch> {
+    let batch = *real.shape().first().ok_or_else(|| Error::shape(OP, format!("{} is a scalar", real.label())))?;
+    if fake.shape() != real.shape() || out.shape() != real.shape() || eps.shape() != [batch] || batch == 0 {
+        return Err(Error::shape(OP, format!("real {:?}, fake {:?} and out {:?} must match, eps {:?} be [{batch}]", real.shape(), fake.shape(), out.shape(), eps.shape())));
+    }
+    let params = PenaltyParams { batch: u32_of(OP, "batch", batch)?, per_sample: u32_of(OP, "per sample", real.numel() / batch)?, mode: 0, stat_index: 0, weight: 0.0, eps: 0.0, _pad0: 0, _pad1: 0 };
+    u32_of(OP, "elements", real.numel())?;
+    let label = format!("pen_interpolate {}", out.label());
+    let grid = Grid::for_items(gpu, &label, real.numel() as u64, 256)?;
+    gpu.dispatch(&KernelRef::new(&PENALTY, "pen_interpolate"), label, &[real, fake, eps], &[out], &params, grid)
+}

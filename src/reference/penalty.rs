@@ -24,3 +24,9 @@ pub fn penalty(g: &[f64], batch: usize, gp: bool, weight: f64, eps: f64) -> (f64
     }
     (scale * value, adj)
 }
+
+/// WGAN-GP's x̂ = ε·real + (1 − ε)·fake, per sample.
+pub fn interpolate(real: &[f64], fake: &[f64], eps: &[f64]) -> Vec<f64> {
+    let per = real.len() / eps.len();
+    (0..real.len()).map(|k| eps[k / per] * real[k] + (1.0 - eps[k / per]) * fake[k]).collect()
+}

@@ -127,6 +127,12 @@ pub struct TrainConfig {
     /// decay (--g-ema 0.999): sample grids, `sample` and `eval` use it.
     #[serde(default)]
     pub g_ema: Option<f32>,
+    /// WGAN-GP's gradient penalty λ·E[(‖∂D(x̂)/∂x̂‖ − 1)²] on interpolates x̂ (--gp λ).
+    #[serde(default)]
+    pub gp: Option<f32>,
+    /// R1's penalty γ/2·E[‖∂D(x)/∂x‖²] on real images (--r1 γ).
+    #[serde(default)]
+    pub r1: Option<f32>,
     pub beta1: f32,
     pub beta2: f32,
     pub seed: u64,
@@ -168,6 +174,31 @@ impl TrainConfig {
             && !(b.is_finite() && b > 0.0 && b < 1.0)
         {
             return bad("--g-ema", format!("{b} must lie in (0, 1); StyleGAN2 and BigGAN use about 0.999"));
+        }
+        for (flag, v) in [("--gp", self.gp), ("--r1", self.r1)] {
+            let Some(w) = v else { continue };
+            if !(w.is_finite() && w > 0.0) {
+                return bad(flag, format!("{w} must be a positive number (WGAN-GP uses 10, R1 on MNIST-sized data about 0.1–10)"));
+            }
+            if self.gp.is_some() && self.r1.is_some() {
+                return bad(flag, "--gp and --r1 are two penalties of the same gradient; choose one".into());
+            }
+            let m = &self.model;
+            if m.model == crate::model::ModelKind::Dcgan && m.d_norm == crate::model::DNorm::BatchNorm {
+                return bad(flag, "the critic has BatchNorm, which mixes the samples of a batch, so ∂D/∂x of one sample is not that sample's own gradient (the WGAN-GP paper drops it for this reason); add --d-norm none".into());
+            }
+            if m.model == crate::model::ModelKind::Mlp && m.dropout > 0.0 {
+                return bad(flag, "the MLP critic's dropout layers have no backward of their backward yet; add --dropout 0".into());
+            }
+            if m.spectral_norm {
+                return bad(flag, "spectral norm has no backward of its backward yet; drop --spectral-norm".into());
+            }
+            if m.conditional.is_some() {
+                return bad(flag, "penalties on conditional critics (whose input carries the label planes) are not supported yet; add --conditional none".into());
+            }
+            if self.clip.is_some() {
+                return bad(flag, "the penalty replaces WGAN's weight clipping; drop --clip".into());
+            }
         }
         if let Some(e) = self.eval_every {
             if e == 0 {

@@ -13,6 +13,10 @@
 //!     z ~ N(0, 1) → G.input              (random.wgsl; GPU counter LATENT += 1)
 //!     G.forward, copy G(z) → D.input
 //!     D.forward, L_fake = BCE(D(G(z)), 0), D.backward (gradients +=: real and fake summed)
+//!     [--r1 γ: after the real backward, dlogits = 1, D.backward_input_only → ∂D(x)/∂x,
+//!      R1 = γ/2·E‖·‖² and its adjoint (penalty.wgsl), D.double_backward: gradients +=]
+//!     [--gp λ: x̂ = ε·x + (1 − ε)·G(z) (ε ~ U(0, 1) per sample; GPU counter PENALTY += 1),
+//!      D.forward(x̂), then as R1 with λ·E(‖·‖ − 1)²]
 //!     Adam step of D                     (GPU counter D_ADAM += 1)
 //! G.grads = 0                                                (2) update G
 //! D.forward on the same G(z) (D updated, in training mode as PyTorch: BatchNorm statistics
@@ -80,6 +84,8 @@ pub mod slot {
     pub const LATENT: usize = 4;
     /// Training-mode forwards of D (dropout masks).
     pub const DROPOUT: usize = 5;
+    /// WGAN-GP's interpolation weights drawn (one batch per D step).
+    pub const PENALTY: usize = 6;
     pub const COUNT: usize = 8;
 }
 
@@ -89,6 +95,7 @@ mod stat {
     pub const D_REAL: usize = 0; // L_real, then mean D(x)
     pub const D_FAKE: usize = 2; // L_fake, then mean D(G(z)) before the D update
     pub const G: usize = 4; // L_G, then mean D(G(z)) after it
+    pub const PENALTY: usize = 6; // the gradient penalty of the last D step (--gp, --r1)
     pub const COUNT: usize = 8;
 }
 
@@ -121,22 +128,25 @@ pub struct Record {
     /// D(G(z)) after it, in the G step (D_G_z2).
     #[serde(rename = "D_G_z2")]
     pub d_g_z2: f32,
+    /// The gradient penalty (--gp, --r1) of the last D step, not included in loss_D.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub penalty: Option<f32>,
     pub images_per_s: f64,
     pub elapsed_s: f64,
 }
 
 impl Record {
     pub fn finite(&self) -> bool {
-        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2].iter().all(|v| v.is_finite())
+        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0)].iter().all(|v| v.is_finite())
     }
 }
 
 /// What a step that reads back returns: (L_real, D(x), L_fake, D(G(z)) before, L_G, D(G(z))
-/// after), and the first tensor of either network, its optimizer state or running statistics
+/// after, the penalty), and the first tensor of either network, its optimizer state or running statistics
 /// that holds a non-finite value, if any.
 #[derive(Clone, Debug)]
 pub struct Readback {
-    pub losses: [f32; 6],
+    pub losses: [f32; 7],
     pub nonfinite: Option<String>,
 }
 
@@ -320,7 +330,13 @@ impl Trainer {
         // of a conditional model, which drops the label channels).
         let d_out_shape = d_spec.shapes(b)?.pop().expect("an output");
         let dlogits = GpuTensor::zeros(&gpu, &d_out_shape, DType::F32, "dlogits")?;
-        let d_net = Instance::new(&gpu, &d_spec, &d, b, Mode::Train, &counters, dropout, None, Some(&dlogits))?;
+        // With a penalty, D also gets its backward of the backward (nn::Instance::double_backward).
+        let penalised = cfg.gp.is_some() || cfg.r1.is_some();
+        let d_net = if penalised {
+            Instance::new_second_order(&gpu, &d_spec, &d, b, &counters, dropout, None, Some(&dlogits))?
+        } else {
+            Instance::new(&gpu, &d_spec, &d, b, Mode::Train, &counters, dropout, None, Some(&dlogits))?
+        };
         let image_shape = [b, m.channels, m.image_size, m.image_size];
         let at = |per_sample: Vec<usize>, n: usize| [vec![n], per_sample].concat();
         let g_out_grad = if classes > 0 { GpuTensor::zeros(&gpu, &image_shape, DType::F32, "generator.output.grad")? } else { d_net.input_grad().clone() };
@@ -410,14 +426,41 @@ impl Trainer {
             }
         };
 
+        // The penalty of D's input gradient for the forward just recorded: ∂(Σ_b D(x_b))/∂x
+        // (dlogits = 1), the penalty and its adjoint, and its gradient into D's (+=).
+        let (pen_sq, pen_coef) = ops::penalty::scratch(&gpu, b)?;
+        let penalty_passes = |p: &mut Vec<Dispatch>, which: ops::penalty::Penalty| -> Result<()> {
+            p.push(ops::elementwise::fill(&gpu, &dlogits, 1.0)?);
+            p.extend(d_net.backward_input_only.iter().cloned());
+            p.extend(ops::penalty::penalty(&gpu, which, d_net.input_grad(), &pen_sq, &pen_coef, &d_net.adjs[0], &stats, stat::PENALTY)?);
+            p.extend(d_net.double_backward.iter().cloned());
+            Ok(())
+        };
+        // WGAN-GP: the real batch kept for the interpolates, and ε per sample.
+        let gp_inputs = match cfg.gp {
+            Some(_) => Some((
+                GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real.kept")?,
+                GpuTensor::zeros(&gpu, &[b], DType::F32, "gp.epsilon")?,
+                RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("gp epsilon"), counter_index: slot::PENALTY },
+            )),
+            None => None,
+        };
+
         let mut p: Vec<Dispatch> = Vec::new();
         for _ in 0..cfg.d_steps {
             p.extend(data.iter().cloned());
             p.push(tick(slot::DATA)?);
+            if let Some((kept, _, _)) = &gp_inputs {
+                p.push(ops::elementwise::copy(&gpu, &real_x, kept)?);
+            }
             p.push(ops::elementwise::fill(&gpu, &d.grads, 0.0)?);
             d_forward(&mut p)?;
             p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
             p.extend(d_net.backward_params.iter().cloned());
+            if let Some(gamma) = cfg.r1 {
+                // R1 on the real batch just forwarded.
+                penalty_passes(&mut p, ops::penalty::Penalty::R1 { gamma })?;
+            }
             p.extend(draw_z.iter().cloned());
             p.push(tick(slot::LATENT)?);
             p.extend(g_net.forward.iter().cloned());
@@ -425,6 +468,14 @@ impl Trainer {
             d_forward(&mut p)?;
             p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2)?);
             p.extend(d_net.backward_params.iter().cloned());
+            if let (Some((kept, eps, key)), Some(lambda)) = (&gp_inputs, cfg.gp) {
+                // x̂ = ε·x + (1 − ε)·G(z) into D's input, then the penalty of D at x̂.
+                p.push(tick(slot::PENALTY)?);
+                p.push(ops::random::sample(&gpu, Distribution::Uniform { low: 0.0, high: 1.0 }, *key, &counters, eps)?);
+                p.push(ops::penalty::interpolate(&gpu, kept, g_net.output(), eps, d_net.input())?);
+                d_forward(&mut p)?;
+                penalty_passes(&mut p, ops::penalty::Penalty::Gp { lambda })?;
+            }
             p.push(tick(slot::D_ADAM)?);
             p.push(step(&d, cfg.lr_d, slot::D_ADAM)?);
             if let Some(c) = cfg.clip {
@@ -657,7 +708,7 @@ impl Trainer {
             return Ok(None);
         }
         let bytes = map_read(&self.gpu, &self.stats_staging, "losses")?;
-        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..24]);
+        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..28]);
         let slots: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.guard_staging, "state guard")?[..4 * self.guard_regions.len()]);
         let nonfinite = self.guard_regions.iter().zip(&slots).find_map(|(&(net, which, n), &slot)| {
             let store = match net {
@@ -667,7 +718,7 @@ impl Trainer {
             };
             ops::finite::decode(slot, n).map(|i| store.locate(which, i))
         });
-        Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5]], nonfinite }))
+        Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5], v[6]], nonfinite }))
     }
 
     /// Write the grid of G(fixed latents) (running statistics) to `path`: 8×8, or for a
@@ -837,6 +888,7 @@ impl Trainer {
                     d_x: l[1],
                     d_g_z1: l[3],
                     d_g_z2: l[5],
+                    penalty: (self.cfg.gp.is_some() || self.cfg.r1.is_some()).then_some(l[6]),
                     images_per_s: rate,
                     elapsed_s: start.elapsed().as_secs_f64(),
                 };

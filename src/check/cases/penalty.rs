@@ -32,6 +32,16 @@ pub(super) fn penalty_cases() -> Vec<Case> {
             }));
         }
     }
+    for &(batch, per) in &[(1usize, 1usize), (3, 65), (7, 1000)] {
+        v.push(Case::new("penalty", format!("interpolate {batch}x{per}"), move |gpu, rng| {
+            let (r, f, e) = (rng.normals(batch * per, 1.0), rng.normals(batch * per, 1.0), rng.uniforms(batch, 0.0, 1.0));
+            let want = cpu::penalty::interpolate(&f64s(&r), &f64s(&f), &f64s(&e));
+            let out = GpuTensor::zeros(gpu, &[batch, per], DType::F32, "x_hat")?;
+            let d = ops::penalty::interpolate(gpu, &upload(gpu, &[batch, per], &r, "real")?, &upload(gpu, &[batch, per], &f, "fake")?, &upload(gpu, &[batch], &e, "eps")?, &out)?;
+            let got = run_poisoned(gpu, "interpolate", &[d], &out)?;
+            Ok(vec![Row::compare("penalty", "interpolate", &format!("B={batch} per={per}"), "elementwise", &got, &want, ELEMENTWISE_BOUND)])
+        }));
+    }
     for (name, spec) in critics() {
         for batch in [1usize, 3] {
             let spec = spec.clone();
