@@ -274,6 +274,10 @@ pub struct TrainArgs {
     /// R1's penalty γ/2·E[‖∂D(x)/∂x‖²] on real images (Mescheder et al. 2018), with any loss.
     #[arg(long, value_name = "GAMMA")]
     pub r1: Option<f32>,
+    /// Lazy R1 (StyleGAN2): the penalty as its own D step every K iterations, weighted γ·K, with
+    /// D's Adam lr and betas corrected by K/(K + 1).
+    #[arg(long, value_name = "K")]
+    pub r1_every: Option<u64>,
     /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan).
     #[arg(long)]
     pub lr: Option<f32>,

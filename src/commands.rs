@@ -167,6 +167,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         g_ema: args.g_ema,
         gp: args.gp,
         r1: args.r1,
+        r1_every: args.r1_every,
         lr_d: args.lr_d.unwrap_or(lr),
         lr_g: args.lr_g.unwrap_or(lr),
         beta1: args.beta1.unwrap_or(0.5),
@@ -389,7 +390,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
             (c.model.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
             c.g_ema.map(|b| format!(", G moving average {b}")),
             c.gp.map(|l| format!(", WGAN-GP penalty λ {l}")),
-            c.r1.map(|g| format!(", R1 penalty γ {g}")),
+            c.r1.map(|g| format!(", R1 penalty γ {g}{}", c.r1_every.map(|k| format!(" every {k} steps")).unwrap_or_default())),
         ]
         .into_iter()
         .flatten()
@@ -646,6 +647,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         g_ema: args.g_ema,
         gp: args.gp,
         r1: None,
+        r1_every: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -710,7 +712,7 @@ fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "spectral_norm", "d_norm", "sngan", "gp", "r1", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).

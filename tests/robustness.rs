@@ -99,6 +99,7 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         g_ema: None,
         gp: None,
         r1: None,
+        r1_every: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,

@@ -40,6 +40,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         g_ema: None,
         gp: None,
         r1: None,
+        r1_every: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -517,12 +518,13 @@ fn spectral_norm_trains_saves_pytorch_names_and_resumes_exactly() {
 
 /// WGAN-GP and R1 train the tiny DCGAN without BatchNorm in D: the penalty is logged, finite and
 /// positive; it changes D's update (the weights differ from the same run without it) but not
-/// G's first step; resume is exact with the penalty's own random draws (ε).
+/// G's first step; resume is exact with the penalty's own random draws (ε) and with lazy R1
+/// (its extra D step every k iterations, the resumed run at a step where it is due).
 #[test]
 fn gradient_penalties_train_log_and_resume_exactly() {
-    for (name, gp, r1) in [("wgan-gp", Some(10.0f32), None), ("r1", None, Some(1.0f32))] {
+    for (name, gp, r1, r1_every) in [("wgan-gp", Some(10.0f32), None, None), ("r1", None, Some(1.0f32), None), ("r1-lazy", None, Some(1.0f32), Some(2))] {
         let (a, b, c) = (tmp(name), tmp(&format!("{name}-resumed")), tmp(&format!("{name}-none")));
-        let mut cfg = TrainConfig { gp, r1, checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
+        let mut cfg = TrainConfig { gp, r1, r1_every, checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
         cfg.model.d_norm = DNorm::None;
         if gp.is_some() {
             cfg.loss = GanLoss::Wgan;
@@ -532,7 +534,7 @@ fn gradient_penalties_train_log_and_resume_exactly() {
         assert!(records.iter().all(|r| r.finite() && r.penalty.is_some_and(|p| p > 0.0)), "{name}: {records:?}");
         let line = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
         assert!(line.lines().next().unwrap().contains("\"penalty\""), "{name}: metrics.jsonl lacks the penalty");
-        train(TrainConfig { out: c.clone(), gp: None, r1: None, ..cfg.clone() }, false);
+        train(TrainConfig { out: c.clone(), gp: None, r1: None, r1_every: None, ..cfg.clone() }, false);
         assert_ne!(tensors(&a.join("discriminator.safetensors")), tensors(&c.join("discriminator.safetensors")), "{name}: the penalty did not change D");
         train(TrainConfig { out: b.clone(), steps: 4, ..cfg.clone() }, false);
         train(TrainConfig { out: b.clone(), steps: 6, ..cfg }, true);

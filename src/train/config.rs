@@ -133,6 +133,9 @@ pub struct TrainConfig {
     /// R1's penalty γ/2·E[‖∂D(x)/∂x‖²] on real images (--r1 γ).
     #[serde(default)]
     pub r1: Option<f32>,
+    /// Lazy R1 (--r1-every k): the penalty as its own D step every k iterations (StyleGAN2).
+    #[serde(default)]
+    pub r1_every: Option<u64>,
     pub beta1: f32,
     pub beta2: f32,
     pub seed: u64,
@@ -174,6 +177,14 @@ impl TrainConfig {
             && !(b.is_finite() && b > 0.0 && b < 1.0)
         {
             return bad("--g-ema", format!("{b} must lie in (0, 1); StyleGAN2 and BigGAN use about 0.999"));
+        }
+        if let Some(k) = self.r1_every {
+            if k == 0 {
+                return bad("--r1-every", "must be at least 1 (StyleGAN2 uses 16)".into());
+            }
+            if self.r1.is_none() {
+                return bad("--r1-every", "sets how often R1 runs; add --r1 γ".into());
+            }
         }
         for (flag, v) in [("--gp", self.gp), ("--r1", self.r1)] {
             let Some(w) = v else { continue };

@@ -185,6 +185,8 @@ pub struct Trainer {
     /// (network: 0 = G, 1 = D, 2 = G's moving average; region name; elements) per slot of `guard`.
     guard_regions: Vec<(usize, &'static str, usize)>,
     program: Vec<Dispatch>,
+    /// --r1-every k: D's R1 step, recorded after `program` when step % k == 0.
+    r1_step: Vec<Dispatch>,
     /// Where the generator update starts in `program`.
     g_start: usize,
     /// G in eval mode (running statistics) on the fixed latents, for sample grids.
@@ -417,9 +419,17 @@ impl Trainer {
             // critic: E[D(G(z))] − E[D(x)]; G: −E[D(G(z))]
             GanLoss::Wgan => ((Elementwise::Linear, &ones, 1.0), (Elementwise::Linear, &minus_ones, 1.0), (Elementwise::Linear, &ones, 1.0)),
         };
+        // Lazy R1 (--r1-every k, StyleGAN2): the penalty is its own D step every k iterations,
+        // weighted γ·k, and D's Adam takes lr·r and β^r with r = k/(k + 1) for every step.
+        let lazy_r1 = cfg.r1.zip(cfg.r1_every);
+        let d_ratio = lazy_r1.map_or(1.0, |(_, k)| k as f32 / (k as f32 + 1.0));
         let step = |store: &ParamStore, lr: f32, slot: usize| -> Result<Dispatch> {
+            let ratio = if slot == slot::D_ADAM { d_ratio } else { 1.0 };
             match cfg.optimizer {
-                Optimizer::Adam => ops::optim::adam_step(&gpu, &adam(&cfg, lr), &store.grads, &counters, slot, &store.params, &store.adam_m, &store.adam_v),
+                Optimizer::Adam => {
+                    let a = AdamConfig { beta1: cfg.beta1.powf(ratio), beta2: cfg.beta2.powf(ratio), ..adam(&cfg, lr * ratio) };
+                    ops::optim::adam_step(&gpu, &a, &store.grads, &counters, slot, &store.params, &store.adam_m, &store.adam_v)
+                }
                 // PyTorch's defaults (alpha 0.99, eps 1e-8); the squared-gradient average lives
                 // where Adam keeps its second moment.
                 Optimizer::Rmsprop => ops::optim::rmsprop_step(&gpu, lr, 0.99, 1e-8, 0.0, &store.grads, &store.params, &store.adam_v),
@@ -436,6 +446,11 @@ impl Trainer {
             p.extend(d_net.double_backward.iter().cloned());
             Ok(())
         };
+        // Lazy R1 reuses the last D step's real batch.
+        let r1_real = match lazy_r1 {
+            Some(_) => Some(GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real.kept for R1")?),
+            None => None,
+        };
         // WGAN-GP: the real batch kept for the interpolates, and ε per sample.
         let gp_inputs = match cfg.gp {
             Some(_) => Some((
@@ -450,14 +465,14 @@ impl Trainer {
         for _ in 0..cfg.d_steps {
             p.extend(data.iter().cloned());
             p.push(tick(slot::DATA)?);
-            if let Some((kept, _, _)) = &gp_inputs {
+            for kept in gp_inputs.iter().map(|g| &g.0).chain(&r1_real) {
                 p.push(ops::elementwise::copy(&gpu, &real_x, kept)?);
             }
             p.push(ops::elementwise::fill(&gpu, &d.grads, 0.0)?);
             d_forward(&mut p)?;
             p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
             p.extend(d_net.backward_params.iter().cloned());
-            if let Some(gamma) = cfg.r1 {
+            if let (Some(gamma), None) = (cfg.r1, lazy_r1) {
                 // R1 on the real batch just forwarded.
                 penalty_passes(&mut p, ops::penalty::Penalty::R1 { gamma })?;
             }
@@ -482,6 +497,16 @@ impl Trainer {
                 // WGAN's weight clipping: every trainable tensor of the critic into [−c, c].
                 p.push(ops::elementwise::clamp(&gpu, &d.params, -c, c)?);
             }
+        }
+        // The lazy R1 step, recorded after the iteration every k iterations.
+        let mut r1_step = Vec::new();
+        if let (Some((gamma, k)), Some(kept)) = (lazy_r1, &r1_real) {
+            r1_step.push(ops::elementwise::fill(&gpu, &d.grads, 0.0)?);
+            r1_step.push(ops::elementwise::copy(&gpu, kept, d_net.input())?);
+            d_forward(&mut r1_step)?;
+            penalty_passes(&mut r1_step, ops::penalty::Penalty::R1 { gamma: gamma * k as f32 })?;
+            r1_step.push(tick(slot::D_ADAM)?);
+            r1_step.push(step(&d, cfg.lr_d, slot::D_ADAM)?);
         }
         let g_start = p.len();
         p.push(ops::elementwise::fill(&gpu, &g.grads, 0.0)?);
@@ -532,6 +557,7 @@ impl Trainer {
             guard_scans,
             guard_regions,
             program: p,
+            r1_step,
             g_start,
             sampler,
             sampler_prep,
@@ -689,6 +715,11 @@ impl Trainer {
             let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("train step"), timestamp_writes: None });
             for d in &self.program {
                 d.record(&mut pass);
+            }
+            if self.cfg.r1_every.is_some_and(|k| self.step % k == 0) {
+                for d in &self.r1_step {
+                    d.record(&mut pass);
+                }
             }
         }
         if read_losses {
