@@ -154,33 +154,46 @@ pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Te
     let mut grads = Params::new();
     let mut adj = adj_input.clone();
     for (i, layer) in spec.layers.iter().enumerate() {
-        let w = |n: &str| &p[&format!("main.{i}.{n}")];
-        let name = format!("main.{i}.weight");
-        let (x, dy) = (&acts[i], &deltas[i + 1]);
-        let b = x.shape[0];
-        adj = match layer {
-            Layer::Conv2d { c_in, c_out, kernel, stride, padding, .. } => {
-                let ws = [*c_out, *c_in, *kernel, *kernel];
-                grads.insert(name, conv2d::backward_weight(&adj, dy, &ws, *stride, *padding).data);
-                conv2d::forward(&adj, &Tensor::new(&ws, w("weight").clone()), None, *stride, *padding)
-            }
-            Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, .. } => {
-                let ws = [*c_in, *c_out, *kernel, *kernel];
-                grads.insert(name, conv_transpose2d::backward_weight(&adj, dy, &ws, *stride, *padding).data);
-                conv_transpose2d::forward(&adj, &Tensor::new(&ws, w("weight").clone()), None, *stride, *padding, *output_padding)
-            }
-            Layer::Linear { in_features, out_features, .. } => {
-                let (i_f, o_f) = (*in_features, *out_features);
-                // dx = dy·W: adjoint to W is dyᵀ·adj, to dy is adj·Wᵀ.
-                let dw: Vec<f64> = (0..o_f * i_f).map(|k| (0..b).map(|s| dy.data[s * o_f + k / i_f] * adj.data[s * i_f + k % i_f]).sum()).collect();
-                grads.insert(name, dw);
-                Tensor::new(&[b, o_f], matmul::matmul(&adj.data, w("weight"), None, None, (b, o_f, i_f), (false, true), 1.0, 0.0))
-            }
-            Layer::Relu => Tensor::new(&x.shape, activation::backward(activation::Act::Relu, &x.data, &adj.data)),
-            Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::backward(activation::Act::LeakyRelu(*s as f64), &x.data, &adj.data)),
-            Layer::Flatten | Layer::Unflatten(_) => Tensor::new(&acts[i + 1].shape, adj.data.clone()),
-            other => panic!("the reference has no backward of the backward of {}", other.torch_name()),
-        };
+        adj = double_backward_layer(layer, i, p, (&acts[i], &acts[i + 1]), &deltas[i + 1], &adj, &mut grads);
     }
     grads
+}
+
+/// One layer's backward of the backward: the adjoint of its output gradient from that of its
+/// input gradient `adj`; P's weight gradient into `grads`.
+fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), dy: &Tensor, adj: &Tensor, grads: &mut Params) -> Tensor {
+    let w = |n: &str| &p[&format!("main.{i}.{n}")];
+    let name = format!("main.{i}.weight");
+    let b = x.shape[0];
+    match layer {
+        Layer::Conv2d { c_in, c_out, kernel, stride, padding, .. } => {
+            let ws = [*c_out, *c_in, *kernel, *kernel];
+            grads.insert(name, conv2d::backward_weight(adj, dy, &ws, *stride, *padding).data);
+            conv2d::forward(adj, &Tensor::new(&ws, w("weight").clone()), None, *stride, *padding)
+        }
+        Layer::ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, .. } => {
+            let ws = [*c_in, *c_out, *kernel, *kernel];
+            grads.insert(name, conv_transpose2d::backward_weight(adj, dy, &ws, *stride, *padding).data);
+            conv_transpose2d::forward(adj, &Tensor::new(&ws, w("weight").clone()), None, *stride, *padding, *output_padding)
+        }
+        Layer::Linear { in_features, out_features, .. } => {
+            let (i_f, o_f) = (*in_features, *out_features);
+            // dx = dy·W: adjoint to W is dyᵀ·adj, to dy is adj·Wᵀ.
+            let dw: Vec<f64> = (0..o_f * i_f).map(|k| (0..b).map(|s| dy.data[s * o_f + k / i_f] * adj.data[s * i_f + k % i_f]).sum()).collect();
+            grads.insert(name, dw);
+            Tensor::new(&[b, o_f], matmul::matmul(&adj.data, w("weight"), None, None, (b, o_f, i_f), (false, true), 1.0, 0.0))
+        }
+        Layer::Relu => Tensor::new(&x.shape, activation::backward(activation::Act::Relu, &x.data, &adj.data)),
+        Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::backward(activation::Act::LeakyRelu(*s as f64), &x.data, &adj.data)),
+        Layer::Flatten | Layer::Unflatten(_) => Tensor::new(&y.shape, adj.data.clone()),
+        Layer::SpectralNorm(inner) => {
+            // The wrapped layer on W/σ; its weight part through W/σ (u, v constant).
+            let ((u, v, sigma), with_weight) = spectral_norm_state(p, i);
+            let next = double_backward_layer(inner, i, &with_weight, (x, y), dy, adj, grads);
+            let dw_sn = grads.remove(&name).expect("the wrapped layer has a weight");
+            grads.insert(format!("main.{i}.weight_orig"), spectral_norm::backward(w("weight_orig"), &dw_sn, &u, &v, sigma));
+            next
+        }
+        other => panic!("the reference has no backward of the backward of {}", other.torch_name()),
+    }
 }

@@ -201,9 +201,6 @@ impl TrainConfig {
             if m.model == crate::model::ModelKind::Mlp && m.dropout > 0.0 {
                 return bad(flag, "the MLP critic's dropout layers have no backward of their backward yet; add --dropout 0".into());
             }
-            if m.spectral_norm {
-                return bad(flag, "spectral norm has no backward of its backward yet; drop --spectral-norm".into());
-            }
             if m.conditional.is_some() {
                 return bad(flag, "penalties on conditional critics (whose input carries the label planes) are not supported yet; add --conditional none".into());
             }

@@ -51,8 +51,8 @@ pub(super) fn penalty_cases() -> Vec<Case> {
     v
 }
 
-/// Critics with a backward of the backward: the DCGAN discriminator without BatchNorm, an MLP
-/// critic, and one through a transposed convolution and ReLU.
+/// Critics with a backward of the backward: the DCGAN discriminator without BatchNorm (plain and
+/// spectrally normalised), an MLP critic, and one through a transposed convolution and ReLU.
 fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
     use crate::model::{DNorm, ModelConfig, ModelKind};
     use crate::nn::{Init, Layer, NetSpec};
@@ -77,8 +77,9 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
         ],
         conv_init: init,
     };
+    let sn = ModelConfig { spectral_norm: true, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
     let dcgan = dcgan.discriminator().expect("a valid DCGAN");
-    vec![("dcgan 16x16x3 no-norm", dcgan), ("mlp 5x5", mlp), ("convT+conv", convt)]
+    vec![("dcgan 16x16x3 no-norm", dcgan), ("dcgan 16x16x3 spectral norm", sn), ("mlp 5x5", mlp), ("convT+conv", convt)]
 }
 
 fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, label: &str, batch: usize) -> Result<Vec<Row>> {

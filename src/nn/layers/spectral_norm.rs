@@ -95,7 +95,7 @@ impl Module for SpectralNorm {
             }
             _ => None,
         };
-        Ok(Box::new(BoundSpectralNorm { forward, inner, backward_weight, dw }))
+        Ok(Box::new(BoundSpectralNorm { forward, inner, backward_weight, dw, adjoint: io.adjoint.is_some() }))
     }
 }
 
@@ -105,6 +105,8 @@ struct BoundSpectralNorm {
     /// [zero dW_sn, ⟨dW_sn, W⟩, dW += …]: around the wrapped layer's backward to its weight.
     backward_weight: Option<Vec<Dispatch>>,
     dw: Option<GpuTensor>,
+    /// Bound for a backward of the backward.
+    adjoint: bool,
 }
 
 impl Bound for BoundSpectralNorm {
@@ -122,5 +124,21 @@ impl Bound for BoundSpectralNorm {
         d.extend(self.inner.backward(want)?);
         d.extend(around[1..].iter().cloned());
         Ok(d)
+    }
+
+    /// The wrapped layer's backward of the backward on W/σ, its weight part into a zeroed
+    /// ∂P/∂W_sn and then through W/σ as in the first-order backward (u, v constant).
+    fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
+        if !self.adjoint {
+            return None;
+        }
+        let inner = self.inner.double_backward()?;
+        Some((|| {
+            let around = self.backward_weight.as_ref().ok_or_else(|| Error::invalid("spectral norm", "a backward of the backward needs a trained network"))?;
+            let mut d = vec![around[0].clone()];
+            d.extend(inner?);
+            d.extend(around[1..].iter().cloned());
+            Ok(d)
+        })())
     }
 }
