@@ -146,7 +146,7 @@ pub struct Instance {
     pub grads: Vec<GpuTensor>,
     pub forward: Vec<Dispatch>,
     /// Parameter gradients (accumulated into the store's grads) and the input gradients of
-    /// every layer but the first: the update of this network.
+    /// every layer but the first: the update of this network (empty for a weights-only store).
     pub backward_params: Vec<Dispatch>,
     /// Input gradients only, down to grads[0]; no parameter gradient is touched: the pass
     /// through a network that is not being updated (D during the generator step).
@@ -294,7 +294,10 @@ impl Instance {
             for i in (0..n).rev() {
                 // The input gradient of the first real layer is only wanted when passing
                 // through the network to the one before it.
-                backward_params.extend(bound[i].backward(Want { params: true, inputs: i > first_real })?);
+                // A weights-only store (sampling with batch statistics) has no gradients to fill.
+                if store.has_gradients() {
+                    backward_params.extend(bound[i].backward(Want { params: true, inputs: i > first_real })?);
+                }
                 backward_input_only.extend(bound[i].backward(Want { params: false, inputs: true })?);
             }
         }
