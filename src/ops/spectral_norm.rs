@@ -75,6 +75,7 @@ pub fn scale(gpu: &Gpu, w: &GpuTensor, sigma: &GpuTensor, w_sn: &GpuTensor) -> R
 
 /// The backward through `w_sn = w/σ` (u, v constant): `dot = ⟨dw_sn, w⟩`, then
 /// `dw += dw_sn/σ − (dot/σ²)·u vᵀ`. In recording order.
+#[allow(clippy::too_many_arguments)]
 pub fn backward(gpu: &Gpu, w: &GpuTensor, dw_sn: &GpuTensor, u: &GpuTensor, v: &GpuTensor, sigma: &GpuTensor, dot: &GpuTensor, dw: &GpuTensor) -> Result<[Dispatch; 2]> {
     let (rows, cols) = matrix_of(w)?;
     expect_shape(OP, "dw_sn", dw_sn, w.shape())?;
