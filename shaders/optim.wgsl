@@ -24,6 +24,9 @@
 //            plain EMA started from them keeps βᵗ of them: 5 % after 3 000 steps at 0.999),
 //            and long runs get StyleGAN2/BigGAN's plain EMA. One dispatch per flat region
 //            (weights, then BatchNorm running statistics, averaged too as BigGAN does).
+//            With rampup r > 0 (StyleGAN2's ema_rampup), a plain EMA whose half-life grows with
+//            training: β_t = min(β, 0.5^(1/(r·t))), w = 1 − β_t (≈ 1 early on: the average
+//            follows the network while it still moves fast).
 //          The step count lives on the GPU (a u32 in `counters`, bumped by
 //          elementwise.wgsl:counter_add once per optimizer step) so a training step needs no
 //          host write and several optimizer steps can share one submission.
@@ -81,7 +84,7 @@ struct EmaParams {
     n4: u32,
     counter_index: u32,  // counters[counter_index] = t, the live network's optimizer steps
     beta: f32,
-    _pad: u32,
+    rampup: f32,         // 0: bias-corrected EMA; r > 0: half-life r·t steps, capped by β's
 }
 
 @group(0) @binding(0) var<storage, read> ema_live: array<vec4<f32>>;
@@ -179,7 +182,9 @@ fn ema_update(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgr
     let t = f32(counters[ep.counter_index]);
     // At t = 0 (no step yet) and t = 1 the average is the live network itself.
     var w = 1.0;
-    if (t > 1.0) {
+    if (ep.rampup > 0.0) {
+        w = 1.0 - min(ep.beta, exp2(-1.0 / (ep.rampup * max(t, 1.0))));
+    } else if (t > 1.0) {
         w = (1.0 - ep.beta) / one_minus_pow(ep.beta, t);
     }
     let a = ema_avg[i];

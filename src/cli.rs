@@ -253,6 +253,10 @@ pub struct TrainArgs {
     /// use it unless given --no-ema. Saved as generator_ema.safetensors.
     #[arg(long, value_name = "DECAY")]
     pub g_ema: Option<f32>,
+    /// Ramp the moving average up as StyleGAN2 does: its half-life is R·t steps at step t (until
+    /// the decay's own), so early averages follow the network while it moves fast (e.g. 0.05).
+    #[arg(long, value_name = "R")]
+    pub g_ema_rampup: Option<f32>,
     /// Spectrally normalise every weight of the discriminator (Miyato et al. 2018): one power
     /// iteration per training forward; saved under PyTorch's `weight_orig`, `weight_u`,
     /// `weight_v` names.

@@ -165,6 +165,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         optimizer: args.optimizer.unwrap_or(if wgan && !wgan_gp { Optimizer::Rmsprop } else { Optimizer::Adam }),
         clip: args.clip.or((wgan && !wgan_gp).then_some(0.01)),
         g_ema: args.g_ema,
+        g_ema_rampup: args.g_ema_rampup,
         gp: args.gp,
         r1: args.r1,
         r1_every: args.r1_every,
@@ -388,7 +389,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
             c.clip.map(|v| format!(", clip ±{v}")),
             c.model.spectral_norm.then(|| ", spectral norm in D".to_string()),
             (c.model.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
-            c.g_ema.map(|b| format!(", G moving average {b}")),
+            c.g_ema.map(|b| format!(", G moving average {b}{}", c.g_ema_rampup.map(|r| format!(" (ramp-up {r})")).unwrap_or_default())),
             c.gp.map(|l| format!(", WGAN-GP penalty λ {l}")),
             c.r1.map(|g| format!(", R1 penalty γ {g}{}", c.r1_every.map(|k| format!(" every {k} steps")).unwrap_or_default())),
         ]
@@ -645,6 +646,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         optimizer: Optimizer::Adam,
         clip: None,
         g_ema: args.g_ema,
+        g_ema_rampup: None,
         gp: args.gp,
         r1: None,
         r1_every: None,
@@ -712,7 +714,7 @@ fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).

@@ -97,6 +97,7 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         optimizer: shadergan::train::Optimizer::Adam,
         clip: None,
         g_ema: None,
+        g_ema_rampup: None,
         gp: None,
         r1: None,
         r1_every: None,

@@ -38,6 +38,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         optimizer: shadergan::train::Optimizer::Adam,
         clip: None,
         g_ema: None,
+        g_ema_rampup: None,
         gp: None,
         r1: None,
         r1_every: None,
@@ -414,36 +415,11 @@ fn the_generator_moving_average_follows_its_recursion_and_leaves_training_untouc
     let (a, b) = (tmp("ema"), tmp("no-ema"));
     let beta = 0.9f32;
     let cfg = TrainConfig { g_ema: Some(beta), checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
-    let mut t = trainer(cfg.clone());
-    t.initialize().unwrap();
-    let ema = t.g_ema.as_ref().expect("a moving-average store");
-    let read = |x: &shadergan::GpuTensor| x.read_f32(&t.gpu).unwrap();
-    // Before any step the average is G itself.
-    assert_eq!(read(&ema.params), read(&t.g.params));
-    let g_buffers = t.g.buffers.as_ref().expect("the DCGAN generator has BatchNorm");
-    let e_buffers = ema.buffers.as_ref().unwrap();
-    assert_eq!(read(e_buffers), read(g_buffers));
-    let f64s = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
-    let (mut avg_w, mut avg_b) = (f64s(read(&t.g.params)), f64s(read(g_buffers)));
-    for step in 1..=5u32 {
-        t.gpu.run("iteration", &t.program().iter().collect::<Vec<_>>()).unwrap();
-        shadergan::reference::optim::ema_update(&mut avg_w, &f64s(read(&t.g.params)), beta as f64, step);
-        shadergan::reference::optim::ema_update(&mut avg_b, &f64s(read(g_buffers)), beta as f64, step);
-        let ema = t.g_ema.as_ref().unwrap();
-        for (what, got, want) in [("weights", read(&ema.params), &avg_w), ("running statistics", read(ema.buffers.as_ref().unwrap()), &avg_b)] {
-            let (mut num, mut den) = (0f64, 0f64);
-            for (g, w) in got.iter().zip(want.iter()) {
-                num += (*g as f64 - w).powi(2);
-                den += w * w;
-            }
-            let rel = (num / den).sqrt();
-            assert!(rel < 1e-6, "step {step}: the average's {what} are {rel:e} from the f64 recursion");
-        }
-        if step == 1 {
-            assert_eq!(read(&t.g_ema.as_ref().unwrap().params), read(&t.g.params), "at step 1 the bias-corrected average is a copy");
-        }
+    // Bias-corrected, and with StyleGAN2's ramp-up (r = 0.5: β_t = min(β, 0.5^(1/(r·t))), so
+    // the ramp decides the first steps).
+    for rampup in [None, Some(0.5f32)] {
+        ema_follows_its_recursion(TrainConfig { g_ema_rampup: rampup, ..cfg.clone() });
     }
-    drop(t);
     // Whole runs: with and without the average, G and D are the same bytes.
     train(cfg.clone(), false);
     train(TrainConfig { out: b.clone(), g_ema: None, ..cfg.clone() }, false);
@@ -539,5 +515,40 @@ fn gradient_penalties_train_log_and_resume_exactly() {
         train(TrainConfig { out: b.clone(), steps: 4, ..cfg.clone() }, false);
         train(TrainConfig { out: b.clone(), steps: 6, ..cfg }, true);
         assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "{name}: 6 steps differ from 4 + resume + 2");
+    }
+}
+
+/// Five steps of `cfg` (with --g-ema), the moving average compared after each with the f64
+/// recursion of G's weights and running statistics.
+fn ema_follows_its_recursion(cfg: TrainConfig) {
+    let (beta, rampup) = (cfg.g_ema.unwrap(), cfg.g_ema_rampup.map(f64::from));
+    let mut t = trainer(cfg);
+    t.initialize().unwrap();
+    let ema = t.g_ema.as_ref().expect("a moving-average store");
+    let read = |x: &shadergan::GpuTensor| x.read_f32(&t.gpu).unwrap();
+    // Before any step the average is G itself.
+    assert_eq!(read(&ema.params), read(&t.g.params));
+    let g_buffers = t.g.buffers.as_ref().expect("the DCGAN generator has BatchNorm");
+    let e_buffers = ema.buffers.as_ref().unwrap();
+    assert_eq!(read(e_buffers), read(g_buffers));
+    let f64s = |v: Vec<f32>| v.into_iter().map(f64::from).collect::<Vec<f64>>();
+    let (mut avg_w, mut avg_b) = (f64s(read(&t.g.params)), f64s(read(g_buffers)));
+    for step in 1..=5u32 {
+        t.gpu.run("iteration", &t.program().iter().collect::<Vec<_>>()).unwrap();
+        shadergan::reference::optim::ema_update(&mut avg_w, &f64s(read(&t.g.params)), beta as f64, step, rampup);
+        shadergan::reference::optim::ema_update(&mut avg_b, &f64s(read(g_buffers)), beta as f64, step, rampup);
+        let ema = t.g_ema.as_ref().unwrap();
+        for (what, got, want) in [("weights", read(&ema.params), &avg_w), ("running statistics", read(ema.buffers.as_ref().unwrap()), &avg_b)] {
+            let (mut num, mut den) = (0f64, 0f64);
+            for (g, w) in got.iter().zip(want.iter()) {
+                num += (*g as f64 - w).powi(2);
+                den += w * w;
+            }
+            let rel = (num / den).sqrt();
+            assert!(rel < 1e-6, "step {step}: the average's {what} are {rel:e} from the f64 recursion");
+        }
+        if step == 1 && rampup.is_none() {
+            assert!(read(&t.g_ema.as_ref().unwrap().params) == read(&t.g.params), "at step 1 the bias-corrected average is a copy");
+        }
     }
 }

@@ -150,6 +150,8 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--r1", "1", "--r1-every", "0", "--conditional", "none"], &["--r1-every", "at least 1"]);
     assert_error(&["train", "--out", o, "--r1-every", "4"], &["--r1-every", "--r1"]);
     assert_error(&["train", "--out", o, "--g-ema=-0.5"], &["--g-ema", "(0, 1)"]);
+    assert_error(&["train", "--out", o, "--g-ema-rampup", "0.05"], &["--g-ema-rampup", "--g-ema 0.999"]);
+    assert_error(&["train", "--out", o, "--g-ema", "0.999", "--g-ema-rampup", "0"], &["--g-ema-rampup", "positive"]);
     assert_error(&["train", "--out", o, "--model", "classifier", "--dataset", "synthetic", "--g-ema", "0.999"], &["--g-ema"]);
     assert_error(&["train", "--out", o, "--channels", "2"], &["--channels"]);
     assert_error(&["train", "--out", o, "--augment", "rotate"], &["--augment", "rotate"]);

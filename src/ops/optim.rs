@@ -54,7 +54,7 @@ pub struct EmaParams {
     pub n4: u32,
     pub counter_index: u32,
     pub beta: f32,
-    pub _pad: u32,
+    pub rampup: f32,
 }
 
 /// Adam hyperparameters (PyTorch names and defaults; DCGAN uses lr 2e-4, β1 0.5).
@@ -186,20 +186,24 @@ pub fn rmsprop_step(gpu: &Gpu, lr: f32, alpha: f32, eps: f32, weight_decay: f32,
     gpu.dispatch(&KernelRef::new(&OPTIM, op), label, &[grad], &[param, sq], &params, grid)
 }
 
-/// One update of the bias-corrected exponential moving average `avg` of `live` with decay
-/// `beta`, at step t = counters[counter_index] (the live network's optimizer steps, bumped
-/// before): avg ← avg + (1 − β)/(1 − βᵗ)·(live − avg). See optim.wgsl.
-pub fn ema_update(gpu: &Gpu, beta: f32, live: &GpuTensor, counters: &GpuTensor, counter_index: usize, avg: &GpuTensor) -> Result<Dispatch> {
+/// One update of the exponential moving average `avg` of `live` with decay `beta`, at step
+/// t = counters[counter_index] (the live network's optimizer steps, bumped before):
+/// bias-corrected, avg ← avg + (1 − β)/(1 − βᵗ)·(live − avg), or with `rampup` r > 0 a plain
+/// EMA with β_t = min(β, 0.5^(1/(r·t))). See optim.wgsl.
+pub fn ema_update(gpu: &Gpu, beta: f32, rampup: Option<f32>, live: &GpuTensor, counters: &GpuTensor, counter_index: usize, avg: &GpuTensor) -> Result<Dispatch> {
     let op = "ema_update";
     if !(0.0..1.0).contains(&beta) {
         return Err(Error::invalid("EMA", format!("decay {beta} must lie in [0, 1), e.g. 0.999")));
+    }
+    if rampup.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err(Error::invalid("EMA", format!("ramp-up {rampup:?} must be a positive number, e.g. 0.05")));
     }
     same(op, &[avg, live])?;
     if counters.dtype() != DType::U32 || counter_index >= counters.numel() {
         return Err(Error::shape(op, format!("step counter slot {counter_index} of {:?}", counters.shape())));
     }
     let n4 = vec4_count(op, avg)?;
-    let params = EmaParams { n4, counter_index: counter_index as u32, beta, _pad: 0 };
+    let params = EmaParams { n4, counter_index: counter_index as u32, beta, rampup: rampup.unwrap_or(0.0) };
     let label = format!("{op} {} {:?}", avg.label(), avg.shape());
     let grid = vec4_grid(gpu, &label, n4)?;
     gpu.dispatch(&KernelRef::new(&OPTIM, op), label, &[live, counters], &[avg], &params, grid)

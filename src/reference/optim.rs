@@ -53,10 +53,15 @@ pub fn rmsprop_step(param: &mut [f64], grad: &[f64], sq: &mut [f64], (lr, alpha,
     }
 }
 
-/// The bias-corrected moving average's step t (≥ 1): avg ← avg + (1 − β)/(1 − βᵗ)·(live − avg);
-/// at t ≤ 1 the average becomes `live`.
-pub fn ema_update(avg: &mut [f64], live: &[f64], beta: f64, t: u32) {
-    let w = if t <= 1 { 1.0 } else { (1.0 - beta) / (1.0 - beta.powi(t as i32)) };
+/// The moving average's step t (≥ 1): bias-corrected, avg ← avg + (1 − β)/(1 − βᵗ)·(live − avg)
+/// (at t ≤ 1 the average becomes `live`); with `rampup` r, a plain EMA with
+/// β_t = min(β, 0.5^(1/(r·t))).
+pub fn ema_update(avg: &mut [f64], live: &[f64], beta: f64, t: u32, rampup: Option<f64>) {
+    let w = match rampup {
+        Some(r) => 1.0 - beta.min(0.5f64.powf(1.0 / (r * t.max(1) as f64))),
+        None if t <= 1 => 1.0,
+        None => (1.0 - beta) / (1.0 - beta.powi(t as i32)),
+    };
     for (a, &l) in avg.iter_mut().zip(live) {
         *a += w * (l - *a);
     }

@@ -127,6 +127,9 @@ pub struct TrainConfig {
     /// decay (--g-ema 0.999): sample grids, `sample` and `eval` use it.
     #[serde(default)]
     pub g_ema: Option<f32>,
+    /// StyleGAN2's ramp-up of the moving average (--g-ema-rampup r): half-life r·t steps.
+    #[serde(default)]
+    pub g_ema_rampup: Option<f32>,
     /// WGAN-GP's gradient penalty λ·E[(‖∂D(x̂)/∂x̂‖ − 1)²] on interpolates x̂ (--gp λ).
     #[serde(default)]
     pub gp: Option<f32>,
@@ -206,6 +209,14 @@ impl TrainConfig {
             }
             if self.clip.is_some() {
                 return bad(flag, "the penalty replaces WGAN's weight clipping; drop --clip".into());
+            }
+        }
+        if let Some(r) = self.g_ema_rampup {
+            if !(r.is_finite() && r > 0.0) {
+                return bad("--g-ema-rampup", format!("{r} must be a positive number (StyleGAN2 uses 0.05)"));
+            }
+            if self.g_ema.is_none() {
+                return bad("--g-ema-rampup", "ramps up the moving average; add --g-ema 0.999".into());
             }
         }
         if let Some(e) = self.eval_every {

@@ -519,9 +519,9 @@ impl Trainer {
         p.push(step(&g, cfg.lr_g, slot::G_ADAM)?);
         if let (Some(ema), Some(beta)) = (&g_ema, cfg.g_ema) {
             // After the step, with t = G's step count: weights, then running statistics.
-            p.push(ops::optim::ema_update(&gpu, beta, &g.params, &counters, slot::G_ADAM, &ema.params)?);
+            p.push(ops::optim::ema_update(&gpu, beta, cfg.g_ema_rampup, &g.params, &counters, slot::G_ADAM, &ema.params)?);
             if let (Some(live), Some(avg)) = (&g.buffers, &ema.buffers) {
-                p.push(ops::optim::ema_update(&gpu, beta, live, &counters, slot::G_ADAM, avg)?);
+                p.push(ops::optim::ema_update(&gpu, beta, cfg.g_ema_rampup, live, &counters, slot::G_ADAM, avg)?);
             }
         }
 
@@ -809,7 +809,8 @@ impl Trainer {
             // G's moving average as its own PyTorch-keyed state dict; `sample` and `eval` take it.
             let mut md = model_md.clone();
             md.insert("net".into(), "generator".into());
-            md.insert("average".into(), format!("exponential moving average of the generator's weights and running statistics, decay {}", self.cfg.g_ema.unwrap_or_default()));
+            let ramp = self.cfg.g_ema_rampup.map(|r| format!(", ramp-up {r}")).unwrap_or_default();
+            md.insert("average".into(), format!("exponential moving average of the generator's weights and running statistics, decay {}{ramp}", self.cfg.g_ema.unwrap_or_default()));
             TensorFile { tensors, metadata: md }.save(&dir.join(EMA_FILE))?;
         }
         self.last_checkpoint = Some(self.step);

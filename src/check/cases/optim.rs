@@ -101,8 +101,18 @@ pub(super) fn optim_cases() -> Vec<Case> {
         }));
     }
     // The moving average: t = 1 copies, small t has large weights, large t reaches 1 − β.
-    for &(n, beta, t, fold) in &[(1usize, 0.999f32, 1u32, false), (17, 0.999, 2, false), (1003, 0.9, 37, false), (1003, 0.999, 5000, false), (10_007, 0.99, 250, true)] {
-        v.push(Case::new("optim", format!("ema n={n} beta={beta} t={t}{}", if fold { " folded" } else { "" }), move |gpu, rng| {
+    let ema_cases: &[(usize, f32, u32, bool, Option<f32>)] = &[
+        (1, 0.999, 1, false, None),
+        (17, 0.999, 2, false, None),
+        (1003, 0.9, 37, false, None),
+        (1003, 0.999, 5000, false, None),
+        (10_007, 0.99, 250, true, None),
+        (17, 0.999, 1, false, Some(0.05)),
+        (1003, 0.999, 300, false, Some(0.05)),
+        (1003, 0.999, 100_000, false, Some(0.05)),
+    ];
+    for &(n, beta, t, fold, rampup) in ema_cases {
+        v.push(Case::new("optim", format!("ema n={n} beta={beta} t={t} rampup={rampup:?}{}", if fold { " folded" } else { "" }), move |gpu, rng| {
             let capped;
             let gpu = if fold {
                 capped = folded(gpu, FOLD_CAP);
@@ -112,14 +122,14 @@ pub(super) fn optim_cases() -> Vec<Case> {
             };
             let (a0, live) = (rng.normals(n, 1.0), rng.normals(n, 1.0));
             let mut a = f64s(&a0);
-            cpu::optim::ema_update(&mut a, &f64s(&live), beta as f64, t);
+            cpu::optim::ema_update(&mut a, &f64s(&live), beta as f64, t, rampup.map(f64::from));
             let counters = GpuTensor::from_u32(gpu, &[3], &[7, 99, t], "counters")?;
             let (avg, live_t) = (upload(gpu, &[n], &a0, "avg")?, upload(gpu, &[n], &live, "live")?);
-            let d = ops::optim::ema_update(gpu, beta, &live_t, &counters, 2, &avg)?;
+            let d = ops::optim::ema_update(gpu, beta, rampup, &live_t, &counters, 2, &avg)?;
             let got = run_read(gpu, "ema", &[d], &[&avg])?;
             let delta_gpu: Vec<f32> = got[0].iter().zip(&a0).map(|(x, y)| x - y).collect();
             let delta_ref: Vec<f64> = a.iter().zip(&a0).map(|(x, &y)| x - y as f64).collect();
-            let shape = format!("n={n} β={beta} t={t}{}", if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
+            let shape = format!("n={n} β={beta} t={t}{}{}", rampup.map(|r| format!(" ramp {r}")).unwrap_or_default(), if fold { format!(" grid≤{FOLD_CAP}/dim") } else { String::new() });
             Ok(vec![Row::compare("optim", "ema_delta_avg", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&a, &delta_ref))])
         }));
     }
