@@ -21,9 +21,8 @@
 //          pen_finish:  0 sq r | 1 coef w | 2 stats rw | 3 params
 //          pen_adjoint: 0 g r | 1 coef r | 2 adj w | 3 params
 //          pen_interpolate: 0 real r | 1 fake r | 2 eps r | 3 out w | 4 params (per_sample, batch)
+// SHARED   WG and workgroup_sum come from workgroup_sum.wgsl (prepended).
 // REF      src/reference/penalty.rs   TESTS src/check/cases/penalty.rs (op "penalty")
-
-const WG: u32 = 256u;
 
 struct PenaltyParams {
     batch: u32,
@@ -34,22 +33,6 @@ struct PenaltyParams {
     eps: f32,          // inside the square root of WGAN-GP's norm
     _pad0: u32,
     _pad1: u32,
-}
-
-var<workgroup> partial: array<f32, 256>;
-
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-    partial[lid] = x;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            partial[lid] = partial[lid] + partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
 }
 
 @group(0) @binding(0) var<storage, read> g: array<f32>;

@@ -28,32 +28,14 @@
 //          sn_scale:    0 w r | 1 sigma r | 2 w_sn w | 3 params
 //          sn_dot:      0 w r | 1 dw_sn r | 2 dot w | 3 params
 //          sn_backward: 0 dw_sn r | 1 u r | 2 v r | 3 sigma r | 4 dot r | 5 dw rw | 6 params
+// SHARED   WG and workgroup_sum come from workgroup_sum.wgsl (prepended).
 // REF      src/reference/spectral_norm.rs   TESTS src/check/cases/spectral_norm.rs (op "spectral_norm")
-
-const WG: u32 = 256u;
 
 struct SnParams {
     rows: u32,
     cols: u32,
     update: u32,  // sn_power: 1 = power iteration (training), 0 = σ from the stored u, v
     eps: f32,     // PyTorch's 1e-12
-}
-
-var<workgroup> partial: array<f32, 256>;
-
-// Σ over the workgroup of each invocation's `x`, in a fixed tree; every invocation gets it.
-fn workgroup_sum(lid: u32, x: f32) -> f32 {
-    partial[lid] = x;
-    workgroupBarrier();
-    for (var s = WG / 2u; s > 0u; s = s / 2u) {
-        if (lid < s) {
-            partial[lid] = partial[lid] + partial[lid + s];
-        }
-        workgroupBarrier();
-    }
-    let total = partial[0];
-    workgroupBarrier();
-    return total;
 }
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {

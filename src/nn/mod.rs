@@ -197,7 +197,7 @@ impl Instance {
 
     /// As `new` (training mode), with the backward of the backward prepared for a penalty on
     /// the input gradient (WGAN-GP, R1): `adjs` and `double_backward`. An error names the first
-    /// layer that has none (BatchNorm, Dropout, Tanh, Sigmoid, spectral norm).
+    /// layer that has none (BatchNorm, Dropout, Tanh, Sigmoid).
     #[allow(clippy::too_many_arguments)]
     pub fn new_second_order(
         gpu: &Gpu,
@@ -247,33 +247,27 @@ impl Instance {
             });
         }
         // Gradients from the output backward, so a given output gradient (another network's
-        // input gradient) reaches through trailing views.
-        let mut grads: Vec<Option<GpuTensor>> = vec![None; n + 1];
-        grads[n] = Some(match output_grad {
-            Some(g) if g.shape() == shapes[n].as_slice() => g.clone(),
-            Some(g) => return Err(Error::shape(&tag, format!("output gradient {:?} must be {:?}", g.shape(), shapes[n]))),
-            None => GpuTensor::zeros(gpu, &shapes[n], DType::F32, &format!("{tag}.output.grad"))?,
-        });
-        for i in (0..n).rev() {
-            let next = grads[i + 1].as_ref().expect("filled from the end");
-            grads[i] = Some(if is_view(i) {
-                next.reshaped(&shapes[i])?
-            } else {
-                GpuTensor::zeros(gpu, &shapes[i], DType::F32, &format!("{tag}.main.{i}.in.grad"))?
-            });
-        }
-        let grads: Vec<GpuTensor> = grads.into_iter().map(|g| g.expect("every gradient assigned")).collect();
-        // The adjoints mirror the gradients, views included.
-        let mut adjs: Vec<GpuTensor> = Vec::new();
-        if second_order {
-            let mut a: Vec<Option<GpuTensor>> = vec![None; n + 1];
-            a[n] = Some(GpuTensor::zeros(gpu, &shapes[n], DType::F32, &format!("{tag}.output.grad.adjoint"))?);
+        // input gradient) reaches through trailing views; a view layer's input gradient is its
+        // output gradient's memory.
+        let from_the_end = |last: GpuTensor, suffix: &str| -> Result<Vec<GpuTensor>> {
+            let mut t = vec![last];
             for i in (0..n).rev() {
-                let next = a[i + 1].as_ref().expect("filled from the end");
-                a[i] = Some(if is_view(i) { next.reshaped(&shapes[i])? } else { GpuTensor::zeros(gpu, &shapes[i], DType::F32, &format!("{tag}.main.{i}.in.grad.adjoint"))? });
+                let next = t.last().expect("filled from the end");
+                t.push(if is_view(i) { next.reshaped(&shapes[i])? } else { GpuTensor::zeros(gpu, &shapes[i], DType::F32, &format!("{tag}.main.{i}.in.{suffix}"))? });
             }
-            adjs = a.into_iter().map(|t| t.expect("every adjoint assigned")).collect();
-        }
+            t.reverse();
+            Ok(t)
+        };
+        let grads = from_the_end(
+            match output_grad {
+                Some(g) if g.shape() == shapes[n].as_slice() => g.clone(),
+                Some(g) => return Err(Error::shape(&tag, format!("output gradient {:?} must be {:?}", g.shape(), shapes[n]))),
+                None => GpuTensor::zeros(gpu, &shapes[n], DType::F32, &format!("{tag}.output.grad"))?,
+            },
+            "grad",
+        )?;
+        // The adjoints mirror the gradients, views included.
+        let adjs = if second_order { from_the_end(GpuTensor::zeros(gpu, &shapes[n], DType::F32, &format!("{tag}.output.grad.adjoint"))?, "grad.adjoint")? } else { Vec::new() };
 
         let mut forward = Vec::new();
         let mut bound = Vec::with_capacity(n);
