@@ -103,7 +103,7 @@ pub struct BenchArgs {
     /// compare with --d-norm none alone.
     #[arg(long, value_name = "LAMBDA")]
     pub gp: Option<f32>,
-    /// train-step: the discriminator's normalisation (batchnorm or none).
+    /// train-step: the discriminator's normalisation (batchnorm, layernorm or none).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
     /// Square sizes n (C[n,n] = A[n,n]·B[n,n]), comma-separated.
@@ -262,8 +262,9 @@ pub struct TrainArgs {
     /// `weight_v` names.
     #[arg(long)]
     pub spectral_norm: bool,
-    /// The discriminator's normalisation between convolutions: batchnorm (DCGAN) or none
-    /// (default: batchnorm; none with --sngan).
+    /// The discriminator's normalisation between convolutions: batchnorm (DCGAN), layernorm
+    /// (per sample over [C, H, W]; works with --gp and --r1) or none (default: batchnorm;
+    /// none with --sngan, --gp or --r1).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
     /// SNGAN (Miyato et al. 2018): --loss hinge --spectral-norm --d-norm none.
@@ -272,7 +273,7 @@ pub struct TrainArgs {
     /// WGAN-GP's gradient penalty λ·E[(‖∂D(x̂)/∂x̂‖ − 1)²] on random interpolates of real and
     /// fake images (Gulrajani et al. 2017; λ = 10). With --loss wgan it brings the paper's
     /// settings unless given: Adam lr 1e-4, β = (0.5, 0.9), --d-steps 5, no clipping. The
-    /// critic must have no BatchNorm (--d-norm none, the default with a penalty).
+    /// critic must have no BatchNorm (--d-norm none, the default with a penalty, or layernorm).
     #[arg(long, value_name = "LAMBDA")]
     pub gp: Option<f32>,
     /// R1's penalty γ/2·E[‖∂D(x)/∂x‖²] on real images (Mescheder et al. 2018), with any loss.

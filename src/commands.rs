@@ -388,7 +388,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         [
             c.clip.map(|v| format!(", clip ±{v}")),
             c.model.spectral_norm.then(|| ", spectral norm in D".to_string()),
-            (c.model.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
+            d_norm_note(c.model.model, c.model.d_norm),
             c.g_ema.map(|b| format!(", G moving average {b}{}", c.g_ema_rampup.map(|r| format!(" (ramp-up {r})")).unwrap_or_default())),
             c.gp.map(|l| format!(", WGAN-GP penalty λ {l}")),
             c.r1.map(|g| format!(", R1 penalty γ {g}{}", c.r1_every.map(|k| format!(" every {k} steps")).unwrap_or_default())),
@@ -682,7 +682,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         args.batch,
         [
             args.spectral_norm.then(|| ", spectral norm in D".to_string()),
-            (m.d_norm == DNorm::None).then(|| ", no BatchNorm in D".to_string()),
+            d_norm_note(m.model, m.d_norm),
             args.gp.map(|l| format!(", WGAN-GP λ {l}")),
         ]
         .into_iter()
@@ -862,4 +862,13 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
         trainer.cfg.out.join("classifier.safetensors").display()
     );
     Ok(true)
+}
+
+/// How D is normalised, for the one-line model summary (nothing for the DCGAN default).
+fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
+    match (model, d_norm) {
+        (ModelKind::Dcgan, DNorm::None) => Some(", no BatchNorm in D".into()),
+        (ModelKind::Dcgan, DNorm::LayerNorm) => Some(", LayerNorm in D".into()),
+        _ => None,
+    }
 }

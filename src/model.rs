@@ -52,6 +52,10 @@ pub enum DNorm {
     BatchNorm,
     /// None (SNGAN's discriminator; a critic with a gradient penalty).
     None,
+    /// LayerNorm over each sample's [C, H, W] after every convolution but the first: per
+    /// sample, so a gradient penalty stays per sample (the WGAN-GP paper's suggestion).
+    #[value(name = "layernorm")]
+    LayerNorm,
 }
 
 /// How a conditional model takes its class label.
@@ -234,11 +238,14 @@ impl ModelConfig {
                 let top = 1 << (self.doublings() - 1);
                 let conv = |c_in, c_out, stride, padding| self.weighted(Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: false });
                 let mut l = vec![conv(self.channels + self.classes(), self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
-                let mut m = 1;
+                let (mut m, mut size) = (1, self.image_size / 2);
                 while m < top {
                     l.push(conv(self.ndf * m, self.ndf * m * 2, 2, 1));
-                    if self.d_norm == DNorm::BatchNorm {
-                        l.push(Layer::BatchNorm2d { channels: self.ndf * m * 2 });
+                    size /= 2;
+                    match self.d_norm {
+                        DNorm::BatchNorm => l.push(Layer::BatchNorm2d { channels: self.ndf * m * 2 }),
+                        DNorm::LayerNorm => l.push(Layer::LayerNorm(vec![self.ndf * m * 2, size, size])),
+                        DNorm::None => {}
                     }
                     l.push(Layer::LeakyRelu(0.2));
                     m *= 2;

@@ -70,6 +70,11 @@ fn spectral_norm() {
 }
 
 #[test]
+fn layernorm() {
+    check_op("layernorm");
+}
+
+#[test]
 fn penalty() {
     check_op("penalty");
 }

@@ -139,6 +139,34 @@ fn batchnorm_backward_matches_finite_differences() {
     }
 }
 
+/// LayerNorm over [C, H, W]: its backward against differences of the forward, and its
+/// backward of the backward (to dy, x and γ) against differences of P = Σ A ⊙ dx(x, dy, γ).
+/// Batch 1 and ragged sample shapes, one of a single value's worth of channels.
+#[test]
+fn layernorm_backward_and_double_backward_match_finite_differences() {
+    let mut rng = seeded("layernorm");
+    for shape in [[1usize, 2, 1, 3], [3, 1, 1, 2], [2, 3, 2, 3], [1, 5, 1, 1]] {
+        let per: usize = shape[1..].iter().product();
+        let n: usize = shape.iter().product();
+        let x = randn(&mut rng, n);
+        let (gamma, beta) = (randn(&mut rng, per), randn(&mut rng, per));
+        let (r, a) = (randn(&mut rng, n), randn(&mut rng, n));
+        let eps = 1e-5;
+        let t = |v: &[f64]| Tensor::new(&shape, v.to_vec());
+        let loss = |x: &[f64], g: &[f64], b: &[f64]| dot(&r, &cpu::layernorm::forward(&t(x), g, b, eps).data);
+        let (dx, dg, db) = cpu::layernorm::backward(&t(&x), &t(&r), &gamma, eps);
+        gradcheck(&format!("layernorm {shape:?} dx"), &x, &dx.data, |v| loss(v, &gamma, &beta));
+        gradcheck(&format!("layernorm {shape:?} dgamma"), &gamma, &dg, |v| loss(&x, v, &beta));
+        gradcheck(&format!("layernorm {shape:?} dbeta"), &beta, &db, |v| loss(&x, &gamma, v));
+        // P(x, dy, γ) = Σ a ⊙ dx.
+        let p = |x: &[f64], dy: &[f64], g: &[f64]| dot(&a, &cpu::layernorm::backward(&t(x), &t(dy), g, eps).0.data);
+        let (adj_dy, adj_x, adj_gamma) = cpu::layernorm::double_backward(&t(&x), &t(&r), &gamma, &t(&a), eps);
+        gradcheck(&format!("layernorm {shape:?} adjoint of dy"), &r, &adj_dy.data, |v| p(&x, v, &gamma));
+        gradcheck(&format!("layernorm {shape:?} adjoint of x"), &x, &adj_x.data, |v| p(v, &r, &gamma));
+        gradcheck(&format!("layernorm {shape:?} adjoint of gamma"), &gamma, &adj_gamma, |v| p(&x, &r, v));
+    }
+}
+
 #[test]
 fn activation_backward_matches_finite_differences() {
     use cpu::activation::{backward, forward, Act};
@@ -255,8 +283,9 @@ fn spectral_norm_backward_matches_finite_differences() {
 }
 
 /// Small critics for the penalty checks: the DCGAN discriminator without normalisation
-/// (conv + LeakyReLU), an MLP critic (Linear with bias + LeakyReLU, a Flatten), and one
-/// through a transposed convolution and ReLU.
+/// (conv + LeakyReLU), an MLP critic (Linear with bias + LeakyReLU, a Flatten), one through a
+/// transposed convolution and ReLU, and one with two LayerNorms (whose backward depends on
+/// their input, so the penalty reaches the layers below them, biases included).
 fn critics() -> Vec<shadergan::nn::NetSpec> {
     use shadergan::model::{DNorm, ModelConfig, ModelKind};
     use shadergan::nn::{Init, Layer, NetSpec};
@@ -286,7 +315,22 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
         ],
         conv_init: init,
     };
-    vec![dcgan.discriminator().unwrap(), mlp, convt]
+    let layernorm = NetSpec {
+        name: "critic".into(),
+        input: vec![2, 4, 4],
+        layers: vec![
+            Layer::Conv2d { c_in: 2, c_out: 2, kernel: 3, stride: 1, padding: 0, bias: true },
+            Layer::LayerNorm(vec![2, 2, 2]),
+            Layer::LeakyRelu(0.2),
+            Layer::Conv2d { c_in: 2, c_out: 3, kernel: 2, stride: 1, padding: 1, bias: true },
+            Layer::LayerNorm(vec![3, 3, 3]),
+            Layer::LeakyRelu(0.2),
+            Layer::Flatten,
+            Layer::Linear { in_features: 27, out_features: 1, bias: true },
+        ],
+        conv_init: init,
+    };
+    vec![dcgan.discriminator().unwrap(), mlp, convt, layernorm]
 }
 
 /// The penalty of a critic's input gradient at `x`, as a function of its parameters.
@@ -319,7 +363,8 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
                 for s in spec.params() {
                     let what = format!("{} {} batch {batch} {}", spec.layers.len(), s.name, if gp { "GP" } else { "R1" });
                     let zero = vec![0.0; p[&s.name].len()];
-                    // Biases shift the kinks only: the penalty's gradient to them is 0 almost everywhere.
+                    // Biases above every LayerNorm shift the kinks only: the penalty's gradient to
+                    // them is 0 almost everywhere.
                     let a = analytic.get(&s.name).unwrap_or(&zero);
                     gradcheck(&what, &p[&s.name], a, |v| {
                         let mut q = p.clone();

@@ -162,6 +162,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),
         (&sh::BATCHNORM, "BnParams", size_of::<ops::batchnorm::BnParams>()),
+        (&sh::LAYERNORM, "LnParams", size_of::<ops::layernorm::LnParams>()),
         (&sh::MATMUL, "MatmulParams", size_of::<ops::matmul::MatmulParams>()),
         (&sh::CONV, "ConvParams", size_of::<ops::conv::ConvParams>()),
     ];

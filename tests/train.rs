@@ -492,16 +492,23 @@ fn spectral_norm_trains_saves_pytorch_names_and_resumes_exactly() {
     }
 }
 
-/// WGAN-GP and R1 train the tiny DCGAN without BatchNorm in D: the penalty is logged, finite and
+/// WGAN-GP (with and without LayerNorm in D) and R1 train the tiny DCGAN without BatchNorm in
+/// D: the penalty is logged, finite and
 /// positive; it changes D's update (the weights differ from the same run without it) but not
 /// G's first step; resume is exact with the penalty's own random draws (ε) and with lazy R1
 /// (its extra D step every k iterations, the resumed run at a step where it is due).
 #[test]
 fn gradient_penalties_train_log_and_resume_exactly() {
-    for (name, gp, r1, r1_every) in [("wgan-gp", Some(10.0f32), None, None), ("r1", None, Some(1.0f32), None), ("r1-lazy", None, Some(1.0f32), Some(2))] {
+    let runs = [
+        ("wgan-gp", Some(10.0f32), None, None, DNorm::None),
+        ("wgan-gp-layernorm", Some(10.0f32), None, None, DNorm::LayerNorm),
+        ("r1", None, Some(1.0f32), None, DNorm::None),
+        ("r1-lazy", None, Some(1.0f32), Some(2), DNorm::None),
+    ];
+    for (name, gp, r1, r1_every, d_norm) in runs {
         let (a, b, c) = (tmp(name), tmp(&format!("{name}-resumed")), tmp(&format!("{name}-none")));
         let mut cfg = TrainConfig { gp, r1, r1_every, checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
-        cfg.model.d_norm = DNorm::None;
+        cfg.model.d_norm = d_norm;
         if gp.is_some() {
             cfg.loss = GanLoss::Wgan;
             cfg.d_steps = 2;

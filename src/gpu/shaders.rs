@@ -45,6 +45,7 @@ shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
 shader!(BATCHNORM, false, "batchnorm.wgsl");
+shader!(LAYERNORM, false, "layernorm.wgsl");
 shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
 shader!(MATMUL_SUBGROUP, true, "matmul_subgroup.wgsl", ["gemm_block.wgsl", "matmul.wgsl", "matmul_subgroup.wgsl"]);
 shader!(CONV, false, "conv.wgsl", ["gemm_block.wgsl", "conv.wgsl"]);
@@ -85,6 +86,7 @@ pub static ALL: &[&Shader] = &[
     &DATA,
     &LABELS,
     &BATCHNORM,
+    &LAYERNORM,
     &MATMUL,
     &MATMUL_SUBGROUP,
     &CONV,

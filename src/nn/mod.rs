@@ -20,6 +20,7 @@ use module::{BindCtx, Io, Want};
 
 use crate::error::{Error, Result};
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
+use crate::ops;
 
 /// One layer of a sequential network.
 #[derive(Clone, Debug, PartialEq)]
@@ -32,6 +33,9 @@ pub enum Layer {
     ConvTranspose2d { c_in: usize, c_out: usize, kernel: usize, stride: usize, padding: usize, output_padding: usize, bias: bool },
     /// weight (γ) [C], bias (β) [C], running_mean [C], running_var [C].
     BatchNorm2d { channels: usize },
+    /// PyTorch `nn.LayerNorm(shape)` over every dimension after the batch: weight (γ) and
+    /// bias (β) of that shape.
+    LayerNorm(Vec<usize>),
     Relu,
     LeakyRelu(f32),
     Tanh,
@@ -117,6 +121,12 @@ impl NetSpec {
         }
         s
     }
+}
+
+/// The first layer that is not a view: its input gradient is wanted only when passing through
+/// the network to the one before it.
+fn first_real_layer(modules: &[Box<dyn module::Module>], mode: Mode) -> usize {
+    modules.iter().position(|m| !m.is_view(mode)).unwrap_or(modules.len())
 }
 
 /// Forward behaviour: batch statistics and dropout (training) or running statistics and no
@@ -284,7 +294,7 @@ impl Instance {
         let mut backward_input_only = Vec::new();
         if mode == Mode::Train {
             // Below the first layer with a kernel there is nothing to propagate into.
-            let first_real = (0..n).find(|&i| !is_view(i)).unwrap_or(n);
+            let first_real = first_real_layer(&modules, mode);
             for i in (0..n).rev() {
                 // The input gradient of the first real layer is only wanted when passing
                 // through the network to the one before it.
@@ -301,10 +311,25 @@ impl Instance {
                 let passes = b.double_backward().ok_or_else(|| {
                     Error::invalid(
                         &tag,
-                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU and views only", spec.layers[i].torch_name()),
+                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, spectral norm and views only", spec.layers[i].torch_name()),
                     )
                 })?;
                 double_backward.extend(passes?);
+            }
+            // A backward that depends on its input (LayerNorm's, through x̂ and σ) sends P's
+            // gradient into the forward below it too: one more backward, from the highest such
+            // layer down, on ∂P/∂acts held in the gradient buffers (free again once the backward
+            // of the backward has read them), adding each such layer's ∂P/∂input on the way.
+            let through_input: Vec<(usize, &GpuTensor)> = bound.iter().enumerate().filter_map(|(i, b)| b.input_adjoint().map(|a| (i, a))).filter(|&(i, _)| i > first_real_layer(&modules, mode)).collect();
+            if let Some(&(top, adj_top)) = through_input.last() {
+                double_backward.push(ops::elementwise::copy(gpu, adj_top, &grads[top])?);
+                let first_real = first_real_layer(&modules, mode);
+                for i in (first_real..top).rev() {
+                    double_backward.extend(bound[i].backward(Want { params: true, inputs: i > first_real })?);
+                    if let Some(&(_, adj)) = through_input.iter().find(|&&(j, _)| j == i && i > first_real) {
+                        double_backward.push(ops::elementwise::axpy(gpu, 1.0, adj, &grads[i])?);
+                    }
+                }
             }
         }
         Ok(Instance { batch, mode, acts, grads, forward, backward_params, backward_input_only, adjs, double_backward })

@@ -135,6 +135,14 @@ pub trait Bound {
     fn double_backward(&self) -> Option<Result<Vec<Dispatch>>> {
         None
     }
+
+    /// ∂P/∂input, written by `double_backward`, for a module whose backward-to-inputs depends
+    /// on its input other than through a piecewise-constant mask (LayerNorm): P then also
+    /// reaches the layers below through the forward, and the network runs one more backward
+    /// from here down (`Instance::double_backward`). None for every other module.
+    fn input_adjoint(&self) -> Option<&GpuTensor> {
+        None
+    }
 }
 
 /// The bound form of a view or an identity: no pass at all.

@@ -13,6 +13,7 @@ pub mod distance;
 pub mod elementwise;
 pub mod finite;
 pub mod labels;
+pub mod layernorm;
 pub mod loss;
 pub mod matmul;
 pub mod optim;

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{activation, batchnorm, conv2d, conv_transpose2d, matmul, reduce, spectral_norm, Tensor};
+use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, reduce, spectral_norm, Tensor};
 use crate::nn::{Layer, NetSpec};
 
 /// Parameters and buffers by state-dict name.
@@ -57,6 +57,7 @@ fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, masks: &Masks)
             *output_padding,
         ),
         Layer::BatchNorm2d { .. } => batchnorm::forward_train(x, w("weight"), w("bias"), w("running_mean"), w("running_var"), 1e-5, 0.1).y,
+        Layer::LayerNorm(_) => layernorm::forward(x, w("weight"), w("bias"), LN_EPS),
         Layer::Relu => Tensor::new(&x.shape, activation::forward(activation::Act::Relu, &x.data)),
         Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::forward(activation::Act::LeakyRelu(*s as f64), &x.data)),
         Layer::Tanh => Tensor::new(&x.shape, activation::forward(activation::Act::Tanh, &x.data)),
@@ -117,6 +118,12 @@ fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor
             grads.insert(name("bias"), dbeta);
             dx
         }
+        Layer::LayerNorm(_) => {
+            let (dx, dgamma, dbeta) = layernorm::backward(x, g, w("weight"), LN_EPS);
+            grads.insert(name("weight"), dgamma);
+            grads.insert(name("bias"), dbeta);
+            dx
+        }
         Layer::Relu => Tensor::new(&x.shape, activation::backward(activation::Act::Relu, &x.data, &g.data)),
         Layer::LeakyRelu(s) => Tensor::new(&x.shape, activation::backward(activation::Act::LeakyRelu(*s as f64), &x.data, &g.data)),
         Layer::Tanh => Tensor::new(&x.shape, g.data.iter().zip(&y.data).map(|(d, t)| d * (1.0 - t * t)).collect()),
@@ -146,26 +153,57 @@ pub fn backward_all(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, ma
     (grads, deltas)
 }
 
+/// `nn.LayerNorm`'s default eps, as the GPU module uses.
+const LN_EPS: f64 = crate::ops::layernorm::EPS as f64;
+
 /// The backward of the backward for a penalty P of the input gradient: given `adj_input` =
 /// ∂P/∂deltas[0] and the gradients `deltas` of `backward_all`, P's gradient with respect to
-/// every weight (biases get none: ReLU-family networks' input gradients do not depend on them
-/// almost everywhere). Conv2d, ConvTranspose2d, Linear, ReLU, LeakyReLU and views only.
+/// every parameter (biases above every LayerNorm get none: ReLU-family networks' input
+/// gradients do not depend on them almost everywhere). Conv2d, ConvTranspose2d, Linear, ReLU,
+/// LeakyReLU, LayerNorm, spectral norm and views.
+///
+/// LayerNorm's backward depends on its input, so P also has a gradient ∂P/∂acts[i] there;
+/// it reaches the layers below through the forward: a first-order backward from the highest
+/// such layer down, with each one's ∂P/∂input added on the way.
 pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], adj_input: &Tensor) -> Params {
     let mut grads = Params::new();
     let mut adj = adj_input.clone();
+    let mut through_input: Vec<(usize, Tensor)> = Vec::new();
     for (i, layer) in spec.layers.iter().enumerate() {
-        adj = double_backward_layer(layer, i, p, (&acts[i], &acts[i + 1]), &deltas[i + 1], &adj, &mut grads);
+        let (next, adj_x) = double_backward_layer(layer, i, p, (&acts[i], &acts[i + 1]), &deltas[i + 1], &adj, &mut grads);
+        adj = next;
+        through_input.extend(adj_x.map(|a| (i, a)).filter(|&(i, _)| i > 0));
+    }
+    if let Some((top, adj_top)) = through_input.last() {
+        let mut g = adj_top.clone();
+        for i in (0..*top).rev() {
+            let mut layer_grads = Params::new();
+            g = layer_backward(&spec.layers[i], i, p, (&acts[i], &acts[i + 1]), &g, &Masks::new(), &mut layer_grads);
+            for (k, v) in layer_grads {
+                let sum = grads.entry(k).or_insert_with(|| vec![0.0; v.len()]);
+                sum.iter_mut().zip(&v).for_each(|(s, x)| *s += x);
+            }
+            if let Some((_, a)) = through_input.iter().find(|(j, _)| *j == i) {
+                g.data.iter_mut().zip(&a.data).for_each(|(s, x)| *s += x);
+            }
+        }
     }
     grads
 }
 
 /// One layer's backward of the backward: the adjoint of its output gradient from that of its
-/// input gradient `adj`; P's weight gradient into `grads`.
-fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), dy: &Tensor, adj: &Tensor, grads: &mut Params) -> Tensor {
+/// input gradient `adj`, and (LayerNorm) the adjoint of its input; P's parameter gradients into
+/// `grads`.
+fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), dy: &Tensor, adj: &Tensor, grads: &mut Params) -> (Tensor, Option<Tensor>) {
     let w = |n: &str| &p[&format!("main.{i}.{n}")];
     let name = format!("main.{i}.weight");
     let b = x.shape[0];
-    match layer {
+    if let Layer::LayerNorm(_) = layer {
+        let (adj_dy, adj_x, adj_gamma) = layernorm::double_backward(x, dy, w("weight"), adj, LN_EPS);
+        grads.insert(name, adj_gamma);
+        return (adj_dy, Some(adj_x));
+    }
+    let next = match layer {
         Layer::Conv2d { c_in, c_out, kernel, stride, padding, .. } => {
             let ws = [*c_out, *c_in, *kernel, *kernel];
             grads.insert(name, conv2d::backward_weight(adj, dy, &ws, *stride, *padding).data);
@@ -192,8 +230,9 @@ fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, 
             let next = double_backward_layer(inner, i, &with_weight, (x, y), dy, adj, grads);
             let dw_sn = grads.remove(&name).expect("the wrapped layer has a weight");
             grads.insert(format!("main.{i}.weight_orig"), spectral_norm::backward(w("weight_orig"), &dw_sn, &u, &v, sigma));
-            next
+            return (next.0, next.1);
         }
         other => panic!("the reference has no backward of the backward of {}", other.torch_name()),
-    }
+    };
+    (next, None)
 }

@@ -199,7 +199,7 @@ impl TrainConfig {
             }
             let m = &self.model;
             if m.model == crate::model::ModelKind::Dcgan && m.d_norm == crate::model::DNorm::BatchNorm {
-                return bad(flag, "the critic has BatchNorm, which mixes the samples of a batch, so ∂D/∂x of one sample is not that sample's own gradient (the WGAN-GP paper drops it for this reason); add --d-norm none".into());
+                return bad(flag, "the critic has BatchNorm, which mixes the samples of a batch, so ∂D/∂x of one sample is not that sample's own gradient (the WGAN-GP paper drops it for this reason); add --d-norm none or --d-norm layernorm".into());
             }
             if m.model == crate::model::ModelKind::Mlp && m.dropout > 0.0 {
                 return bad(flag, "the MLP critic's dropout layers have no backward of their backward yet; add --dropout 0".into());

@@ -18,6 +18,7 @@ mod random;
 mod data;
 mod labels;
 mod batchnorm;
+mod layernorm;
 mod matmul;
 mod conv;
 mod network;
@@ -52,6 +53,7 @@ pub fn all() -> Vec<Case> {
     v.extend(data::data_cases());
     v.extend(labels::labels_cases());
     v.extend(batchnorm::batchnorm_cases());
+    v.extend(layernorm::layernorm_cases());
     v.extend(matmul::matmul_cases());
     v.extend(conv::conv2d_cases());
     v.extend(conv::conv_transpose2d_cases());

@@ -15,12 +15,15 @@ pub(super) fn network_cases() -> Vec<Case> {
         ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
     ];
     // Spectrally normalised discriminators (the generator is the same as above): without and
-    // with BatchNorm, and the MLP's Linear layers (no dropout: SN refuses it).
+    // with BatchNorm, and the MLP's Linear layers (no dropout: SN refuses it); and the
+    // LayerNorm discriminator.
     let sn = |c: &ModelConfig, d_norm: DNorm, dropout: f32| ModelConfig { spectral_norm: true, d_norm, dropout, ..c.clone() };
     let sn_configs = [
         ("dcgan 16x16x3 sn", sn(&configs[0].1, DNorm::None, 0.3)),
         ("dcgan 32x32x1 sn+bn", sn(&configs[1].1, DNorm::BatchNorm, 0.3)),
         ("mlp 8x8x1 sn", sn(&configs[2].1, DNorm::BatchNorm, 0.0)),
+        // Not spectrally normalised: the LayerNorm critic of --d-norm layernorm.
+        ("dcgan 32x32x1 layernorm", ModelConfig { d_norm: DNorm::LayerNorm, ..configs[1].1.clone() }),
     ];
     for (name, cfg) in sn_configs {
         v.push(Case::new("network", format!("network {name} discriminator"), move |gpu, rng| network_case(gpu, rng, &cfg.discriminator()?, &format!("{name} discriminator"))));

@@ -78,8 +78,38 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
         conv_init: init,
     };
     let sn = ModelConfig { spectral_norm: true, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
+    let ln = ModelConfig { d_norm: DNorm::LayerNorm, image_size: 32, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
     let dcgan = dcgan.discriminator().expect("a valid DCGAN");
-    vec![("dcgan 16x16x3 no-norm", dcgan), ("dcgan 16x16x3 spectral norm", sn), ("mlp 5x5", mlp), ("convT+conv", convt)]
+    vec![
+        ("dcgan 16x16x3 no-norm", dcgan),
+        ("dcgan 16x16x3 spectral norm", sn),
+        // Two LayerNorms: P reaches the layers below each through its input, biases included.
+        ("dcgan 32x32x3 layernorm", ln),
+        ("conv+layernorm", layernorm_critic()),
+        ("mlp 5x5", mlp),
+        ("convT+conv", convt),
+    ]
+}
+
+/// LayerNorm right after each convolution, the second over a ragged [2, 4, 4], with biases
+/// below it: everything the sweep through the forward touches.
+pub fn layernorm_critic() -> crate::nn::NetSpec {
+    use crate::nn::{Init, Layer, NetSpec};
+    NetSpec {
+        name: "critic".into(),
+        input: vec![2, 6, 6],
+        layers: vec![
+            Layer::Conv2d { c_in: 2, c_out: 3, kernel: 3, stride: 1, padding: 0, bias: true },
+            Layer::LayerNorm(vec![3, 4, 4]),
+            Layer::LeakyRelu(0.2),
+            Layer::Conv2d { c_in: 3, c_out: 2, kernel: 3, stride: 1, padding: 1, bias: true },
+            Layer::LayerNorm(vec![2, 4, 4]),
+            Layer::LeakyRelu(0.2),
+            Layer::Flatten,
+            Layer::Linear { in_features: 32, out_features: 1, bias: true },
+        ],
+        conv_init: Init::Normal { mean: 0.0, std: 0.02 },
+    }
 }
 
 fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, label: &str, batch: usize) -> Result<Vec<Row>> {
@@ -123,7 +153,7 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
         let got = store.grad(&p.name)?.read_f32(gpu)?;
         match want.get(&p.name) {
             Some(w) => rows.push(Row::compare("penalty", &format!("grad {}", p.name), label, "nn", &got, w, bound)),
-            // Biases: no gradient from the penalty, and none written.
+            // Biases above every LayerNorm: no gradient from the penalty, and none written.
             None => rows.push(Row::scalar("penalty", &format!("grad {} (untouched: nonzero count)", p.name), label, "nn", got.iter().filter(|v| **v != 0.0).count() as f64, 0.0)),
         }
     }

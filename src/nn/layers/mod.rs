@@ -6,6 +6,7 @@ mod batchnorm2d;
 mod conv2d;
 mod conv_transpose2d;
 mod dropout;
+mod layernorm;
 mod linear;
 mod spectral_norm;
 mod view;
@@ -15,6 +16,7 @@ pub use batchnorm2d::BatchNorm2d;
 pub use conv2d::Conv2d;
 pub use conv_transpose2d::ConvTranspose2d;
 pub use dropout::Dropout;
+pub use layernorm::LayerNorm;
 pub use linear::Linear;
 pub use spectral_norm::SpectralNorm;
 pub use view::{Flatten, Unflatten};
@@ -32,6 +34,7 @@ pub fn module_of(layer: &Layer) -> Box<dyn Module> {
             Box::new(ConvTranspose2d { c_in, c_out, kernel, stride, padding, output_padding, bias })
         }
         &Layer::BatchNorm2d { channels } => Box::new(BatchNorm2d { channels }),
+        Layer::LayerNorm(shape) => Box::new(LayerNorm { shape: shape.clone() }),
         Layer::Relu => Box::new(ActivationLayer(Activation::Relu)),
         &Layer::LeakyRelu(s) => Box::new(ActivationLayer(Activation::LeakyRelu(s))),
         Layer::Tanh => Box::new(ActivationLayer(Activation::Tanh)),
