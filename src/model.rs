@@ -132,6 +132,9 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return bad("--dropout", format!("{} must lie in [0, 1)", self.dropout));
         }
+        if self.d_norm == DNorm::LayerNorm && self.model == ModelKind::Mlp {
+            return bad("--d-norm", "layernorm normalises the DCGAN discriminator's convolutions; the MLP discriminator has none (use --model dcgan, or leave --d-norm out)".into());
+        }
         if self.spectral_norm && self.model == ModelKind::Mlp && self.dropout > 0.0 {
             return bad(
                 "--spectral-norm",

@@ -140,7 +140,8 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--g-ema", "1"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "mlp", "--spectral-norm"], &["--spectral-norm", "dropout", "--dropout 0"]);
     assert_error(&["train", "--out", o, "--sngan", "--loss", "wgan"], &["--sngan", "hinge"]);
-    assert_error(&["train", "--out", o, "--gp", "10", "--d-norm", "batchnorm"], &["--gp", "BatchNorm", "--d-norm none"]);
+    assert_error(&["train", "--out", o, "--gp", "10", "--d-norm", "batchnorm"], &["--gp", "BatchNorm", "--d-norm none", "layernorm"]);
+    assert_error(&["train", "--out", o, "--model", "mlp", "--d-norm", "layernorm"], &["--d-norm", "MLP"]);
     assert_error(&["train", "--out", o, "--r1", "1", "--d-norm", "batchnorm"], &["--r1", "BatchNorm"]);
     assert_error(&["train", "--out", o, "--loss", "wgan", "--gp", "10", "--clip", "0.01", "--conditional", "none"], &["--gp", "--clip"]);
     assert_error(&["train", "--out", o, "--gp", "0"], &["--gp", "positive"]);
