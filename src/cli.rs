@@ -399,6 +399,11 @@ pub struct EvalArgs {
     /// Shuffles of the samples for the birthday-paradox test.
     #[arg(long, default_value_t = 100)]
     pub trials: usize,
+    /// Sample sizes s at which the birthday test reports P(a duplicate among s samples),
+    /// comma-separated (default 64,128,…,2048; sizes above --n are left out). The ½ crossing
+    /// is found over every s whatever these are.
+    #[arg(long, value_delimiter = ',', value_name = "S,S,…")]
+    pub birthday_sizes: Vec<usize>,
     /// Real images to compare the samples with (with --data as for `train`): Fréchet distance,
     /// KID, precision/recall, density/coverage in the classifier's features; memorisation
     /// (nearest training images in pixels and features) and the birthday-paradox test. The

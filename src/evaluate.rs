@@ -274,6 +274,8 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     if args.trials == 0 || args.trials > 100_000 {
         bail!("--trials {} is outside 1..=100000", args.trials);
     }
+    // Checked before the minutes of sampling; used by the birthday test.
+    birthday_sizes(&args.birthday_sizes)?;
     let gpu = crate::commands::open_gpu(adapter)?;
     let (out, source_path) = match (&args.checkpoint, &args.fake) {
         (Some(ckpt), _) => (args.out.clone().unwrap_or_else(|| if ckpt.is_dir() { ckpt.clone() } else { ckpt.parent().map(Path::to_path_buf).unwrap_or_default() }), ckpt.clone()),
@@ -420,7 +422,11 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         let s = DistanceScan::new(gpu, &held_f, held.len(), dim, 4096)?;
         ball_radii(&s, &held_f, held.len(), prdc::K_PR)?
     })?;
-    let bday = birthday::birthday(n, &pairs, mem_f.threshold, args.trials, &birthday::default_sizes(), args.seed);
+    let sizes = birthday_sizes(&args.birthday_sizes)?;
+    if sizes.iter().all(|&s| s > n) {
+        bail!("--birthday-sizes are all larger than the {n} samples; give sizes ≤ {n}");
+    }
+    let bday = birthday::birthday(n, &pairs, mem_f.threshold, args.trials, &sizes, args.seed);
     lap("k-NN balls, P/R/D/C, memorisation and close pairs in features");
 
     // Memorisation in pixels, and the panels: each row a sample and its 3 nearest training
@@ -607,4 +613,19 @@ fn write_html(out: &Path, extractor: &str, sha: &str, samples: &Samples, report:
     h += &img("eval_samples.png", "samples");
     fsutil::atomic_write(&out.join("eval.html"), h.as_bytes())?;
     Ok(())
+}
+
+/// The birthday test's reported sizes: `--birthday-sizes` sorted, or the default; each a
+/// sample size of at least 2 (sizes above the number of samples are left out later).
+fn birthday_sizes(given: &[usize]) -> Result<Vec<usize>> {
+    if given.is_empty() {
+        return Ok(birthday::default_sizes());
+    }
+    if let Some(s) = given.iter().find(|&&s| s < 2) {
+        bail!("--birthday-sizes {s}: a duplicate needs a sample of at least 2");
+    }
+    let mut sizes = given.to_vec();
+    sizes.sort_unstable();
+    sizes.dedup();
+    Ok(sizes)
 }

@@ -324,6 +324,13 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
     let copies = run("copies.safetensors", &pick(&train[..300]), 300);
     assert_eq!(copies["samples"], 300);
     assert_eq!(copies["memorisation_pixels"]["flagged"].as_f64(), Some(1.0), "{copies}");
+    // The birthday test at the sizes asked for, sorted, those above the 300 samples left out.
+    let out = dir.join("copies-sizes-eval");
+    let (code, _, stderr) = common::shadergan(&["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic", "--trials", "5", "--birthday-sizes", "16,4,300,5000", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("eval.json")).unwrap()).unwrap();
+    let sizes: Vec<u64> = report["birthday"]["probability"].as_array().unwrap().iter().map(|p| p[0].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [4, 16, 300], "{}", report["birthday"]);
     // The held-out images themselves: at most 1 % by construction, and as realistic as the
     // floor (they are the floor's images).
     let heldout = run("heldout.safetensors", &pick(&held), held.len());
@@ -372,6 +379,8 @@ fn eval_of_other_programs_images_flags_copies_of_training_images_and_refuses_wha
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "random:x"], vec!["--extractor", "random:7"]),
         (vec!["eval", "--fake", three.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic"], vec!["--fake", "3 images", "more samples than feature dimensions", "give more images"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--extractor", "inception"], vec!["--extractor inception", "unknown"]),
+        (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--birthday-sizes", "64,1"], vec!["--birthday-sizes 1", "at least 2"]),
+        (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "synthetic", "--birthday-sizes", "400,5000"], vec!["--birthday-sizes", "300 samples"]),
         (vec!["eval", "--fake", copies_file.to_str().unwrap(), "--classifier", c, "--dataset", "mnist", "--data", "/nonexistent"], vec!["/nonexistent"]),
     ] {
         let (code, _, stderr) = common::shadergan(&args);
