@@ -75,6 +75,11 @@ fn layernorm() {
 }
 
 #[test]
+fn vae() {
+    check_op("vae");
+}
+
+#[test]
 fn penalty() {
     check_op("penalty");
 }

@@ -167,6 +167,27 @@ fn layernorm_backward_and_double_backward_match_finite_differences() {
     }
 }
 
+/// The VAE latent: ∂/∂(μ, log σ²) of Σ R ⊙ z + w·KL against differences, batch 1 and 3,
+/// with log σ² spread over ±2; and the KL's closed form at a known point.
+#[test]
+fn vae_reparameterization_and_kl_gradients_match_finite_differences() {
+    let mut rng = seeded("vae");
+    for (batch, latent) in [(1usize, 1usize), (3, 5), (2, 17)] {
+        let stats: Vec<f64> = randn(&mut rng, batch * 2 * latent).iter().map(|v| 1.5 * v).collect();
+        let (eps, r) = (randn(&mut rng, batch * latent), randn(&mut rng, batch * latent));
+        let w = 0.7;
+        let loss = |s: &[f64]| dot(&r, &cpu::vae::reparameterize(s, &eps, latent)) + w * cpu::vae::kl(s, batch, latent);
+        let analytic = cpu::vae::backward(&stats, &eps, &r, latent, w);
+        gradcheck(&format!("vae B={batch} nz={latent}"), &stats, &analytic, loss);
+    }
+    // μ = 1, log σ² = 0: KL = ½μ² = ½; μ = 0, σ² = e: ½(e − 2).
+    assert!((cpu::vae::kl(&[1.0, 0.0], 1, 1) - 0.5).abs() < 1e-15);
+    assert!((cpu::vae::kl(&[0.0, 1.0], 1, 1) - 0.5 * (1f64.exp() - 2.0)).abs() < 1e-15);
+    assert_eq!(cpu::vae::kl_weight(2.0, 0, 5), 2.0);
+    assert_eq!(cpu::vae::kl_weight(2.0, 10, 5), 1.0);
+    assert_eq!(cpu::vae::kl_weight(2.0, 10, 50), 2.0);
+}
+
 #[test]
 fn activation_backward_matches_finite_differences() {
     use cpu::activation::{backward, forward, Act};

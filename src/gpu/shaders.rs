@@ -41,6 +41,7 @@ shader!(LOSS, false, "loss.wgsl");
 shader!(OPTIM, false, "optim.wgsl");
 shader!(SPECTRAL_NORM, false, "spectral_norm.wgsl", ["workgroup_sum.wgsl", "spectral_norm.wgsl"]);
 shader!(PENALTY, false, "penalty.wgsl", ["workgroup_sum.wgsl", "penalty.wgsl"]);
+shader!(VAE, false, "vae.wgsl", ["workgroup_sum.wgsl", "vae.wgsl"]);
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
@@ -82,6 +83,7 @@ pub static ALL: &[&Shader] = &[
     &OPTIM,
     &SPECTRAL_NORM,
     &PENALTY,
+    &VAE,
     &RANDOM,
     &DATA,
     &LABELS,

@@ -21,6 +21,7 @@ pub mod penalty;
 pub mod random;
 pub mod reduce;
 pub mod spectral_norm;
+pub mod vae;
 
 use crate::error::{Error, Result};
 use crate::gpu::GpuTensor;

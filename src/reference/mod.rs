@@ -22,6 +22,7 @@ pub mod penalty;
 pub mod random;
 pub mod reduce;
 pub mod spectral_norm;
+pub mod vae;
 
 /// A dense row-major f64 tensor.
 #[derive(Clone, Debug, PartialEq)]

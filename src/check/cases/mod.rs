@@ -10,6 +10,7 @@ mod reduce;
 mod finite;
 mod distance;
 mod penalty;
+mod vae;
 mod spectral_norm;
 mod activation;
 mod loss;
@@ -46,6 +47,7 @@ pub fn all() -> Vec<Case> {
     v.extend(distance::distance_cases());
     v.extend(spectral_norm::spectral_norm_cases());
     v.extend(penalty::penalty_cases());
+    v.extend(vae::vae_cases());
     v.extend(activation::activation_cases());
     v.extend(loss::loss_cases());
     v.extend(optim::optim_cases());
