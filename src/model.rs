@@ -348,3 +348,60 @@ impl ClassifierModel {
         Ok(n - 2)
     }
 }
+
+/// The autoencoders of `train --model ae|vae`: an encoder mirroring the DCGAN discriminator
+/// (its convolutions, BatchNorm from the second, LeakyReLU 0.2, down to 4×4) ending in a Linear
+/// layer to the latent, and a decoder that is the DCGAN generator.
+///
+/// ```text
+/// encoder: [Conv2d(C, w, 4, 2, 1), LeakyReLU] [Conv2d, BatchNorm2d, LeakyReLU]… → 4×4,
+///          Flatten, Linear(w·top·16, nz)    (ae)   or   Linear(w·top·16, 2·nz) = (μ, log σ²)   (vae)
+/// decoder: the DCGAN generator from z [nz, 1, 1]: ConvTranspose2d … Tanh
+/// ```
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoencoderModel {
+    /// A VAE (the encoder gives μ and log σ², z = μ + σ·ε) or a plain autoencoder (z = code).
+    pub variational: bool,
+    pub image_size: usize,
+    pub channels: usize,
+    pub nz: usize,
+    /// Width of the decoder (the generator's --ngf) and of the encoder (--ndf).
+    pub ngf: usize,
+    pub ndf: usize,
+}
+
+impl AutoencoderModel {
+    pub fn name(&self) -> &'static str {
+        if self.variational { "vae" } else { "ae" }
+    }
+
+    /// The DCGAN whose generator is the decoder and whose discriminator's convolutions are the
+    /// encoder's.
+    fn dcgan(&self) -> ModelConfig {
+        ModelConfig { model: ModelKind::Dcgan, image_size: self.image_size, channels: self.channels, nz: self.nz, ngf: self.ngf, ndf: self.ndf, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        self.dcgan().validate()
+    }
+
+    /// Values per sample the encoder's last layer writes: nz, or (μ, log σ²) = 2·nz.
+    pub fn code_width(&self) -> usize {
+        if self.variational { 2 * self.nz } else { self.nz }
+    }
+
+    pub fn encoder(&self) -> Result<NetSpec> {
+        let mut spec = self.dcgan().discriminator()?;
+        // The discriminator's last layer is the 4×4 convolution to one logit.
+        let Some(Layer::Conv2d { c_in, .. }) = spec.layers.pop() else { unreachable!("the DCGAN discriminator ends in a convolution") };
+        spec.layers.extend([Layer::Flatten, Layer::Linear { in_features: c_in * 16, out_features: self.code_width(), bias: true }]);
+        spec.name = "encoder".into();
+        Ok(spec)
+    }
+
+    pub fn decoder(&self) -> Result<NetSpec> {
+        let mut spec = self.dcgan().generator()?;
+        spec.name = "decoder".into();
+        Ok(spec)
+    }
+}

@@ -161,6 +161,10 @@ pub struct Instance {
     /// Input gradients only, down to grads[0]; no parameter gradient is touched: the pass
     /// through a network that is not being updated (D during the generator step).
     pub backward_input_only: Vec<Dispatch>,
+    /// Parameter gradients and every input gradient down to grads[0]: the update of a network
+    /// whose input came from another trained one (an autoencoder's decoder). Empty for a
+    /// weights-only store.
+    pub backward_full: Vec<Dispatch>,
     /// With `new_second_order`: `adjs[i]` = ∂P/∂grads[i] for a penalty P of the input gradient
     /// grads[0] (the penalty writes adjs[0]); empty otherwise.
     pub adjs: Vec<GpuTensor>,
@@ -292,6 +296,7 @@ impl Instance {
 
         let mut backward_params = Vec::new();
         let mut backward_input_only = Vec::new();
+        let mut backward_full = Vec::new();
         if mode == Mode::Train {
             // Below the first layer with a kernel there is nothing to propagate into.
             let first_real = first_real_layer(&modules, mode);
@@ -301,6 +306,7 @@ impl Instance {
                 // A weights-only store (sampling with batch statistics) has no gradients to fill.
                 if store.has_gradients() {
                     backward_params.extend(bound[i].backward(Want { params: true, inputs: i > first_real })?);
+                    backward_full.extend(bound[i].backward(Want { params: true, inputs: true })?);
                 }
                 backward_input_only.extend(bound[i].backward(Want { params: false, inputs: true })?);
             }
@@ -332,6 +338,6 @@ impl Instance {
                 }
             }
         }
-        Ok(Instance { batch, mode, acts, grads, forward, backward_params, backward_input_only, adjs, double_backward })
+        Ok(Instance { batch, mode, acts, grads, forward, backward_params, backward_input_only, backward_full, adjs, double_backward })
     }
 }

@@ -43,6 +43,7 @@
 //! adapter): the same seed gives the same checkpoint, and N steps + resume + M steps equals
 //! N + M steps.
 
+pub mod autoencoder;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;

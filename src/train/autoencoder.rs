@@ -1,0 +1,640 @@
+//! The autoencoder objectives (`train --model ae|vae`, AutoencoderModel): an encoder to a
+//! latent of `nz` values and the DCGAN generator as decoder, trained to reconstruct the images;
+//! the VAE's encoder gives μ and log σ², its latent is z = μ + σ·ε, and its loss adds
+//! β·KL(N(μ, σ²) ‖ N(0, I)) (with an optional linear warm-up of β).
+//!
+//! One iteration, recorded into one command encoder and submitted once:
+//!
+//! ```text
+//! batch of the training split → enc.input                     (data.wgsl; DATA += 1)
+//! grads = 0, enc.forward
+//! [vae] ε ~ N(0, I) (LATENT += 1), z = μ + exp(½ log σ²)·ε      (random.wgsl, vae.wgsl)
+//! [ae]  z = the encoder's output (the same memory)
+//! dec.forward(z), L_rec = ½·Σ_pixels (x̂ − x)² per image, averaged over the batch (loss.wgsl)
+//! dec.backward (parameters and ∂L/∂z)
+//! [vae] ∂L/∂(μ, log σ²) = reparameterisation backward + w·∂KL (w = β, warmed up on the GPU),
+//!       KL into the statistics                                (vae.wgsl)
+//! [ae]  ∂L/∂code = ∂L/∂z (a copy)
+//! enc.backward (parameters), Adam steps of both               (ADAM += 1)
+//! ```
+//!
+//! A fixed held-out batch (the first images of `data::holdout_split`) is scored in evaluation
+//! mode every `sample_every` steps and at the end: reconstruction loss, KL and the negative
+//! ELBO (reconstruction + KL: one ε drawn once from the seed), logged in metrics.jsonl; and
+//! drawn: reconstructions.png (rows of held-out images over their reconstructions from μ) and,
+//! for the VAE, prior_samples.png (the decoder on fixed z ~ N(0, I)).
+//!
+//! The run directory holds config.json, metrics.jsonl, checkpoint.safetensors (both networks,
+//! their Adam moments and the counters: `--resume` continues bit for bit), encoder.safetensors
+//! and decoder.safetensors (PyTorch nn.Sequential state dicts; the decoder is a DCGAN
+//! generator's).
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use super::checkpoint::{self, HostTensor, TensorFile, Values};
+use super::AugmentConfig;
+use crate::data::{Dataset, DatasetKind};
+use crate::error::{Error, Result};
+use crate::fsutil::{atomic_write, ensure_writable_dir};
+use crate::gpu::tensor::map_read;
+use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
+use crate::model::AutoencoderModel;
+use crate::nn::{DropoutRng, Instance, Mode, NetSpec, ParamStore};
+use crate::ops::data::GpuDataset;
+use crate::ops::loss::Elementwise;
+use crate::ops::optim::AdamConfig;
+use crate::ops::random::{Distribution, RngKey};
+use crate::ops::vae::KlWeight;
+use crate::ops::{self};
+use crate::rng::Rng;
+
+pub const FORMAT: &str = "shadergan-autoencoder-checkpoint-1";
+/// config.json's `objective` for these runs.
+pub const OBJECTIVE: &str = "autoencoder";
+
+/// Slots of the GPU counter tensor.
+pub mod slot {
+    pub const ZERO: usize = 0;
+    pub const ADAM: usize = 1;
+    pub const DATA: usize = 2;
+    pub const LATENT: usize = 3;
+    pub const COUNT: usize = 4;
+}
+
+/// Where the loss kernels write: the reconstruction loss (and its mean statistic), then KL.
+mod stat {
+    pub const RECON: usize = 0;
+    pub const KL: usize = 2;
+    pub const COUNT: usize = 4;
+}
+
+/// Held-out images scored and drawn.
+pub const HELDOUT_BATCH: usize = 64;
+
+/// What config.json records and `--resume` restores.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AutoencoderConfig {
+    pub model: AutoencoderModel,
+    pub dataset: DatasetKind,
+    pub data: Option<PathBuf>,
+    pub max_images: Option<usize>,
+    pub synthetic_images: usize,
+    /// Share of the images held out (data::holdout_split).
+    pub holdout: f64,
+    pub batch_size: usize,
+    pub steps: u64,
+    pub lr: f32,
+    pub beta1: f32,
+    pub beta2: f32,
+    /// The KL term's weight (β-VAE; 1 = the ELBO). VAE only.
+    pub beta: f32,
+    /// Steps over which the KL weight ramps linearly from 0 to β (0: none). VAE only.
+    pub kl_warmup: u32,
+    pub seed: u64,
+    pub log_every: u64,
+    /// Score and draw the held-out batch every this many steps (and at the end).
+    pub sample_every: u64,
+    pub checkpoint_every: u64,
+    pub out: PathBuf,
+}
+
+impl AutoencoderConfig {
+    pub fn validate(&self) -> Result<()> {
+        self.model.validate()?;
+        let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
+        super::config::validate_run(self.batch_size, self.steps, [self.beta1, self.beta2], [("--log-every", self.log_every), ("--sample-every", self.sample_every), ("--checkpoint-every", self.checkpoint_every)])?;
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr < 1.0) {
+            return bad("--lr", format!("learning rate {} must lie in (0, 1)", self.lr));
+        }
+        if !(self.holdout > 0.0 && self.holdout < 1.0) {
+            return bad("--holdout", format!("{} must lie in (0, 1): the share of images held out to score reconstructions", self.holdout));
+        }
+        if !(self.beta.is_finite() && self.beta >= 0.0) {
+            return bad("--beta", format!("{} must be a finite number ≥ 0 (1 for the ELBO, > 1 for a β-VAE)", self.beta));
+        }
+        if !self.model.variational && (self.beta != 1.0 || self.kl_warmup != 0) {
+            return bad(if self.kl_warmup != 0 { "--kl-warmup" } else { "--beta" }, "weighs the VAE's KL term; a plain autoencoder (--model ae) has none: use --model vae".into());
+        }
+        Ok(())
+    }
+}
+
+/// One line of metrics.jsonl.
+#[derive(Clone, Debug, Serialize)]
+pub struct AutoencoderRecord {
+    pub step: u64,
+    pub epoch: f64,
+    /// This step's training batch: reconstruction loss (½·Σ squared error per image) and KL
+    /// (nats per image; VAE only).
+    pub recon: f32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kl: Option<f32>,
+    /// The held-out batch in evaluation mode, where scored.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heldout_recon: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heldout_kl: Option<f32>,
+    /// Reconstruction + KL: the negative ELBO for β = 1 (with the Gaussian decoder of unit
+    /// variance, up to its constant), one ε per image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heldout_neg_elbo: Option<f32>,
+    pub images_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+/// What the trainer reports as it goes.
+pub enum AutoencoderEvent<'a> {
+    Logged(&'a AutoencoderRecord),
+    Checkpointed(&'a Path),
+    /// The stop flag was raised: the step in flight finished and was checkpointed.
+    Interrupted(u64),
+}
+
+/// The held-out batch in evaluation mode: scored with one fixed ε, drawn with ε = 0 (z = μ),
+/// and the decoder on fixed prior latents.
+struct Heldout {
+    images: GpuTensor,
+    score: Vec<Dispatch>,
+    reconstruct: Vec<Dispatch>,
+    prior: Vec<Dispatch>,
+    stats: GpuTensor,
+    decoded: GpuTensor,
+    n: usize,
+}
+
+pub struct AutoencoderTrainer {
+    pub gpu: Gpu,
+    pub cfg: AutoencoderConfig,
+    pub encoder_spec: NetSpec,
+    pub decoder_spec: NetSpec,
+    pub encoder: ParamStore,
+    pub decoder: ParamStore,
+    pub dataset_source: String,
+    pub n_train: usize,
+    counters: GpuTensor,
+    stats: GpuTensor,
+    stats_staging: wgpu::Buffer,
+    program: Vec<Dispatch>,
+    heldout: Heldout,
+    pub step: u64,
+    last_checkpoint: Option<u64>,
+    /// The last held-out (reconstruction, KL).
+    pub heldout_score: Option<(f32, f32)>,
+    /// Raised by a signal handler: finish this step, checkpoint, return.
+    pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
+}
+
+impl AutoencoderTrainer {
+    /// Build both networks, the data pipeline, one iteration's program and the held-out
+    /// passes for `cfg`, with `dataset` (already at the model's size) split into training and
+    /// held-out parts.
+    pub fn new(gpu: Gpu, cfg: AutoencoderConfig, dataset: &Dataset) -> Result<AutoencoderTrainer> {
+        cfg.validate()?;
+        let m = &cfg.model;
+        if dataset.size != m.image_size || dataset.channels != m.channels {
+            return Err(Error::shape("dataset", format!("images are {}x{}x{}, the model wants {}x{}x{}", dataset.channels, dataset.size, dataset.size, m.channels, m.image_size, m.image_size)));
+        }
+        let (train_idx, held_idx) = crate::data::holdout_split(dataset.n, cfg.holdout);
+        let b = cfg.batch_size;
+        if b > train_idx.len() {
+            return Err(Error::invalid("--batch-size", format!("{b} is larger than the training split ({} of the {} images of {}); use --batch-size {} or less", train_idx.len(), dataset.n, dataset.source, train_idx.len())));
+        }
+        let train = dataset.subset(&train_idx, "training split");
+        let (encoder_spec, decoder_spec) = (m.encoder()?, m.decoder()?);
+        let max_batch = encoder_spec.max_batch(&gpu.limits)?.min(decoder_spec.max_batch(&gpu.limits)?);
+        if b > max_batch {
+            return Err(Error::invalid("--batch-size", format!("{b} does not fit this adapter's buffers; use --batch-size {max_batch} or less")));
+        }
+        let encoder = ParamStore::new(&gpu, "encoder", encoder_spec.params())?;
+        let decoder = ParamStore::new(&gpu, "decoder", decoder_spec.params())?;
+        let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
+        let stats = GpuTensor::zeros(&gpu, &[stat::COUNT], DType::F32, "losses")?;
+        let stats_staging = gpu.create_buffer(&wgpu::BufferDescriptor {
+            label: Some("loss readback"),
+            size: stats.binding_size(),
+            usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        })?;
+        let gpu_data = GpuDataset::upload(&gpu, &train.pixels, train.n, train.channels, train.size)?;
+        let nets = Nets::new(&gpu, &cfg, &encoder_spec, &decoder_spec, &encoder, &decoder, b, Mode::Train, &counters)?;
+        let sample_info = GpuTensor::zeros(&gpu, &[b, 8], DType::U32, "sample_info")?;
+        let tick = |s: usize| ops::elementwise::counter_add(&gpu, &counters, s, 1);
+        let adam = AdamConfig { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false };
+        let no_augment = AugmentConfig { flip: false, shift: 0, brightness: 0.0 };
+
+        let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.enc.input())?;
+        p.push(tick(slot::DATA)?);
+        p.push(ops::elementwise::fill(&gpu, &encoder.grads, 0.0)?);
+        p.push(ops::elementwise::fill(&gpu, &decoder.grads, 0.0)?);
+        if let Some(eps) = &nets.eps {
+            p.push(tick(slot::LATENT)?);
+            let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("vae epsilon"), counter_index: slot::LATENT };
+            p.push(ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &counters, eps)?);
+        }
+        p.extend(nets.forward_and_loss(&gpu, &stats)?);
+        p.extend(nets.dec.backward_full.iter().cloned());
+        // The step count, ticked before the KL warm-up reads it (t = 1 at the first step).
+        p.push(tick(slot::ADAM)?);
+        p.extend(nets.code_gradient(&gpu, &counters, KlWeight { beta: cfg.beta, warmup: cfg.kl_warmup, counter_index: slot::ADAM })?);
+        p.extend(nets.enc.backward_params.iter().cloned());
+        for store in [&encoder, &decoder] {
+            p.push(ops::optim::adam_step(&gpu, &adam, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
+        }
+
+        let heldout = Heldout::new(&gpu, &cfg, dataset, &held_idx, &encoder_spec, &decoder_spec, &encoder, &decoder, &counters)?;
+        Ok(AutoencoderTrainer {
+            dataset_source: dataset.source.clone(),
+            n_train: train.n,
+            gpu,
+            cfg,
+            encoder_spec,
+            decoder_spec,
+            encoder,
+            decoder,
+            counters,
+            stats,
+            stats_staging,
+            program: p,
+            heldout,
+            step: 0,
+            last_checkpoint: None,
+            heldout_score: None,
+            stop: None,
+        })
+    }
+
+    pub fn dispatches_per_step(&self) -> usize {
+        self.program.len()
+    }
+
+    pub fn heldout_images(&self) -> usize {
+        self.heldout.n
+    }
+
+    /// One iteration's program (for tests and benchmarks).
+    pub fn program(&self) -> &[Dispatch] {
+        &self.program
+    }
+
+    /// Fresh weights from the seed (convolutions N(0, 0.02), BatchNorm γ N(1, 0.02), Linear as
+    /// PyTorch's default), zero Adam moments and counters.
+    pub fn initialize(&mut self) -> Result<()> {
+        self.counters.write_u32(&self.gpu, &[0; slot::COUNT])?;
+        let mut d = self.encoder.init_dispatches(&self.gpu, self.cfg.seed, &self.counters, slot::ZERO)?;
+        d.extend(self.decoder.init_dispatches(&self.gpu, self.cfg.seed, &self.counters, slot::ZERO)?);
+        self.gpu.run("initialize", &d.iter().collect::<Vec<_>>())?;
+        self.step = 0;
+        Ok(())
+    }
+
+    /// Record and submit one iteration; with `read`, wait for and return (reconstruction, KL)
+    /// of its batch.
+    pub fn iterate(&mut self, read: bool) -> Result<Option<(f32, f32)>> {
+        let mut enc = self.gpu.device.create_command_encoder(&wgpu::CommandEncoderDescriptor { label: Some("autoencoder step") });
+        {
+            let mut pass = enc.begin_compute_pass(&wgpu::ComputePassDescriptor { label: Some("autoencoder step"), timestamp_writes: None });
+            for d in &self.program {
+                d.record(&mut pass);
+            }
+        }
+        if read {
+            enc.copy_buffer_to_buffer(self.stats.buffer(), 0, &self.stats_staging, 0, self.stats.binding_size());
+        }
+        self.gpu.queue.submit([enc.finish()]);
+        self.step += 1;
+        if !read {
+            return Ok(None);
+        }
+        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.stats_staging, "loss")?[..4 * stat::COUNT]);
+        Ok(Some((v[stat::RECON], v[stat::KL])))
+    }
+
+    /// (reconstruction, KL) of the held-out batch in evaluation mode, one fixed ε per image.
+    pub fn evaluate(&mut self) -> Result<(f32, f32)> {
+        self.gpu.run("held-out score", &self.heldout.score.iter().collect::<Vec<_>>())?;
+        let v = self.heldout.stats.read_f32(&self.gpu)?;
+        let score = (v[stat::RECON], if self.cfg.model.variational { v[stat::KL] } else { 0.0 });
+        self.heldout_score = Some(score);
+        Ok(score)
+    }
+
+    /// reconstructions.png (held-out rows over their reconstructions from μ) and, for the VAE,
+    /// prior_samples.png; each also kept as samples/<name>_<step>.png.
+    pub fn write_grids(&mut self) -> Result<()> {
+        let (c, s) = (self.cfg.model.channels, self.cfg.model.image_size);
+        let per = c * s * s;
+        let dir = self.cfg.out.clone();
+        std::fs::create_dir_all(dir.join("samples")).map_err(|e| Error::io(&dir.join("samples"), e))?;
+        let h = &self.heldout;
+        self.gpu.run("held-out reconstructions", &h.reconstruct.iter().collect::<Vec<_>>())?;
+        let (inputs, recons) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?);
+        // Rows of 8: inputs, then their reconstructions, alternating.
+        let (cols, shown) = (8, 32.min(h.n));
+        let mut grid = Vec::with_capacity(2 * shown * per);
+        for row in 0..shown.div_ceil(cols) {
+            let range = row * cols..((row + 1) * cols).min(shown);
+            for src in [&inputs, &recons] {
+                for i in range.clone() {
+                    grid.extend_from_slice(&src[i * per..(i + 1) * per]);
+                }
+            }
+        }
+        let save = |name: &str, images: &[f32], n: usize| -> Result<()> {
+            crate::images::save_grid(&dir.join(format!("{name}.png")), images, n, c, s, cols, 2)?;
+            crate::images::save_grid(&dir.join("samples").join(format!("{name}_{:06}.png", self.step)), images, n, c, s, cols, 2)
+        };
+        save("reconstructions", &grid, 2 * shown)?;
+        if self.cfg.model.variational {
+            self.gpu.run("prior samples", &self.heldout.prior.iter().collect::<Vec<_>>())?;
+            let samples = self.heldout.decoded.read_f32(&self.gpu)?;
+            save("prior_samples", &samples, self.heldout.n)?;
+        }
+        Ok(())
+    }
+
+    /// PyTorch's num_batches_tracked: one training-mode forward of each network per step.
+    fn bn_forwards(&self) -> u64 {
+        self.step
+    }
+
+    fn metadata(&self) -> Result<HashMap<String, String>> {
+        let mut md = HashMap::new();
+        md.insert("format".into(), FORMAT.into());
+        md.insert("objective".into(), OBJECTIVE.into());
+        md.insert("step".into(), self.step.to_string());
+        md.insert("config".into(), to_json(&self.cfg)?);
+        md.insert("autoencoder".into(), to_json(&self.cfg.model)?);
+        md.insert("adapter".into(), self.gpu.describe());
+        if let Some((recon, kl)) = self.heldout_score {
+            md.insert("heldout_recon".into(), recon.to_string());
+            md.insert("heldout_kl".into(), kl.to_string());
+        }
+        Ok(md)
+    }
+
+    /// Write checkpoint.safetensors (the full state), encoder.safetensors and
+    /// decoder.safetensors (state dicts), each atomically, after checking every value is finite.
+    pub fn save_checkpoints(&mut self) -> Result<PathBuf> {
+        let dir = self.cfg.out.clone();
+        let md = self.metadata()?;
+        let mut tensors = BTreeMap::new();
+        let mut dicts = Vec::new();
+        for (name, spec, store) in [("encoder", &self.encoder_spec, &self.encoder), ("decoder", &self.decoder_spec, &self.decoder)] {
+            let state = checkpoint::state_dict(&self.gpu, spec, store, self.bn_forwards())?;
+            let opt = checkpoint::optimizer_state(&self.gpu, store, &format!("opt_{name}"))?;
+            for (k, t) in state.iter().chain(&opt) {
+                if let Some(v) = t.f32()
+                    && let Some(i) = v.iter().position(|x| !x.is_finite())
+                {
+                    let kept = self.last_checkpoint.map_or("no checkpoint was written yet".to_string(), |s| format!("the last good checkpoint (step {s}) is kept"));
+                    return Err(Error::invalid("training", format!("diverged at step {}: {name} {k}[{i}] is not finite; {kept}; start again with a lower --lr", self.step)));
+                }
+            }
+            tensors.extend(state.iter().map(|(k, t)| (format!("{name}.{k}"), t.clone())));
+            tensors.extend(opt);
+            dicts.push((name, state));
+        }
+        let counters = self.counters.read_u32(&self.gpu)?;
+        tensors.insert("counters".into(), HostTensor { shape: vec![counters.len()], values: Values::U32(counters) });
+        let path = dir.join("checkpoint.safetensors");
+        TensorFile { tensors, metadata: md.clone() }.save(&path)?;
+        for (name, state) in dicts {
+            let mut model_md = md.clone();
+            model_md.remove("config");
+            model_md.insert("format".into(), "shadergan-state-dict-1 (PyTorch nn.Sequential keys)".into());
+            model_md.insert("net".into(), name.into());
+            TensorFile { tensors: state, metadata: model_md }.save(&dir.join(format!("{name}.safetensors")))?;
+        }
+        self.last_checkpoint = Some(self.step);
+        Ok(path)
+    }
+
+    /// Restore the full state from a checkpoint.safetensors of this objective.
+    pub fn restore(&mut self, path: &Path) -> Result<()> {
+        let file = TensorFile::load(path)?;
+        if file.metadata.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(Error::bad_file(path, format!("not a shadergan autoencoder checkpoint (metadata format ≠ {FORMAT})")));
+        }
+        let step: u64 = file.metadata.get("step").and_then(|s| s.parse().ok()).ok_or_else(|| Error::bad_file(path, "has no step in its metadata"))?;
+        let fix = " (the run's config.json describes another model: was this checkpoint copied from another run?)";
+        checkpoint::load_into(&self.gpu, path, &file, "encoder.", &self.encoder_spec, &self.encoder, Some("opt_encoder"), fix)?;
+        checkpoint::load_into(&self.gpu, path, &file, "decoder.", &self.decoder_spec, &self.decoder, Some("opt_decoder"), fix)?;
+        let counters = match file.tensors.get("counters").map(|t| &t.values) {
+            Some(Values::U32(c)) if c.len() == slot::COUNT => c.clone(),
+            _ => return Err(Error::bad_file(path, format!("has no u32 'counters' tensor of {} values", slot::COUNT))),
+        };
+        self.counters.write_u32(&self.gpu, &counters)?;
+        self.heldout_score = match (file.metadata.get("heldout_recon"), file.metadata.get("heldout_kl")) {
+            (Some(r), Some(k)) => r.parse().ok().zip(k.parse().ok()),
+            _ => None,
+        };
+        self.step = step;
+        self.last_checkpoint = Some(step);
+        Ok(())
+    }
+
+    fn epoch(&self, step: u64) -> f64 {
+        step as f64 / (self.n_train / self.cfg.batch_size) as f64
+    }
+
+    /// config.json, and metrics.jsonl kept up to the current step when resuming.
+    pub fn prepare_run_dir(&mut self) -> Result<()> {
+        let dir = self.cfg.out.clone();
+        ensure_writable_dir(&dir)?;
+        crate::fsutil::remove_stale_temp_files(&dir);
+        #[derive(Serialize)]
+        struct RunInfo<'a> {
+            shadergan: &'static str,
+            objective: &'static str,
+            config: &'a AutoencoderConfig,
+            adapter: String,
+            dataset: &'a str,
+            images: usize,
+            heldout_images: usize,
+            encoder: String,
+            decoder: String,
+            parameters: usize,
+        }
+        let info = RunInfo {
+            shadergan: env!("CARGO_PKG_VERSION"),
+            objective: OBJECTIVE,
+            config: &self.cfg,
+            adapter: self.gpu.describe(),
+            dataset: &self.dataset_source,
+            images: self.n_train,
+            heldout_images: self.heldout_images(),
+            encoder: self.encoder_spec.describe(),
+            decoder: self.decoder_spec.describe(),
+            parameters: self.encoder.trainable_count() + self.decoder.trainable_count(),
+        };
+        let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
+        atomic_write(&dir.join("config.json"), &json)?;
+        super::keep_metrics_up_to(&dir, self.step)?;
+        Ok(())
+    }
+
+    /// Train to `cfg.steps`, scoring and drawing the held-out batch every `sample_every`
+    /// steps and at the end.
+    pub fn run(&mut self, mut on_event: impl FnMut(AutoencoderEvent)) -> Result<()> {
+        let dir = self.cfg.out.clone();
+        let (metrics_path, mut metrics) = super::open_metrics(&dir)?;
+        let start = Instant::now();
+        let (mut window_start, mut window_step) = (Instant::now(), self.step);
+        let vae = self.cfg.model.variational;
+        while self.step < self.cfg.steps {
+            let next = self.step + 1;
+            let interrupted = super::stopping(&self.stop);
+            let last = next == self.cfg.steps || interrupted;
+            let eval = next % self.cfg.sample_every == 0 || last;
+            let log = next % self.cfg.log_every == 0 || eval;
+            let save = next % self.cfg.checkpoint_every == 0 || last;
+            let Some((recon, kl)) = self.iterate(log || save)? else { continue };
+            if !(recon.is_finite() && kl.is_finite()) {
+                let kept = self.last_checkpoint.map_or("no checkpoint was written yet".to_string(), |s| format!("the last good checkpoint (step {s}) is kept in {}", dir.display()));
+                return Err(Error::invalid("training", format!("diverged at step {}: the loss is {recon} (KL {kl}); {kept}; start again with a lower --lr", self.step)));
+            }
+            let held = if eval {
+                let h = self.evaluate()?;
+                self.write_grids()?;
+                Some(h)
+            } else {
+                None
+            };
+            let now = Instant::now();
+            let rate = (self.step - window_step) as f64 * self.cfg.batch_size as f64 / now.duration_since(window_start).as_secs_f64().max(1e-9);
+            (window_start, window_step) = (now, self.step);
+            if log {
+                let rec = AutoencoderRecord {
+                    step: self.step,
+                    epoch: self.epoch(self.step),
+                    recon,
+                    kl: vae.then_some(kl),
+                    heldout_recon: held.map(|h| h.0),
+                    heldout_kl: held.filter(|_| vae).map(|h| h.1),
+                    heldout_neg_elbo: held.filter(|_| vae).map(|h| h.0 + h.1),
+                    images_per_s: rate,
+                    elapsed_s: start.elapsed().as_secs_f64(),
+                };
+                let line = serde_json::to_string(&rec).map_err(|e| Error::invalid("metrics", e.to_string()))?;
+                writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+                on_event(AutoencoderEvent::Logged(&rec));
+            }
+            if save {
+                let path = self.save_checkpoints()?;
+                on_event(AutoencoderEvent::Checkpointed(&path));
+            }
+            if interrupted {
+                on_event(AutoencoderEvent::Interrupted(self.step));
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Encoder and decoder bound to one batch size and mode, with the tensors between them.
+struct Nets {
+    enc: Instance,
+    dec: Instance,
+    latent: usize,
+    /// VAE: ε [B, nz] and z [B, nz] (the decoder's input, viewed); None for the plain AE.
+    eps: Option<GpuTensor>,
+    z: GpuTensor,
+    /// ∂L/∂(encoder output): ∂L/∂(μ, log σ²) or ∂L/∂code.
+    dcode: GpuTensor,
+    /// ∂L/∂(decoder output), written by the loss.
+    drecon: GpuTensor,
+}
+
+impl Nets {
+    #[allow(clippy::too_many_arguments)]
+    fn new(gpu: &Gpu, cfg: &AutoencoderConfig, enc_spec: &NetSpec, dec_spec: &NetSpec, encoder: &ParamStore, decoder: &ParamStore, b: usize, mode: Mode, counters: &GpuTensor) -> Result<Nets> {
+        let m = &cfg.model;
+        let nz = m.nz;
+        let tag = match mode { Mode::Train => "train", Mode::Eval => "eval" };
+        let dcode = GpuTensor::zeros(gpu, &[b, m.code_width()], DType::F32, &format!("encoder[{tag}].output.grad"))?;
+        // No dropout in either network; the counter slot is never read.
+        let dropout = DropoutRng { seed: cfg.seed, counter_index: slot::ZERO };
+        let enc = Instance::new(gpu, enc_spec, encoder, b, mode, counters, dropout, None, Some(&dcode))?;
+        let (eps, z) = if m.variational {
+            (Some(GpuTensor::zeros(gpu, &[b, nz], DType::F32, &format!("vae[{tag}].epsilon"))?), GpuTensor::zeros(gpu, &[b, nz, 1, 1], DType::F32, &format!("vae[{tag}].z"))?)
+        } else {
+            (None, enc.output().reshaped(&[b, nz, 1, 1])?)
+        };
+        let drecon = GpuTensor::zeros(gpu, &dec_spec.shapes(b)?.last().expect("an output").clone(), DType::F32, &format!("decoder[{tag}].output.grad"))?;
+        let dec = Instance::new(gpu, dec_spec, decoder, b, mode, counters, dropout, Some(&z), Some(&drecon))?;
+        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon })
+    }
+
+    fn z_flat(&self) -> Result<GpuTensor> {
+        self.z.reshaped(&[self.enc.batch, self.latent])
+    }
+
+    /// Encoder forward, the latent, decoder forward and the reconstruction loss (value into
+    /// `stats[RECON]`, gradient into drecon): ½·Σ_pixels (x̂ − x)² per image, averaged over
+    /// the batch (least squares with scale = pixels per image).
+    fn forward_and_loss(&self, gpu: &Gpu, stats: &GpuTensor) -> Result<Vec<Dispatch>> {
+        let mut p: Vec<Dispatch> = self.enc.forward.clone();
+        if let Some(eps) = &self.eps {
+            p.push(ops::vae::reparameterize(gpu, self.enc.output(), eps, &self.z_flat()?)?);
+            p.push(ops::vae::kl(gpu, self.enc.output(), self.latent, stats, stat::KL)?);
+        }
+        p.extend(self.dec.forward.iter().cloned());
+        let per_image = self.dec.output().numel() / self.dec.batch;
+        p.extend(ops::loss::elementwise(gpu, Elementwise::LeastSquares, self.dec.output(), self.enc.input(), &self.drecon, stats, stat::RECON, per_image as f32)?);
+        Ok(p)
+    }
+
+    /// ∂L/∂(encoder output) from ∂L/∂z (the decoder's input gradient).
+    fn code_gradient(&self, gpu: &Gpu, counters: &GpuTensor, weight: KlWeight) -> Result<Vec<Dispatch>> {
+        let dz = self.dec.input_grad().reshaped(&[self.enc.batch, self.latent])?;
+        Ok(vec![match &self.eps {
+            Some(eps) => ops::vae::backward(gpu, self.enc.output(), eps, &dz, counters, weight, &self.dcode)?,
+            None => ops::elementwise::copy(gpu, &dz, &self.dcode)?,
+        }])
+    }
+}
+
+impl Heldout {
+    #[allow(clippy::too_many_arguments)]
+    fn new(gpu: &Gpu, cfg: &AutoencoderConfig, dataset: &Dataset, held_idx: &[usize], enc_spec: &NetSpec, dec_spec: &NetSpec, encoder: &ParamStore, decoder: &ParamStore, counters: &GpuTensor) -> Result<Heldout> {
+        let n = HELDOUT_BATCH.min(held_idx.len());
+        if n == 0 {
+            return Err(Error::invalid("--holdout", format!("no image of {} is held out; raise --holdout", dataset.source)));
+        }
+        let held = dataset.subset(&held_idx[..n], "held out");
+        let nets = Nets::new(gpu, cfg, enc_spec, dec_spec, encoder, decoder, n, Mode::Eval, counters)?;
+        nets.enc.input().write_f32(gpu, &crate::data::to_unit_range(&held.pixels))?;
+        let stats = GpuTensor::zeros(gpu, &[stat::COUNT], DType::F32, "held-out losses")?;
+        let nz = cfg.model.nz;
+        let mut rng = Rng::for_case(cfg.seed, "autoencoder held-out");
+        let (score_eps, prior_z) = (rng.normals(n * nz, 1.0), rng.normals(n * nz, 1.0));
+        let zero_eps = GpuTensor::zeros(gpu, &[n, nz], DType::F32, "vae[eval].epsilon zero")?;
+        let score = nets.forward_and_loss(gpu, &stats)?;
+        // Reconstructions from μ: the same passes with ε = 0 (for the AE, they are the passes).
+        let mut reconstruct = nets.enc.forward.clone();
+        if nets.eps.is_some() {
+            reconstruct.push(ops::vae::reparameterize(gpu, nets.enc.output(), &zero_eps, &nets.z_flat()?)?);
+        }
+        reconstruct.extend(nets.dec.forward.iter().cloned());
+        // The decoder on fixed prior latents (VAE only: an AE's latent has no prior).
+        let mut prior = Vec::new();
+        if let Some(eps) = &nets.eps {
+            eps.write_f32(gpu, &score_eps)?;
+            let prior_z = GpuTensor::from_f32(gpu, &[n, nz, 1, 1], &prior_z, "vae[eval].prior z")?;
+            prior.push(ops::elementwise::copy(gpu, &prior_z, &nets.z)?);
+            prior.extend(nets.dec.forward.iter().cloned());
+        }
+        Ok(Heldout { images: nets.enc.input().clone(), decoded: nets.dec.output().clone(), score, reconstruct, prior, stats, n })
+    }
+}
+
+/// JSON for the metadata (serialising these types cannot fail; if it did, a one-line error).
+fn to_json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| Error::invalid("config", e.to_string()))
+}

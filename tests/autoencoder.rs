@@ -1,0 +1,143 @@
+//! The autoencoder objectives (`train --model ae|vae`): both learn to reconstruct, the VAE's
+//! KL is logged and its warm-up follows the step, resume is exact, the outputs are written,
+//! and settings that do not fit are refused with one line.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use shadergan::data::{self, DatasetKind};
+use shadergan::gpu::{AdapterChoice, Gpu};
+use shadergan::model::AutoencoderModel;
+use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderEvent, AutoencoderRecord, AutoencoderTrainer};
+use shadergan::train::checkpoint::TensorFile;
+
+fn gpu() -> Gpu {
+    static GPU: OnceLock<Gpu> = OnceLock::new();
+    GPU.get_or_init(|| Gpu::new(&AdapterChoice::default()).unwrap_or_else(|e| panic!("{e}"))).clone()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shadergan-autoencoder-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// An autoencoder of the built-in shapes at 16×16, small enough for a few seconds.
+fn tiny(out: &Path, variational: bool, steps: u64) -> AutoencoderConfig {
+    AutoencoderConfig {
+        model: AutoencoderModel { variational, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8 },
+        dataset: DatasetKind::Synthetic,
+        data: None,
+        max_images: None,
+        synthetic_images: 256,
+        holdout: 0.1,
+        batch_size: 16,
+        steps,
+        lr: 2e-3,
+        beta1: 0.5,
+        beta2: 0.999,
+        beta: 1.0,
+        kl_warmup: 0,
+        seed: 5,
+        log_every: 5,
+        sample_every: 20,
+        checkpoint_every: 20,
+        out: out.to_path_buf(),
+    }
+}
+
+fn trainer(cfg: AutoencoderConfig) -> AutoencoderTrainer {
+    let m = &cfg.model;
+    let ds = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false).unwrap();
+    AutoencoderTrainer::new(gpu(), cfg, &ds).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Train `cfg` from scratch, or resume from its run directory; the logged records.
+fn train(cfg: AutoencoderConfig, resume: bool) -> Vec<AutoencoderRecord> {
+    let mut t = trainer(cfg);
+    if resume {
+        t.restore(&t.cfg.out.join("checkpoint.safetensors")).unwrap();
+    } else {
+        t.initialize().unwrap();
+    }
+    t.prepare_run_dir().unwrap();
+    let mut records = Vec::new();
+    t.run(|e| {
+        if let AutoencoderEvent::Logged(r) = e {
+            records.push(r.clone());
+        }
+    })
+    .unwrap_or_else(|e| panic!("{e}"));
+    records
+}
+
+fn tensors(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let file = TensorFile::load(path).unwrap();
+    file.tensors.iter().map(|(k, t)| (k.clone(), format!("{:?}", t.values).into_bytes())).collect()
+}
+
+#[test]
+fn both_autoencoders_learn_write_their_outputs_and_resume_exactly() {
+    for variational in [false, true] {
+        let name = if variational { "vae" } else { "ae" };
+        let a = tmp(name);
+        let records = train(tiny(&a, variational, 60), false);
+        assert!(records.iter().all(|r| r.recon.is_finite() && r.kl.is_none_or(f32::is_finite)), "{name}: {records:?}");
+        assert_eq!(records.iter().all(|r| r.kl.is_some()), variational, "{name}: KL logged for the VAE only");
+        // Reconstruction improves: the held-out batch at the end against the first training batches.
+        let (first, last) = (records[0].recon, records.last().unwrap().heldout_recon.expect("scored at the end"));
+        assert!(last < 0.7 * first, "{name}: reconstruction {first} → held out {last}");
+        let end = records.last().unwrap();
+        assert_eq!(end.heldout_neg_elbo.is_some(), variational, "{name}: {end:?}");
+        if let (Some(e), Some(k)) = (end.heldout_neg_elbo, end.heldout_kl) {
+            assert!(k > 0.0 && (e - end.heldout_recon.unwrap() - k).abs() <= 1e-3 * e.abs(), "{name}: {end:?}");
+        }
+        let mut files = vec!["config.json", "metrics.jsonl", "checkpoint.safetensors", "encoder.safetensors", "decoder.safetensors", "reconstructions.png"];
+        if variational {
+            files.push("prior_samples.png");
+        }
+        for f in files {
+            assert!(a.join(f).is_file(), "{name}: {f} not written");
+        }
+        // The state dicts have PyTorch's nn.Sequential keys; the encoder's head is 2·nz wide for the VAE.
+        let enc = TensorFile::load(&a.join("encoder.safetensors")).unwrap();
+        let head = enc.tensors.keys().filter(|k| k.ends_with(".weight")).last().unwrap().clone();
+        assert_eq!(enc.tensors[&head].shape[0], if variational { 16 } else { 8 }, "{name}: {head}");
+        assert!(TensorFile::load(&a.join("decoder.safetensors")).unwrap().tensors.contains_key("main.0.weight"));
+
+        // 25 steps straight = 15 + resume + 10 (the VAE's ε draws and the data order included).
+        let (b, c) = (tmp(&format!("{name}-straight")), tmp(&format!("{name}-resumed")));
+        train(tiny(&b, variational, 25), false);
+        train(tiny(&c, variational, 15), false);
+        train(AutoencoderConfig { steps: 25, ..tiny(&c, variational, 15) }, true);
+        assert_eq!(tensors(&b.join("checkpoint.safetensors")), tensors(&c.join("checkpoint.safetensors")), "{name}: 25 steps differ from 15 + resume + 10");
+    }
+}
+
+/// The KL warm-up: at step t of W the KL term's weight is β·t/W, so with a long warm-up the
+/// VAE behaves like an autoencoder at first and its KL grows larger than without one.
+#[test]
+fn the_kl_warm_up_lets_the_kl_grow_at_first() {
+    let (a, b) = (tmp("warm"), tmp("cold"));
+    let warm = train(AutoencoderConfig { kl_warmup: 10_000, ..tiny(&a, true, 20) }, false);
+    let cold = train(tiny(&b, true, 20), false);
+    let (kw, kc) = (warm.last().unwrap().kl.unwrap(), cold.last().unwrap().kl.unwrap());
+    assert!(kw > kc, "KL after 20 steps: {kw} with a warm-up, {kc} without");
+}
+
+#[test]
+fn settings_that_do_not_fit_are_refused_naming_the_flag() {
+    let out = tmp("bad");
+    for (cfg, needles) in [
+        (AutoencoderConfig { beta: -1.0, ..tiny(&out, true, 5) }, vec!["--beta", "≥ 0"]),
+        (AutoencoderConfig { beta: 4.0, ..tiny(&out, false, 5) }, vec!["--beta", "--model vae"]),
+        (AutoencoderConfig { kl_warmup: 10, ..tiny(&out, false, 5) }, vec!["--kl-warmup", "--model vae"]),
+        (AutoencoderConfig { model: AutoencoderModel { image_size: 20, ..tiny(&out, true, 5).model }, ..tiny(&out, true, 5) }, vec!["--image-size"]),
+    ] {
+        let e = cfg.validate().expect_err("refused").to_string();
+        assert!(!e.contains('\n'), "{e}");
+        for n in needles {
+            assert!(e.contains(n), "{e:?} lacks {n:?}");
+        }
+    }
+}
