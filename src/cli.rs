@@ -185,7 +185,10 @@ pub struct TrainArgs {
     /// Architecture: the DCGAN of Radford et al., the fully connected GAN of Goodfellow et al.,
     /// or `classifier`: a small conv net trained with softmax cross-entropy on a labelled
     /// dataset, its held-out accuracy logged (eval uses it to recognise generated images;
-    /// defaults: --ndf 32, --dropout 0.5, batch 64, 2000 steps, Adam lr 3e-4, β1 0.9).
+    /// defaults: --ndf 32, --dropout 0.5, batch 64, 2000 steps, Adam lr 3e-4, β1 0.9);
+    /// or `ae` / `vae`: an autoencoder / variational autoencoder, encoder = the DCGAN
+    /// discriminator's convolutions + Linear, decoder = the DCGAN generator (defaults: nz 16,
+    /// ngf = ndf = 32, batch 64, 2000 steps, Adam lr 1e-3, β1 0.9; --beta, --kl-warmup).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Training images.
@@ -283,7 +286,14 @@ pub struct TrainArgs {
     /// D's Adam lr and betas corrected by K/(K + 1).
     #[arg(long, value_name = "K")]
     pub r1_every: Option<u64>,
-    /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan).
+    /// The VAE's KL weight β (1: the ELBO; > 1: a β-VAE). --model vae only.
+    #[arg(long, allow_hyphen_values = true)]
+    pub beta: Option<f32>,
+    /// Steps over which the VAE's KL weight ramps linearly from 0 to β. --model vae only.
+    #[arg(long, value_name = "STEPS")]
+    pub kl_warmup: Option<u32>,
+    /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan; 1e-3 for the
+    /// autoencoders).
     #[arg(long)]
     pub lr: Option<f32>,
     /// Learning rate of the discriminator (overrides --lr).

@@ -97,8 +97,9 @@ const CLASSIFIER_ONLY_FLAGS: &[&str] = &["features", "holdout"];
 
 fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
     if let Some(flag) = CLASSIFIER_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
-        bail!("--{flag} is a classifier setting; add --model classifier, or drop it for a GAN");
+        bail!("--{flag} is a classifier or autoencoder setting; add --model classifier (or ae, vae), or drop it for a GAN");
     }
+    refuse_vae_flags(matches, "GAN")?;
     let quick = args.preset == Preset::Quick;
     let model = args.model.unwrap_or(ModelKind::Dcgan);
     let image_size = args.image_size.unwrap_or(if quick { 32 } else { 64 });
@@ -287,8 +288,10 @@ fn resolve_resume(dir: &Path, args: &TrainArgs, matches: &ArgMatches) -> Result<
 /// `train`: Ok(true) when the run reached its steps, Ok(false) when a signal stopped it (after
 /// a last checkpoint).
 pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<bool> {
-    if is_classifier_run(args)? {
-        return train_classifier(adapter, args, matches);
+    match objective_of(args)? {
+        Objective::Classifier => return train_classifier(adapter, args, matches),
+        Objective::Autoencoder => return train_autoencoder(adapter, args, matches),
+        Objective::Gan => {}
     }
     let (cfg, recorded_images) = match &args.resume {
         Some(dir) => resolve_resume(dir, args, matches)?,
@@ -702,15 +705,45 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Whether `train` is asked for the classifier objective: `--model classifier`, or a resumed
-/// run whose config.json says so.
-fn is_classifier_run(args: &TrainArgs) -> Result<bool> {
-    let Some(dir) = &args.resume else { return Ok(args.model == Some(ModelKind::Classifier)) };
+/// What `train` trains.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Objective {
+    Gan,
+    Classifier,
+    Autoencoder,
+}
+
+/// The objective `train` is asked for: by `--model`, or for a resumed run by its config.json.
+fn objective_of(args: &TrainArgs) -> Result<Objective> {
+    let Some(dir) = &args.resume else {
+        return Ok(match args.model {
+            Some(ModelKind::Classifier) => Objective::Classifier,
+            Some(ModelKind::Ae | ModelKind::Vae) => Objective::Autoencoder,
+            _ => Objective::Gan,
+        });
+    };
     // An unreadable config is the GAN path's to report (with its own advice).
     if !dir.join("config.json").is_file() {
-        return Ok(false);
+        return Ok(Objective::Gan);
     }
-    Ok(read_run_json(dir)?.1["objective"] == shadergan::classifier::NET)
+    let v = read_run_json(dir)?.1;
+    Ok(if v["objective"] == shadergan::classifier::NET {
+        Objective::Classifier
+    } else if v["objective"] == shadergan::train::autoencoder::OBJECTIVE {
+        Objective::Autoencoder
+    } else {
+        Objective::Gan
+    })
+}
+
+/// Flags of the VAE that mean nothing to a GAN or a classifier.
+const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup"];
+
+fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
+    if let Some(flag) = VAE_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
+        bail!("--{} weighs a VAE's KL term; add --model vae, or drop it for the {objective}", flag.replace('_', "-"));
+    }
+    Ok(())
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
@@ -739,6 +772,7 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
             if let Some(flag) = GAN_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
                 bail!("--{} is a GAN setting; the classifier (--model classifier) takes --ndf, --features, --dropout, --lr, --beta1, --holdout", flag.replace('_', "-"));
             }
+            refuse_vae_flags(matches, "classifier")?;
             let quick = args.preset == Preset::Quick;
             let image_size = args.image_size.unwrap_or(if quick { 32 } else { 64 });
             let channels = args.channels.unwrap_or(args.dataset.natural_channels());
@@ -871,4 +905,154 @@ fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
         (ModelKind::Dcgan, DNorm::LayerNorm) => Some(", LayerNorm in D".into()),
         _ => None,
     }
+}
+
+/// Flags of the GAN and the classifier that mean nothing to the autoencoders.
+const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
+
+/// `train --model ae|vae`: an autoencoder or VAE on any dataset, its held-out reconstruction
+/// (and KL, negative ELBO) measured as it trains (shadergan::train::autoencoder).
+fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> Result<bool> {
+    use shadergan::model::AutoencoderModel;
+    use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderEvent, AutoencoderTrainer};
+    let t0 = Instant::now();
+    let cfg = match &args.resume {
+        Some(dir) => {
+            check_resume_flags(dir, matches)?;
+            let (path, v) = read_run_json(dir)?;
+            let mut cfg: AutoencoderConfig = serde_json::from_value(v["config"].clone()).with_context(|| format!("{}: not a shadergan autoencoder config", path.display()))?;
+            cfg.out = dir.to_path_buf();
+            Overrides::of(args, matches).apply(&mut cfg.data, &mut cfg.steps, &mut cfg.log_every, &mut cfg.sample_every, &mut cfg.checkpoint_every);
+            cfg
+        }
+        None => {
+            if let Some(flag) = NOT_AUTOENCODER_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
+                bail!("--{} is not an autoencoder setting; --model ae|vae takes --nz, --ngf, --ndf, --lr, --beta1, --holdout and (vae) --beta, --kl-warmup", flag.replace('_', "-"));
+            }
+            let variational = args.model == Some(ModelKind::Vae);
+            if !variational {
+                refuse_vae_flags(matches, "autoencoder (--model ae)")?;
+            }
+            let image_size = args.image_size.unwrap_or(32);
+            let cfg = AutoencoderConfig {
+                model: AutoencoderModel {
+                    variational,
+                    image_size,
+                    channels: args.channels.unwrap_or(args.dataset.natural_channels()),
+                    nz: args.nz.unwrap_or(16),
+                    ngf: args.ngf.unwrap_or(32),
+                    ndf: args.ndf.unwrap_or(32),
+                },
+                dataset: args.dataset,
+                data: args.data.clone(),
+                max_images: args.max_images,
+                synthetic_images: args.synthetic_images,
+                holdout: args.holdout,
+                batch_size: args.batch_size.unwrap_or(64),
+                steps: args.steps.unwrap_or(2000),
+                lr: args.lr.unwrap_or(1e-3),
+                beta1: args.beta1.unwrap_or(0.9),
+                beta2: args.beta2,
+                beta: args.beta.unwrap_or(1.0),
+                kl_warmup: args.kl_warmup.unwrap_or(0),
+                seed: args.seed,
+                log_every: args.log_every,
+                sample_every: args.sample_every.unwrap_or(500),
+                checkpoint_every: args.checkpoint_every.unwrap_or(1000),
+                out: args.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{}-{}", format!("{:?}", args.dataset).to_lowercase(), if variational { "vae" } else { "ae" }))),
+            };
+            cfg.validate()?;
+            check_fresh_out(&cfg.out, args.overwrite)?;
+            cfg
+        }
+    };
+    cfg.validate()?;
+    let m = &cfg.model;
+    let dataset = data::load(cfg.dataset, cfg.data.as_deref(), m.image_size, m.channels, cfg.max_images, cfg.synthetic_images, args.strict)?;
+    for w in &dataset.warnings {
+        eprintln!("warning: {w}");
+    }
+    eprintln!("dataset: {} ({:.1} s to load)", dataset.source, t0.elapsed().as_secs_f64());
+    let gpu = open_gpu(adapter)?;
+    let mut trainer = AutoencoderTrainer::new(gpu, cfg, &dataset)?;
+    drop(dataset);
+    match &args.resume {
+        Some(dir) => {
+            let ckpt = dir.join("checkpoint.safetensors");
+            if !ckpt.is_file() {
+                bail!("{}: no checkpoint to resume from (the run stopped before writing one); start it again with --out {} --overwrite", ckpt.display(), dir.display());
+            }
+            trainer.restore(&ckpt)?;
+            if trainer.step >= trainer.cfg.steps {
+                bail!("{} is already at step {}; pass a larger total to train further, e.g. --steps {}", dir.display(), trainer.step, trainer.step * 2);
+            }
+            eprintln!("resuming {} at step {}", dir.display(), trainer.step);
+        }
+        None => trainer.initialize()?,
+    }
+    if args.overwrite && args.resume.is_none() {
+        fsutil::clear_run(&trainer.cfg.out)?;
+    }
+    trainer.prepare_run_dir()?;
+    let c = &trainer.cfg;
+    let kl = if c.model.variational {
+        format!(", KL weight β {}{}", c.beta, if c.kl_warmup > 0 { format!(" warmed up over {} steps", c.kl_warmup) } else { String::new() })
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "model: {} {}x{}x{}, nz {}, ngf {} / ndf {} ({} parameters), batch {}, {} steps, Adam lr {}{kl}, {} held-out images scored, seed {}",
+        c.model.name(),
+        c.model.channels,
+        c.model.image_size,
+        c.model.image_size,
+        c.model.nz,
+        c.model.ngf,
+        c.model.ndf,
+        trainer.encoder.trainable_count() + trainer.decoder.trainable_count(),
+        c.batch_size,
+        c.steps,
+        c.lr,
+        trainer.heldout_images(),
+        c.seed
+    );
+    eprintln!("run directory: {} ({} dispatches per step, one submit)", c.out.display(), trainer.dispatches_per_step());
+    let bar = indicatif::ProgressBar::new(trainer.cfg.steps);
+    bar.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]").expect("static template").progress_chars("=> "));
+    bar.set_position(trainer.step);
+    let plain = bar.is_hidden();
+    let start = Instant::now();
+    trainer.stop = Some(stop_flag());
+    let mut interrupted = None;
+    trainer.run(|e| match e {
+        AutoencoderEvent::Interrupted(step) => interrupted = Some(step),
+        AutoencoderEvent::Logged(r) => {
+            let kl = r.kl.map(|k| format!(" KL {k:.3}")).unwrap_or_default();
+            let held = match (r.heldout_recon, r.heldout_neg_elbo) {
+                (Some(rec), Some(e)) => format!(" held-out recon {rec:.3} −ELBO {e:.3}"),
+                (Some(rec), None) => format!(" held-out recon {rec:.3}"),
+                _ => String::new(),
+            };
+            let msg = format!("recon {:.3}{kl}{held} {:.0} img/s", r.recon, r.images_per_s);
+            bar.set_position(r.step);
+            if plain {
+                eprintln!("step {:>6} epoch {:>6.2} {msg}", r.step, r.epoch);
+            } else if r.heldout_recon.is_some() {
+                bar.println(format!("step {:>6} epoch {:>6.2} {msg}", r.step, r.epoch));
+            } else {
+                bar.set_message(msg);
+            }
+        }
+        AutoencoderEvent::Checkpointed(p) if plain => eprintln!("checkpoint: {}", p.display()),
+        AutoencoderEvent::Checkpointed(p) => bar.println(format!("checkpoint: {}", p.display())),
+    })?;
+    bar.finish();
+    let (recon, kl) = trainer.heldout_score.expect("scored at the last step");
+    let scores = if trainer.cfg.model.variational { format!("held-out reconstruction {recon:.3}, KL {kl:.3}, negative ELBO {:.3}", recon + kl) } else { format!("held-out reconstruction {recon:.3}") };
+    if let Some(step) = interrupted {
+        eprintln!("stopped at step {step} ({scores}): checkpoint written; continue with --resume {}", trainer.cfg.out.display());
+        return Ok(false);
+    }
+    eprintln!("done in {:.1} min: {scores}; {}", start.elapsed().as_secs_f64() / 60.0, trainer.cfg.out.join("reconstructions.png").display());
+    Ok(true)
 }

@@ -30,6 +30,10 @@ pub enum ModelKind {
     Mlp,
     /// Not a GAN: the image classifier of `train --model classifier` (ClassifierModel).
     Classifier,
+    /// Not a GAN: the autoencoder of `train --model ae` (AutoencoderModel).
+    Ae,
+    /// Not a GAN: the variational autoencoder of `train --model vae` (AutoencoderModel).
+    Vae,
 }
 
 impl ModelKind {
@@ -38,6 +42,8 @@ impl ModelKind {
             ModelKind::Dcgan => "DCGAN",
             ModelKind::Mlp => "MLP GAN",
             ModelKind::Classifier => "classifier",
+            ModelKind::Ae => "autoencoder",
+            ModelKind::Vae => "VAE",
         }
     }
 }
@@ -109,8 +115,8 @@ pub const DCGAN_SIZES: [usize; 4] = [16, 32, 64, 128];
 impl ModelConfig {
     pub fn validate(&self) -> Result<()> {
         let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
-        if self.model == ModelKind::Classifier {
-            return bad("--model", "the classifier is not a GAN: it has no generator or discriminator".into());
+        if matches!(self.model, ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae) {
+            return bad("--model", format!("the {} is not a GAN: it has no generator or discriminator", self.model.name()));
         }
         if self.model == ModelKind::Dcgan && !DCGAN_SIZES.contains(&self.image_size) {
             return bad(
@@ -163,7 +169,7 @@ impl ModelConfig {
     /// [nz, 1, 1] for the DCGAN (a 1×1 image of nz channels), [nz] for the MLP.
     pub fn latent_shape(&self) -> Vec<usize> {
         match self.model {
-            ModelKind::Dcgan | ModelKind::Classifier => vec![self.nz, 1, 1],
+            ModelKind::Dcgan | ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => vec![self.nz, 1, 1],
             ModelKind::Mlp => vec![self.nz],
         }
     }
@@ -172,7 +178,7 @@ impl ModelConfig {
     /// [C, S, S] for the DCGAN, flattened [C·S·S] for the MLP (whose label is a one-hot vector).
     pub fn image_view(&self) -> Vec<usize> {
         match self.model {
-            ModelKind::Dcgan | ModelKind::Classifier => vec![self.channels, self.image_size, self.image_size],
+            ModelKind::Dcgan | ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => vec![self.channels, self.image_size, self.image_size],
             ModelKind::Mlp => vec![self.channels * self.image_size * self.image_size],
         }
     }
@@ -228,7 +234,7 @@ impl ModelConfig {
                     Layer::Unflatten(vec![self.channels, self.image_size, self.image_size]),
                 ]
             }
-            ModelKind::Classifier => unreachable!("validate refuses the classifier"),
+            ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("validate refuses what is not a GAN"),
         };
         Ok(NetSpec { name: "generator".into(), input: self.with_label(self.latent_shape()), layers, conv_init })
     }
@@ -267,7 +273,7 @@ impl ModelConfig {
                 l.push(lin(h, 1));
                 l
             }
-            ModelKind::Classifier => unreachable!("validate refuses the classifier"),
+            ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("validate refuses what is not a GAN"),
         };
         // The image as it is, or (conditional) the view the label planes are appended to.
         let input = if self.conditional.is_some() { self.with_label(self.image_view()) } else { vec![self.channels, self.image_size, self.image_size] };

@@ -2,6 +2,8 @@
 //! KL is logged and its warm-up follows the step, resume is exact, the outputs are written,
 //! and settings that do not fit are refused with one line.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -138,6 +140,42 @@ fn settings_that_do_not_fit_are_refused_naming_the_flag() {
         assert!(!e.contains('\n'), "{e}");
         for n in needles {
             assert!(e.contains(n), "{e:?} lacks {n:?}");
+        }
+    }
+}
+
+/// `train --model vae` end to end: a fresh run, `--resume` to more steps, and one-line errors
+/// for flags that are not the autoencoders' or do not fit.
+#[test]
+fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
+    let out = tmp("cli");
+    let o = out.to_str().unwrap();
+    let flags = ["--dataset", "synthetic", "--synthetic-images", "128", "--image-size", "16", "--nz", "4", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--log-every", "2", "--sample-every", "4"];
+    let (code, _, stderr) = common::shadergan(&[&["train", "--model", "vae", "--steps", "4", "--kl-warmup", "10", "--out", o][..], &flags].concat());
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("model: vae") && stderr.contains("warmed up over 10 steps") && stderr.contains("negative ELBO"), "{stderr}");
+    let (code, _, stderr) = common::shadergan(&["train", "--resume", o, "--steps", "6"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("resuming") && stderr.contains("at step 4"), "{stderr}");
+    let metrics = std::fs::read_to_string(out.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics.lines().count(), 3, "{metrics}");
+    assert!(metrics.lines().last().unwrap().contains("\"step\":6"), "{metrics}");
+
+    let bad = tmp("cli-bad");
+    let b = bad.to_str().unwrap();
+    for (args, needles) in [
+        (vec!["train", "--model", "vae", "--beta", "-1", "--out", b], vec!["--beta", "≥ 0"]),
+        (vec!["train", "--model", "ae", "--beta", "2", "--out", b], vec!["--beta", "--model vae"]),
+        (vec!["train", "--model", "vae", "--gp", "10", "--out", b], vec!["--gp", "not an autoencoder setting"]),
+        (vec!["train", "--model", "dcgan", "--kl-warmup", "100", "--out", b], vec!["--kl-warmup", "--model vae"]),
+        (vec!["train", "--model", "vae", "--image-size", "20", "--out", b], vec!["--image-size"]),
+    ] {
+        let (code, _, stderr) = common::shadergan(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+        for n in needles {
+            assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
         }
     }
 }
