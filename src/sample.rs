@@ -1,4 +1,5 @@
-//! `shadergan sample`: images from a trained generator.
+//! `shadergan sample`: images from a trained generator (or a VAE's decoder, a DCGAN
+//! generator of z ~ N(0, I)).
 //!
 //! The generator comes from a run directory (its generator.safetensors), a full
 //! checkpoint.safetensors, a generator.safetensors, or a state dict exported from PyTorch
@@ -79,8 +80,11 @@ impl Generator {
     /// average exists (`--no-ema`).
     pub fn load_with(gpu: &Gpu, path: &Path, use_ema: bool) -> Result<Generator> {
         let ema_file = path.join(crate::train::EMA_FILE);
+        // A VAE run has no generator.safetensors: its decoder is one (a DCGAN generator).
+        let decoder_file = path.join("decoder.safetensors");
         let file_path = match path.is_dir() {
             true if use_ema && ema_file.is_file() => ema_file,
+            true if !path.join("generator.safetensors").is_file() && decoder_file.is_file() => decoder_file,
             true => path.join("generator.safetensors"),
             false => path.to_path_buf(),
         };
@@ -93,6 +97,16 @@ impl Generator {
         let file = TensorFile::load(&file_path)?;
         if file.metadata.get("net").or(file.metadata.get("objective")).map(String::as_str) == Some(crate::classifier::NET) {
             return Err(Error::bad_file(&file_path, "is an image classifier, not a generator; pass a GAN run (its directory or generator.safetensors) to --checkpoint"));
+        }
+        match file.metadata.get("net").map(String::as_str) {
+            Some("encoder") => return Err(Error::bad_file(&file_path, "is an autoencoder's encoder; images are drawn from its decoder: pass the run directory or its decoder.safetensors")),
+            Some("decoder") => {
+                let variational = file.metadata.get("autoencoder").and_then(|j| serde_json::from_str::<crate::model::AutoencoderModel>(j).ok()).is_none_or(|m| m.variational);
+                if !variational {
+                    return Err(Error::bad_file(&file_path, "is the decoder of a plain autoencoder, whose latent has no prior to draw from; train --model vae to sample"));
+                }
+            }
+            _ => {}
         }
         let has = |p: &str| file.tensors.keys().any(|k| k.starts_with(p));
         let prefix = match (use_ema && has(crate::train::EMA_PREFIX), has("netG.")) {

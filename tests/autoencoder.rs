@@ -161,6 +161,20 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
     assert_eq!(metrics.lines().count(), 3, "{metrics}");
     assert!(metrics.lines().last().unwrap().contains("\"step\":6"), "{metrics}");
 
+    // The VAE's decoder draws like a generator (sample, and so eval); an AE's has no prior.
+    let grid = out.join("drawn.png");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--n", "8", "--out", grid.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(grid.is_file());
+    let ae = tmp("cli-ae");
+    let (code, _, stderr) = common::shadergan(&[&["train", "--model", "ae", "--steps", "2", "--out", ae.to_str().unwrap()][..], &flags].concat());
+    assert_eq!(code, 0, "{stderr}");
+    for (what, path) in [("plain autoencoder", ae.clone()), ("encoder", out.join("encoder.safetensors"))] {
+        let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", path.to_str().unwrap(), "--out", grid.to_str().unwrap()]);
+        assert_eq!(code, 1, "{what}: {stderr}");
+        assert!(stderr.lines().filter(|l| l.starts_with("error: ")).count() == 1 && stderr.contains(what), "{what}: {stderr}");
+    }
+
     let bad = tmp("cli-bad");
     let b = bad.to_str().unwrap();
     for (args, needles) in [
