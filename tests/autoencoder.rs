@@ -94,13 +94,17 @@ fn both_autoencoders_learn_write_their_outputs_and_resume_exactly() {
         if let (Some(e), Some(k)) = (end.heldout_neg_elbo, end.heldout_kl) {
             assert!(k > 0.0 && (e - end.heldout_recon.unwrap() - k).abs() <= 1e-3 * e.abs(), "{name}: {end:?}");
         }
-        let mut files = vec!["config.json", "metrics.jsonl", "checkpoint.safetensors", "encoder.safetensors", "decoder.safetensors", "reconstructions.png"];
+        let mut files = vec!["config.json", "metrics.jsonl", "checkpoint.safetensors", "encoder.safetensors", "decoder.safetensors", "reconstructions.png", "traversals.png", "interpolations.png"];
         if variational {
             files.push("prior_samples.png");
         }
         for f in files {
             assert!(a.join(f).is_file(), "{name}: {f} not written");
         }
+        // One traversal row per latent, 9 steps each; 4 interpolation rows of 10.
+        let dims = |f: &str| image::image_dimensions(a.join(f)).unwrap();
+        assert_eq!(dims("traversals.png"), (9 * 18 + 2, 8 * 18 + 2), "{name}");
+        assert_eq!(dims("interpolations.png"), (10 * 18 + 2, 4 * 18 + 2), "{name}");
         // The state dicts have PyTorch's nn.Sequential keys; the encoder's head is 2·nz wide for the VAE.
         let enc = TensorFile::load(&a.join("encoder.safetensors")).unwrap();
         let head = enc.tensors.keys().filter(|k| k.ends_with(".weight")).last().unwrap().clone();

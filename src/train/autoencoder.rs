@@ -21,8 +21,9 @@
 //! A fixed held-out batch (the first images of `data::holdout_split`) is scored in evaluation
 //! mode every `sample_every` steps and at the end: reconstruction loss, KL and the negative
 //! ELBO (reconstruction + KL: one ε drawn once from the seed), logged in metrics.jsonl; and
-//! drawn: reconstructions.png (rows of held-out images over their reconstructions from μ) and,
-//! for the VAE, prior_samples.png (the decoder on fixed z ~ N(0, I)).
+//! drawn: reconstructions.png (rows of held-out images over their reconstructions from μ),
+//! for the VAE prior_samples.png (the decoder on fixed z ~ N(0, I)), traversals.png and
+//! interpolations.png (the lectures' latent traversals: one latent swept, the others fixed).
 //!
 //! The run directory holds config.json, metrics.jsonl, checkpoint.safetensors (both networks,
 //! their Adam moments and the counters: `--resume` continues bit for bit), encoder.safetensors
@@ -159,13 +160,40 @@ pub enum AutoencoderEvent<'a> {
 /// and the decoder on fixed prior latents.
 struct Heldout {
     images: GpuTensor,
+    /// The encoder's output on them: the code, or (μ, log σ²).
+    codes: GpuTensor,
     score: Vec<Dispatch>,
     reconstruct: Vec<Dispatch>,
-    prior: Vec<Dispatch>,
+    /// The decoder on `latents` [n, nz, 1, 1].
+    decode: Vec<Dispatch>,
+    latents: GpuTensor,
+    /// Fixed draws of N(0, I) for the prior samples.
+    prior_z: Vec<f32>,
     stats: GpuTensor,
     decoded: GpuTensor,
     n: usize,
+    nz: usize,
 }
+
+impl Heldout {
+    /// The decoder on any number of latents ([m, nz] flat), `n` at a time.
+    fn decode(&self, gpu: &Gpu, zs: &[f32]) -> Result<Vec<f32>> {
+        let mut out = Vec::new();
+        for chunk in zs.chunks(self.n * self.nz) {
+            let mut padded = chunk.to_vec();
+            padded.resize(self.n * self.nz, 0.0);
+            self.latents.write_f32(gpu, &padded)?;
+            gpu.run("decode", &self.decode.iter().collect::<Vec<_>>())?;
+            let images = self.decoded.read_f32(gpu)?;
+            let per = images.len() / self.n;
+            out.extend_from_slice(&images[..chunk.len() / self.nz * per]);
+        }
+        Ok(out)
+    }
+}
+
+/// Traversal steps: each latent swept over −3 … 3 in 9 steps.
+const TRAVERSAL: [f32; 9] = [-3.0, -2.25, -1.5, -0.75, 0.0, 0.75, 1.5, 2.25, 3.0];
 
 pub struct AutoencoderTrainer {
     pub gpu: Gpu,
@@ -324,7 +352,9 @@ impl AutoencoderTrainer {
     }
 
     /// reconstructions.png (held-out rows over their reconstructions from μ) and, for the VAE,
-    /// prior_samples.png; each also kept as samples/<name>_<step>.png.
+    /// prior_samples.png, each also kept as samples/<name>_<step>.png; traversals.png (one row
+    /// per latent: that latent of a held-out image's μ swept over ±3, the others fixed) and
+    /// interpolations.png (rows from one held-out image's μ to another's).
     pub fn write_grids(&mut self) -> Result<()> {
         let (c, s) = (self.cfg.model.channels, self.cfg.model.image_size);
         let per = c * s * s;
@@ -333,6 +363,9 @@ impl AutoencoderTrainer {
         let h = &self.heldout;
         self.gpu.run("held-out reconstructions", &h.reconstruct.iter().collect::<Vec<_>>())?;
         let (inputs, recons) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?);
+        // μ (or the code) of the held-out images, read before any decode reuses the buffers
+        // (an AE's decoder input is the encoder's output).
+        let codes = h.codes.read_f32(&self.gpu)?;
         // Rows of 8: inputs, then their reconstructions, alternating.
         let (cols, shown) = (8, 32.min(h.n));
         let mut grid = Vec::with_capacity(2 * shown * per);
@@ -349,11 +382,38 @@ impl AutoencoderTrainer {
             crate::images::save_grid(&dir.join("samples").join(format!("{name}_{:06}.png", self.step)), images, n, c, s, cols, 2)
         };
         save("reconstructions", &grid, 2 * shown)?;
+        let h = &self.heldout;
+        let nz = h.nz;
         if self.cfg.model.variational {
-            self.gpu.run("prior samples", &self.heldout.prior.iter().collect::<Vec<_>>())?;
-            let samples = self.heldout.decoded.read_f32(&self.gpu)?;
-            save("prior_samples", &samples, self.heldout.n)?;
+            let samples = h.decode(&self.gpu, &h.prior_z)?;
+            save("prior_samples", &samples, h.n)?;
         }
+        let width = self.cfg.model.code_width();
+        let mu = |i: usize| codes[i * width..i * width + nz].to_vec();
+        // Traversals: one row per latent, that latent of held-out image 0's μ swept over ±3.
+        let base = mu(0);
+        let mut zs = Vec::with_capacity(nz * TRAVERSAL.len() * nz);
+        for k in 0..nz {
+            for v in TRAVERSAL {
+                let mut z = base.clone();
+                z[k] += v;
+                zs.extend(z);
+            }
+        }
+        let images = h.decode(&self.gpu, &zs)?;
+        crate::images::save_grid(&dir.join("traversals.png"), &images, nz * TRAVERSAL.len(), c, s, TRAVERSAL.len(), 2)?;
+        // Interpolations: rows from held-out image 2r's μ to image 2r + 1's, in 10 steps.
+        let (rows, steps) = (4.min(h.n / 2), 10);
+        let mut zs = Vec::with_capacity(rows * steps * nz);
+        for r in 0..rows {
+            let (a, b) = (mu(2 * r), mu(2 * r + 1));
+            for t in 0..steps {
+                let w = t as f32 / (steps - 1) as f32;
+                zs.extend(a.iter().zip(&b).map(|(x, y)| (1.0 - w) * x + w * y));
+            }
+        }
+        let images = h.decode(&self.gpu, &zs)?;
+        crate::images::save_grid(&dir.join("interpolations.png"), &images, rows * steps, c, s, steps, 2)?;
         Ok(())
     }
 
@@ -614,6 +674,7 @@ impl Heldout {
         let nz = cfg.model.nz;
         let mut rng = Rng::for_case(cfg.seed, "autoencoder held-out");
         let (score_eps, prior_z) = (rng.normals(n * nz, 1.0), rng.normals(n * nz, 1.0));
+        let prior_z_host = prior_z.clone();
         let zero_eps = GpuTensor::zeros(gpu, &[n, nz], DType::F32, "vae[eval].epsilon zero")?;
         let score = nets.forward_and_loss(gpu, &stats)?;
         // Reconstructions from μ: the same passes with ε = 0 (for the AE, they are the passes).
@@ -622,15 +683,14 @@ impl Heldout {
             reconstruct.push(ops::vae::reparameterize(gpu, nets.enc.output(), &zero_eps, &nets.z_flat()?)?);
         }
         reconstruct.extend(nets.dec.forward.iter().cloned());
-        // The decoder on fixed prior latents (VAE only: an AE's latent has no prior).
-        let mut prior = Vec::new();
         if let Some(eps) = &nets.eps {
             eps.write_f32(gpu, &score_eps)?;
-            let prior_z = GpuTensor::from_f32(gpu, &[n, nz, 1, 1], &prior_z, "vae[eval].prior z")?;
-            prior.push(ops::elementwise::copy(gpu, &prior_z, &nets.z)?);
-            prior.extend(nets.dec.forward.iter().cloned());
         }
-        Ok(Heldout { images: nets.enc.input().clone(), decoded: nets.dec.output().clone(), score, reconstruct, prior, stats, n })
+        // The decoder on latents written into `latents` (the prior's first, for the VAE).
+        let latents = GpuTensor::from_f32(gpu, &[n, nz, 1, 1], &prior_z, "autoencoder[eval].latents")?;
+        let mut decode = vec![ops::elementwise::copy(gpu, &latents, &nets.z)?];
+        decode.extend(nets.dec.forward.iter().cloned());
+        Ok(Heldout { images: nets.enc.input().clone(), codes: nets.enc.output().clone(), decoded: nets.dec.output().clone(), score, reconstruct, decode, latents, prior_z: prior_z_host, stats, n, nz })
     }
 }
 
