@@ -268,8 +268,12 @@ pub struct TrainStepBench {
 /// Time one real training iteration (the trainer's whole program in one pass, one submit)
 /// under `protocol`; with `profile`, also one iteration kernel by kernel.
 pub fn bench_train_step(trainer: &crate::train::Trainer, protocol: &Protocol, profile: bool) -> Result<TrainStepBench> {
-    let gpu = &trainer.gpu;
-    let program: Vec<&Dispatch> = trainer.program().iter().collect();
+    bench_program(&trainer.gpu, trainer.program(), protocol, profile)
+}
+
+/// As `bench_train_step`, for any trainer's one-iteration program (the autoencoders').
+pub fn bench_program(gpu: &Gpu, iteration: &[Dispatch], protocol: &Protocol, profile: bool) -> Result<TrainStepBench> {
+    let program: Vec<&Dispatch> = iteration.iter().collect();
     // The first iteration compiles every pipeline (llvmpipe compiles at first dispatch) and
     // is not what is measured; the allocation count starts after it.
     time_dispatches(gpu, &program, &Protocol { warmup: 1, reps: 1, min_reps: 1, budget: protocol.budget })?;
@@ -280,7 +284,7 @@ pub fn bench_train_step(trainer: &crate::train::Trainer, protocol: &Protocol, pr
     let harness = if gpu.caps.timestamps { 2 } else { 0 };
     let mut by_label: Vec<(String, f64, usize)> = Vec::new();
     if profile {
-        for (label, ms) in profile_dispatches(gpu, trainer.program())? {
+        for (label, ms) in profile_dispatches(gpu, iteration)? {
             match by_label.iter_mut().find(|(l, _, _)| *l == label) {
                 Some(e) => {
                     e.1 += ms;

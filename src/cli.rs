@@ -106,6 +106,10 @@ pub struct BenchArgs {
     /// train-step: the discriminator's normalisation (batchnorm, layernorm or none).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
+    /// train-step: dcgan (default), or ae / vae: the autoencoder of the same widths (encoder =
+    /// D's convolutions, decoder = G), to compare with a DCGAN step.
+    #[arg(long, value_enum)]
+    pub model: Option<ModelKind>,
     /// Square sizes n (C[n,n] = A[n,n]·B[n,n]), comma-separated.
     #[arg(long, value_delimiter = ',', default_value = "256,1024,2048")]
     pub sizes: Vec<usize>,

@@ -635,6 +635,11 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
 
 /// `bench --op train-step`: one real DCGAN training iteration on synthetic data.
 pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
+    match args.model {
+        None | Some(ModelKind::Dcgan) => {}
+        Some(ModelKind::Ae | ModelKind::Vae) => return bench_autoencoder_step(adapter, args),
+        Some(other) => bail!("--model {}: bench --op train-step times dcgan, ae or vae", format!("{other:?}").to_lowercase()),
+    }
     let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
     let cfg = TrainConfig {
         model: m.clone(),
@@ -670,13 +675,15 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
     cfg.validate()?;
     let dataset = data::load(cfg.dataset, None, m.image_size, m.channels, None, cfg.synthetic_images, false)?;
     let gpu = open_gpu(adapter)?;
+    let bytes0 = gpu.allocated().1;
     let mut trainer = Trainer::new(gpu, cfg, &dataset)?;
+    let memory = trainer.gpu.allocated().1 - bytes0;
     trainer.initialize()?;
     let protocol = shadergan::bench::Protocol { warmup: args.warmup, reps: args.reps, ..Default::default() };
     let r = shadergan::bench::bench_train_step(&trainer, &protocol, args.profile)?;
     let med = r.timing.median_ms();
     println!(
-        "DCGAN {}x{}x{} ngf=ndf={} nz={} batch {}{}{}: median {:.1} ms/step (min {:.1}, {} samples, {} timer), {:.1} img/s, {} dispatches in one pass, {} buffers created after the first step",
+        "DCGAN {}x{}x{} ngf=ndf={} nz={} batch {}{}{}: median {:.1} ms/step (min {:.1}, {} samples, {} timer), {:.1} img/s, {} dispatches in one pass, {} buffers created after the first step, {:.1} MB of GPU buffers",
         m.channels,
         m.image_size,
         m.image_size,
@@ -692,9 +699,65 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         .flatten()
         .collect::<String>(),
         args.g_ema.map(|b| format!(", G moving average {b}")).unwrap_or_default(),
-        med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created
+        med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created, memory as f64 / 1e6
     );
-    if args.profile {
+    print_profile(&r, args.profile);
+    Ok(())
+}
+
+/// `bench --op train-step --model ae|vae`: one autoencoder iteration of the DCGAN's widths.
+fn bench_autoencoder_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
+    use shadergan::model::AutoencoderModel;
+    use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderTrainer};
+    let variational = args.model == Some(ModelKind::Vae);
+    let model = AutoencoderModel { variational, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width };
+    let cfg = AutoencoderConfig {
+        model: model.clone(),
+        dataset: data::DatasetKind::Synthetic,
+        data: None,
+        max_images: None,
+        synthetic_images: (3 * args.batch).max(256),
+        holdout: 0.1,
+        batch_size: args.batch,
+        steps: 1,
+        lr: 1e-3,
+        beta1: 0.9,
+        beta2: 0.999,
+        beta: 1.0,
+        kl_warmup: 0,
+        seed: 1,
+        log_every: 1,
+        sample_every: 1,
+        checkpoint_every: 1,
+        out: std::env::temp_dir(),
+    };
+    cfg.validate()?;
+    let dataset = data::load(cfg.dataset, None, model.image_size, model.channels, None, cfg.synthetic_images, false)?;
+    let gpu = open_gpu(adapter)?;
+    let bytes0 = gpu.allocated().1;
+    let mut trainer = AutoencoderTrainer::new(gpu, cfg, &dataset)?;
+    let memory = trainer.gpu.allocated().1 - bytes0;
+    trainer.initialize()?;
+    let protocol = shadergan::bench::Protocol { warmup: args.warmup, reps: args.reps, ..Default::default() };
+    let r = shadergan::bench::bench_program(&trainer.gpu, trainer.program(), &protocol, args.profile)?;
+    let med = r.timing.median_ms();
+    println!(
+        "{} {}x{}x{} ngf=ndf={} nz={} batch {}: median {:.1} ms/step (min {:.1}, {} samples, {} timer), {:.1} img/s, {} dispatches in one pass, {} buffers created after the first step, {:.1} MB of GPU buffers (with the held-out batch's)",
+        model.name().to_uppercase(),
+        model.channels,
+        model.image_size,
+        model.image_size,
+        model.ngf,
+        model.nz,
+        args.batch,
+        med, r.timing.min_ms(), r.timing.samples_ms.len(), r.timing.method, args.batch as f64 / med * 1e3, r.dispatches, r.buffers_created, memory as f64 / 1e6
+    );
+    print_profile(&r, args.profile);
+    Ok(())
+}
+
+fn print_profile(r: &shadergan::bench::TrainStepBench, profile: bool) {
+    if profile {
         let total: f64 = r.profile.iter().map(|p| p.1).sum();
         println!("{:>10} {:>6} {:>4}  kernel (one iteration, each dispatch in its own timed pass)", "ms", "%", "n");
         for (label, ms, n) in &r.profile {
@@ -702,7 +765,6 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         }
         println!("{total:>10.2} total");
     }
-    Ok(())
 }
 
 /// What `train` trains.

@@ -179,6 +179,14 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         assert!(stderr.lines().filter(|l| l.starts_with("error: ")).count() == 1 && stderr.contains(what), "{what}: {stderr}");
     }
 
+    // bench times a VAE step beside a DCGAN step of the same widths, with the memory each holds.
+    let small = ["--op", "train-step", "--image-size", "16", "--channels", "1", "--width", "4", "--nz", "8", "--batch", "4", "--reps", "2", "--warmup", "1"];
+    for model in ["vae", "dcgan"] {
+        let (code, stdout, stderr) = common::shadergan(&[&["bench", "--model", model][..], &small].concat());
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains(&model.to_uppercase()) && stdout.contains("ms/step") && stdout.contains("MB of GPU buffers") && stdout.contains("0 buffers created"), "{stdout}");
+    }
+
     let bad = tmp("cli-bad");
     let b = bad.to_str().unwrap();
     for (args, needles) in [
