@@ -296,6 +296,10 @@ pub struct TrainArgs {
     /// Steps over which the VAE's KL weight ramps linearly from 0 to β. --model vae only.
     #[arg(long, value_name = "STEPS")]
     pub kl_warmup: Option<u32>,
+    /// Denoising autoencoder: Gaussian noise of this standard deviation (images in [−1, 1])
+    /// on the encoder's input, the clean image as the target. --model ae|vae only.
+    #[arg(long, value_name = "SIGMA", allow_hyphen_values = true)]
+    pub denoise: Option<f32>,
     /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan; 1e-3 for the
     /// autoencoders).
     #[arg(long)]

@@ -725,6 +725,7 @@ fn bench_autoencoder_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()>
         beta2: 0.999,
         beta: 1.0,
         kl_warmup: 0,
+        denoise: 0.0,
         seed: 1,
         log_every: 1,
         sample_every: 1,
@@ -799,11 +800,12 @@ fn objective_of(args: &TrainArgs) -> Result<Objective> {
 }
 
 /// Flags of the VAE that mean nothing to a GAN or a classifier.
-const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup"];
+const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup", "denoise"];
 
 fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
     if let Some(flag) = VAE_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
-        bail!("--{} weighs a VAE's KL term; add --model vae, or drop it for the {objective}", flag.replace('_', "-"));
+        let what = if *flag == "denoise" { "corrupts an autoencoder's input; add --model ae or vae" } else { "weighs a VAE's KL term; add --model vae" };
+        bail!("--{} {what}, or drop it for the {objective}", flag.replace('_', "-"));
     }
     Ok(())
 }
@@ -992,8 +994,8 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
                 bail!("--{} is not an autoencoder setting; --model ae|vae takes --nz, --ngf, --ndf, --lr, --beta1, --holdout and (vae) --beta, --kl-warmup", flag.replace('_', "-"));
             }
             let variational = args.model == Some(ModelKind::Vae);
-            if !variational {
-                refuse_vae_flags(matches, "autoencoder (--model ae)")?;
+            if !variational && let Some(flag) = ["beta", "kl_warmup"].iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
+                bail!("--{} weighs a VAE's KL term; a plain autoencoder (--model ae) has none: use --model vae", flag.replace('_', "-"));
             }
             let image_size = args.image_size.unwrap_or(32);
             let cfg = AutoencoderConfig {
@@ -1017,6 +1019,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
                 beta2: args.beta2,
                 beta: args.beta.unwrap_or(1.0),
                 kl_warmup: args.kl_warmup.unwrap_or(0),
+                denoise: args.denoise.unwrap_or(0.0),
                 seed: args.seed,
                 log_every: args.log_every,
                 sample_every: args.sample_every.unwrap_or(500),
@@ -1061,7 +1064,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         format!(", KL weight β {}{}", c.beta, if c.kl_warmup > 0 { format!(" warmed up over {} steps", c.kl_warmup) } else { String::new() })
     } else {
         String::new()
-    };
+    } + &if c.denoise > 0.0 { format!(", denoising (noise σ {})", c.denoise) } else { String::new() };
     eprintln!(
         "model: {} {}x{}x{}, nz {}, ngf {} / ndf {} ({} parameters), batch {}, {} steps, Adam lr {}{kl}, {} held-out images scored, seed {}",
         c.model.name(),
@@ -1095,7 +1098,8 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
                 (Some(rec), None) => format!(" held-out recon {rec:.3}"),
                 _ => String::new(),
             };
-            let msg = format!("recon {:.3}{kl}{held} {:.0} img/s", r.recon, r.images_per_s);
+            let psnr = r.heldout_psnr_noisy.zip(r.heldout_psnr_denoised).map(|(a, b)| format!(" PSNR noisy {a:.2} dB → denoised {b:.2} dB")).unwrap_or_default();
+            let msg = format!("recon {:.3}{kl}{held}{psnr} {:.0} img/s", r.recon, r.images_per_s);
             bar.set_position(r.step);
             if plain {
                 eprintln!("step {:>6} epoch {:>6.2} {msg}", r.step, r.epoch);
@@ -1110,11 +1114,12 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
     })?;
     bar.finish();
     let (recon, kl) = trainer.heldout_score.expect("scored at the last step");
+    let psnr = trainer.heldout_psnr.map(|(a, b)| format!(", held-out PSNR {a:.2} dB noisy → {b:.2} dB reconstructed")).unwrap_or_default();
     let scores = if trainer.cfg.model.variational { format!("held-out reconstruction {recon:.3}, KL {kl:.3}, negative ELBO {:.3}", recon + kl) } else { format!("held-out reconstruction {recon:.3}") };
     if let Some(step) = interrupted {
-        eprintln!("stopped at step {step} ({scores}): checkpoint written; continue with --resume {}", trainer.cfg.out.display());
+        eprintln!("stopped at step {step} ({scores}{psnr}): checkpoint written; continue with --resume {}", trainer.cfg.out.display());
         return Ok(false);
     }
-    eprintln!("done in {:.1} min: {scores}; {}", start.elapsed().as_secs_f64() / 60.0, trainer.cfg.out.join("reconstructions.png").display());
+    eprintln!("done in {:.1} min: {scores}{psnr}; {}", start.elapsed().as_secs_f64() / 60.0, trainer.cfg.out.join("reconstructions.png").display());
     Ok(true)
 }

@@ -40,6 +40,7 @@ fn tiny(out: &Path, variational: bool, steps: u64) -> AutoencoderConfig {
         beta2: 0.999,
         beta: 1.0,
         kl_warmup: 0,
+        denoise: 0.0,
         seed: 5,
         log_every: 5,
         sample_every: 20,
@@ -131,6 +132,24 @@ fn the_kl_warm_up_lets_the_kl_grow_at_first() {
     assert!(kw > kc, "KL after 20 steps: {kw} with a warm-up, {kc} without");
 }
 
+/// The denoising autoencoder (--denoise σ): trained on noisy inputs against clean targets, its
+/// held-out reconstructions are closer to the clean images than the noisy inputs are, and the
+/// grid shows clean, noisy and reconstructed rows.
+#[test]
+fn the_denoising_autoencoder_removes_the_noise_it_was_trained_on() {
+    let a = tmp("denoise");
+    let records = train(AutoencoderConfig { denoise: 0.5, ..tiny(&a, false, 60) }, false);
+    let end = records.last().unwrap();
+    let (noisy, denoised) = (end.heldout_psnr_noisy.expect("logged"), end.heldout_psnr_denoised.expect("logged"));
+    // σ = 0.5 on [−1, 1]: the noisy input's PSNR is 10·log10(4/0.25) ≈ 12 dB.
+    assert!((noisy - 12.04).abs() < 0.3, "noisy PSNR {noisy}");
+    assert!(denoised > noisy + 2.0, "PSNR {noisy:.2} dB noisy → {denoised:.2} dB reconstructed");
+    // Clean, noisy and reconstructed rows for each group of 8: the 25 held-out images of the
+    // 256 give 3 whole groups, 9 rows.
+    assert_eq!(image::image_dimensions(a.join("reconstructions.png")).unwrap(), (8 * 18 + 2, 9 * 18 + 2));
+    assert!(records.iter().all(|r| r.heldout_recon.is_none() || r.heldout_psnr_noisy.is_some()));
+}
+
 #[test]
 fn settings_that_do_not_fit_are_refused_naming_the_flag() {
     let out = tmp("bad");
@@ -138,6 +157,7 @@ fn settings_that_do_not_fit_are_refused_naming_the_flag() {
         (AutoencoderConfig { beta: -1.0, ..tiny(&out, true, 5) }, vec!["--beta", "≥ 0"]),
         (AutoencoderConfig { beta: 4.0, ..tiny(&out, false, 5) }, vec!["--beta", "--model vae"]),
         (AutoencoderConfig { kl_warmup: 10, ..tiny(&out, false, 5) }, vec!["--kl-warmup", "--model vae"]),
+        (AutoencoderConfig { denoise: -0.1, ..tiny(&out, false, 5) }, vec!["--denoise", "[0, 2]"]),
         (AutoencoderConfig { model: AutoencoderModel { image_size: 20, ..tiny(&out, true, 5).model }, ..tiny(&out, true, 5) }, vec!["--image-size"]),
     ] {
         let e = cfg.validate().expect_err("refused").to_string();
@@ -194,6 +214,7 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         (vec!["train", "--model", "ae", "--beta", "2", "--out", b], vec!["--beta", "--model vae"]),
         (vec!["train", "--model", "vae", "--gp", "10", "--out", b], vec!["--gp", "not an autoencoder setting"]),
         (vec!["train", "--model", "dcgan", "--kl-warmup", "100", "--out", b], vec!["--kl-warmup", "--model vae"]),
+        (vec!["train", "--model", "dcgan", "--denoise", "0.3", "--out", b], vec!["--denoise", "--model ae or vae"]),
         (vec!["train", "--model", "vae", "--image-size", "20", "--out", b], vec!["--image-size"]),
     ] {
         let (code, _, stderr) = common::shadergan(&args);

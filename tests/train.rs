@@ -272,7 +272,7 @@ fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
                 assert_eq!(gshape[1], 16 + 4, "{gshape:?}");
                 assert_eq!(dshape[1], 3 * 16 * 16 + 4, "{dshape:?}");
             }
-            ModelKind::Classifier => unreachable!("not a GAN"),
+            ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("not a GAN"),
         }
         // 8 columns, one row per class (4 classes).
         let grid = image::open(a.join("fake_samples.png")).unwrap();

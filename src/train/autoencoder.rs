@@ -96,6 +96,10 @@ pub struct AutoencoderConfig {
     pub beta: f32,
     /// Steps over which the KL weight ramps linearly from 0 to β (0: none). VAE only.
     pub kl_warmup: u32,
+    /// Denoising: Gaussian noise of this standard deviation (images in [−1, 1]) is added to
+    /// the encoder's input, and the clean image is the target (0: none).
+    #[serde(default)]
+    pub denoise: f32,
     pub seed: u64,
     pub log_every: u64,
     /// Score and draw the held-out batch every this many steps (and at the end).
@@ -117,6 +121,9 @@ impl AutoencoderConfig {
         }
         if !(self.beta.is_finite() && self.beta >= 0.0) {
             return bad("--beta", format!("{} must be a finite number ≥ 0 (1 for the ELBO, > 1 for a β-VAE)", self.beta));
+        }
+        if !(self.denoise.is_finite() && (0.0..=2.0).contains(&self.denoise)) {
+            return bad("--denoise", format!("{} must lie in [0, 2]: the noise's standard deviation on images in [−1, 1] (0.5 is heavy)", self.denoise));
         }
         if !self.model.variational && (self.beta != 1.0 || self.kl_warmup != 0) {
             return bad(if self.kl_warmup != 0 { "--kl-warmup" } else { "--beta" }, "weighs the VAE's KL term; a plain autoencoder (--model ae) has none: use --model vae".into());
@@ -144,6 +151,12 @@ pub struct AutoencoderRecord {
     /// variance, up to its constant), one ε per image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heldout_neg_elbo: Option<f32>,
+    /// --denoise: PSNR (dB, images in [−1, 1]) of the held-out noisy inputs and of their
+    /// reconstructions, both against the clean images.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heldout_psnr_noisy: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heldout_psnr_denoised: Option<f64>,
     pub images_per_s: f64,
     pub elapsed_s: f64,
 }
@@ -159,7 +172,9 @@ pub enum AutoencoderEvent<'a> {
 /// The held-out batch in evaluation mode: scored with one fixed ε, drawn with ε = 0 (z = μ),
 /// and the decoder on fixed prior latents.
 struct Heldout {
+    /// The encoder's input (noisy with --denoise) and the clean images.
     images: GpuTensor,
+    clean: GpuTensor,
     /// The encoder's output on them: the code, or (μ, log σ²).
     codes: GpuTensor,
     score: Vec<Dispatch>,
@@ -213,6 +228,8 @@ pub struct AutoencoderTrainer {
     last_checkpoint: Option<u64>,
     /// The last held-out (reconstruction, KL).
     pub heldout_score: Option<(f32, f32)>,
+    /// --denoise: the last held-out PSNR (dB) of the noisy inputs and of their reconstructions.
+    pub heldout_psnr: Option<(f64, f64)>,
     /// Raised by a signal handler: finish this step, checkpoint, return.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -255,12 +272,27 @@ impl AutoencoderTrainer {
         let adam = AdamConfig { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false };
         let no_augment = AugmentConfig { flip: false, shift: 0, brightness: 0.0 };
 
-        let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.enc.input())?;
+        let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.images())?;
         p.push(tick(slot::DATA)?);
+        if let Some((_, noise)) = &nets.clean {
+            // The denoising noise: its own stream, counted by the LATENT slot (ticked below
+            // for the VAE's ε, or here).
+            if nets.eps.is_none() {
+                p.push(tick(slot::LATENT)?);
+            }
+            let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("denoise noise"), counter_index: slot::LATENT };
+            if nets.eps.is_some() {
+                p.push(tick(slot::LATENT)?);
+            }
+            p.push(ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: cfg.denoise }, key, &counters, noise)?);
+            p.extend(nets.corrupt(&gpu)?);
+        }
         p.push(ops::elementwise::fill(&gpu, &encoder.grads, 0.0)?);
         p.push(ops::elementwise::fill(&gpu, &decoder.grads, 0.0)?);
         if let Some(eps) = &nets.eps {
-            p.push(tick(slot::LATENT)?);
+            if nets.clean.is_none() {
+                p.push(tick(slot::LATENT)?);
+            }
             let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("vae epsilon"), counter_index: slot::LATENT };
             p.push(ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &counters, eps)?);
         }
@@ -292,6 +324,7 @@ impl AutoencoderTrainer {
             step: 0,
             last_checkpoint: None,
             heldout_score: None,
+            heldout_psnr: None,
             stop: None,
         })
     }
@@ -362,16 +395,27 @@ impl AutoencoderTrainer {
         std::fs::create_dir_all(dir.join("samples")).map_err(|e| Error::io(&dir.join("samples"), e))?;
         let h = &self.heldout;
         self.gpu.run("held-out reconstructions", &h.reconstruct.iter().collect::<Vec<_>>())?;
-        let (inputs, recons) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?);
+        let (inputs, recons, clean) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?, h.clean.read_f32(&self.gpu)?);
+        let denoising = self.cfg.denoise > 0.0;
+        // PSNR against the clean images, range 2 ([−1, 1]): of the noisy input and of its
+        // reconstruction.
+        let psnr = |a: &[f32]| {
+            let mse = a.iter().zip(&clean).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len() as f64;
+            10.0 * (4.0 / mse.max(1e-30)).log10()
+        };
+        self.heldout_psnr = denoising.then(|| (psnr(&inputs), psnr(&recons)));
         // μ (or the code) of the held-out images, read before any decode reuses the buffers
         // (an AE's decoder input is the encoder's output).
         let codes = h.codes.read_f32(&self.gpu)?;
-        // Rows of 8: inputs, then their reconstructions, alternating.
-        let (cols, shown) = (8, 32.min(h.n));
-        let mut grid = Vec::with_capacity(2 * shown * per);
+        // Rows of 8: the images, (--denoise: their noisy versions,) their reconstructions.
+        // Whole groups of 8 only, so the rows stay aligned (all of them when fewer than 8).
+        let cols = 8.min(h.n);
+        let shown = 32.min(h.n) / cols * cols;
+        let sources: Vec<&Vec<f32>> = if denoising { vec![&clean, &inputs, &recons] } else { vec![&inputs, &recons] };
+        let mut grid = Vec::with_capacity(sources.len() * shown * per);
         for row in 0..shown.div_ceil(cols) {
             let range = row * cols..((row + 1) * cols).min(shown);
-            for src in [&inputs, &recons] {
+            for src in &sources {
                 for i in range.clone() {
                     grid.extend_from_slice(&src[i * per..(i + 1) * per]);
                 }
@@ -381,7 +425,7 @@ impl AutoencoderTrainer {
             crate::images::save_grid(&dir.join(format!("{name}.png")), images, n, c, s, cols, 2)?;
             crate::images::save_grid(&dir.join("samples").join(format!("{name}_{:06}.png", self.step)), images, n, c, s, cols, 2)
         };
-        save("reconstructions", &grid, 2 * shown)?;
+        save("reconstructions", &grid, sources.len() * shown)?;
         let h = &self.heldout;
         let nz = h.nz;
         if self.cfg.model.variational {
@@ -577,6 +621,8 @@ impl AutoencoderTrainer {
                     heldout_recon: held.map(|h| h.0),
                     heldout_kl: held.filter(|_| vae).map(|h| h.1),
                     heldout_neg_elbo: held.filter(|_| vae).map(|h| h.0 + h.1),
+                    heldout_psnr_noisy: held.and(self.heldout_psnr).map(|p| p.0),
+                    heldout_psnr_denoised: held.and(self.heldout_psnr).map(|p| p.1),
                     images_per_s: rate,
                     elapsed_s: start.elapsed().as_secs_f64(),
                 };
@@ -609,6 +655,9 @@ struct Nets {
     dcode: GpuTensor,
     /// ∂L/∂(decoder output), written by the loss.
     drecon: GpuTensor,
+    /// --denoise: the clean images (the target) and the noise added to them; without it the
+    /// target is the encoder's input itself.
+    clean: Option<(GpuTensor, GpuTensor)>,
 }
 
 impl Nets {
@@ -628,7 +677,26 @@ impl Nets {
         };
         let drecon = GpuTensor::zeros(gpu, &dec_spec.shapes(b)?.last().expect("an output").clone(), DType::F32, &format!("decoder[{tag}].output.grad"))?;
         let dec = Instance::new(gpu, dec_spec, decoder, b, mode, counters, dropout, Some(&z), Some(&drecon))?;
-        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon })
+        let clean = if cfg.denoise > 0.0 {
+            let shape = enc.input().shape().to_vec();
+            Some((GpuTensor::zeros(gpu, &shape, DType::F32, &format!("autoencoder[{tag}].clean"))?, GpuTensor::zeros(gpu, &shape, DType::F32, &format!("autoencoder[{tag}].noise"))?))
+        } else {
+            None
+        };
+        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon, clean })
+    }
+
+    /// Where the data batch goes: the clean images (--denoise) or the encoder's input.
+    fn images(&self) -> &GpuTensor {
+        self.clean.as_ref().map_or(self.enc.input(), |(c, _)| c)
+    }
+
+    /// --denoise: the encoder's input = clean + noise (the noise drawn before).
+    fn corrupt(&self, gpu: &Gpu) -> Result<Vec<Dispatch>> {
+        Ok(match &self.clean {
+            Some((clean, noise)) => vec![ops::elementwise::axpby(gpu, 1.0, clean, 1.0, noise, self.enc.input())?],
+            None => Vec::new(),
+        })
     }
 
     fn z_flat(&self) -> Result<GpuTensor> {
@@ -646,7 +714,7 @@ impl Nets {
         }
         p.extend(self.dec.forward.iter().cloned());
         let per_image = self.dec.output().numel() / self.dec.batch;
-        p.extend(ops::loss::elementwise(gpu, Elementwise::LeastSquares, self.dec.output(), self.enc.input(), &self.drecon, stats, stat::RECON, per_image as f32)?);
+        p.extend(ops::loss::elementwise(gpu, Elementwise::LeastSquares, self.dec.output(), self.images(), &self.drecon, stats, stat::RECON, per_image as f32)?);
         Ok(p)
     }
 
@@ -669,16 +737,24 @@ impl Heldout {
         }
         let held = dataset.subset(&held_idx[..n], "held out");
         let nets = Nets::new(gpu, cfg, enc_spec, dec_spec, encoder, decoder, n, Mode::Eval, counters)?;
-        nets.enc.input().write_f32(gpu, &crate::data::to_unit_range(&held.pixels))?;
+        let clean_images = crate::data::to_unit_range(&held.pixels);
+        nets.images().write_f32(gpu, &clean_images)?;
+        let mut rng = Rng::for_case(cfg.seed, "autoencoder held-out");
+        let mut corrupt = Vec::new();
+        if let Some((_, noise)) = &nets.clean {
+            noise.write_f32(gpu, &rng.normals(clean_images.len(), cfg.denoise as f64))?;
+            corrupt = nets.corrupt(gpu)?;
+        }
         let stats = GpuTensor::zeros(gpu, &[stat::COUNT], DType::F32, "held-out losses")?;
         let nz = cfg.model.nz;
-        let mut rng = Rng::for_case(cfg.seed, "autoencoder held-out");
         let (score_eps, prior_z) = (rng.normals(n * nz, 1.0), rng.normals(n * nz, 1.0));
         let prior_z_host = prior_z.clone();
         let zero_eps = GpuTensor::zeros(gpu, &[n, nz], DType::F32, "vae[eval].epsilon zero")?;
-        let score = nets.forward_and_loss(gpu, &stats)?;
+        let mut score = corrupt.clone();
+        score.extend(nets.forward_and_loss(gpu, &stats)?);
         // Reconstructions from μ: the same passes with ε = 0 (for the AE, they are the passes).
-        let mut reconstruct = nets.enc.forward.clone();
+        let mut reconstruct = corrupt;
+        reconstruct.extend(nets.enc.forward.iter().cloned());
         if nets.eps.is_some() {
             reconstruct.push(ops::vae::reparameterize(gpu, nets.enc.output(), &zero_eps, &nets.z_flat()?)?);
         }
@@ -690,7 +766,7 @@ impl Heldout {
         let latents = GpuTensor::from_f32(gpu, &[n, nz, 1, 1], &prior_z, "autoencoder[eval].latents")?;
         let mut decode = vec![ops::elementwise::copy(gpu, &latents, &nets.z)?];
         decode.extend(nets.dec.forward.iter().cloned());
-        Ok(Heldout { images: nets.enc.input().clone(), codes: nets.enc.output().clone(), decoded: nets.dec.output().clone(), score, reconstruct, decode, latents, prior_z: prior_z_host, stats, n, nz })
+        Ok(Heldout { images: nets.enc.input().clone(), clean: nets.images().clone(), codes: nets.enc.output().clone(), decoded: nets.dec.output().clone(), score, reconstruct, decode, latents, prior_z: prior_z_host, stats, n, nz })
     }
 }
 
