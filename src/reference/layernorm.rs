@@ -64,8 +64,7 @@ pub fn double_backward(x: &Tensor, dy: &Tensor, gamma: &[f64], adj: &Tensor, eps
     let st = stats(x, eps);
     let xh = xhat(x, eps);
     let (mut adj_dy, mut adj_x, mut adj_gamma) = (vec![0.0; x.numel()], vec![0.0; x.numel()], vec![0.0; n]);
-    for b in 0..x.shape[0] {
-        let r = st[b].1;
+    for (b, &(_, r)) in st.iter().enumerate() {
         let s = |i: usize| b * n + i;
         let a: Vec<f64> = (0..n).map(|i| adj.data[s(i)]).collect();
         let g: Vec<f64> = (0..n).map(|i| gamma[i] * dy.data[s(i)]).collect();

@@ -392,7 +392,8 @@ impl AutoencoderTrainer {
         let (c, s) = (self.cfg.model.channels, self.cfg.model.image_size);
         let per = c * s * s;
         let dir = self.cfg.out.clone();
-        std::fs::create_dir_all(dir.join("samples")).map_err(|e| Error::io(&dir.join("samples"), e))?;
+        let samples_dir = dir.join("samples");
+        std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
         let h = &self.heldout;
         self.gpu.run("held-out reconstructions", &h.reconstruct.iter().collect::<Vec<_>>())?;
         let (inputs, recons, clean) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?, h.clean.read_f32(&self.gpu)?);
