@@ -108,7 +108,7 @@ fn both_autoencoders_learn_write_their_outputs_and_resume_exactly() {
         assert_eq!(dims("interpolations.png"), (10 * 18 + 2, 4 * 18 + 2), "{name}");
         // The state dicts have PyTorch's nn.Sequential keys; the encoder's head is 2·nz wide for the VAE.
         let enc = TensorFile::load(&a.join("encoder.safetensors")).unwrap();
-        let head = enc.tensors.keys().filter(|k| k.ends_with(".weight")).next_back().unwrap().clone();
+        let head = enc.tensors.keys().rfind(|k| k.ends_with(".weight")).unwrap().clone();
         assert_eq!(enc.tensors[&head].shape[0], if variational { 16 } else { 8 }, "{name}: {head}");
         assert!(TensorFile::load(&a.join("decoder.safetensors")).unwrap().tensors.contains_key("main.0.weight"));
 
