@@ -423,7 +423,8 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         ball_radii(&s, &held_f, held.len(), prdc::K_PR)?
     })?;
     let sizes = birthday_sizes(&args.birthday_sizes)?;
-    if sizes.iter().all(|&s| s > n) {
+    // Asked-for sizes that all exceed the samples are a mistake; the default's are left out.
+    if !args.birthday_sizes.is_empty() && sizes.iter().all(|&s| s > n) {
         bail!("--birthday-sizes are all larger than the {n} samples; give sizes ≤ {n}");
     }
     let bday = birthday::birthday(n, &pairs, mem_f.threshold, args.trials, &sizes, args.seed);
