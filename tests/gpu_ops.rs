@@ -141,7 +141,7 @@ fn network() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
+    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }
