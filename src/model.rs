@@ -4,7 +4,11 @@
 //! DCGAN (Radford et al. 2015) as in pytorch/examples `dcgan/main.py`: 4×4 transposed
 //! convolutions (stride 1 from the 1×1 latent, then stride 2, padding 1) with BatchNorm and ReLU
 //! and a Tanh output; the discriminator mirrors it with LeakyReLU(0.2) and ends in a logit (the
-//! example's final Sigmoid is folded into the loss: BCE with logits). No conv biases. For
+//! example's final Sigmoid is folded into the loss: BCE with logits). No conv biases where
+//! BatchNorm follows (its β is the shift); with `--d-norm none|layernorm` every discriminator
+//! convolution has one, as in the WGAN-GP and SNGAN code: a bias-free LeakyReLU net without
+//! normalisation is positively homogeneous (D(αx) = α·D(x)) and, measured on MNIST, cannot
+//! even learn the black background. For
 //! image size 64 the channel multipliers are 8, 4, 2, 1 exactly as the example; 32 drops the
 //! first (4, 2, 1), 16 the first two, 128 adds 16.
 //!
@@ -56,10 +60,12 @@ pub enum DNorm {
     #[default]
     #[value(name = "batchnorm")]
     BatchNorm,
-    /// None (SNGAN's discriminator; a critic with a gradient penalty).
+    /// None (SNGAN's discriminator; a critic with a gradient penalty); the convolutions get
+    /// biases.
     None,
     /// LayerNorm over each sample's [C, H, W] after every convolution but the first: per
-    /// sample, so a gradient penalty stays per sample (the WGAN-GP paper's suggestion).
+    /// sample, so a gradient penalty stays per sample (the WGAN-GP paper's suggestion); the
+    /// convolutions get biases.
     #[value(name = "layernorm")]
     LayerNorm,
 }
@@ -245,7 +251,8 @@ impl ModelConfig {
         let layers = match self.model {
             ModelKind::Dcgan => {
                 let top = 1 << (self.doublings() - 1);
-                let conv = |c_in, c_out, stride, padding| self.weighted(Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: false });
+                // A bias where no BatchNorm follows: see the module doc.
+                let conv = |c_in, c_out, stride, padding| self.weighted(Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: self.d_norm != DNorm::BatchNorm });
                 let mut l = vec![conv(self.channels + self.classes(), self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
                 let (mut m, mut size) = (1, self.image_size / 2);
                 while m < top {
