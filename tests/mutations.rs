@@ -39,6 +39,8 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::VAE, "vae", "z[i] = stats[s.x] + exp(0.5 * stats[s.y]) * eps[i];", "z[i] = stats[s.x] + exp(stats[s.y]) * eps[i];", "σ taken as the variance"),
     (&shaders::VAE, "vae", "let mu = b * 2u * latent + k;", "let mu = b * latent + k;", "μ and log σ² read with the wrong row stride"),
     (&shaders::VAE, "vae", "w = bp.beta * min(1.0, f32(counters[bp.counter_index]) / f32(bp.warmup));", "w = bp.beta * max(1.0, f32(counters[bp.counter_index]) / f32(bp.warmup));", "KL warm-up never ramps (max for min)"),
+    (&shaders::MASK, "mask", "let k = b * side * side + (row / mp.patch_side) * side + col / mp.patch_side;", "let k = b * side * side + (col / mp.patch_side) * side + row / mp.patch_side;", "patches numbered column-major"),
+    (&shaders::MASK, "mask", "let b = i / (plane * mp.channels);", "let b = i / plane;", "each channel reads another image's mask"),
     (&shaders::ACTIVATION, "activation", "dx[i] = select(vec4<f32>(0.0), dy[i], saved[i] > vec4<f32>(0.0));", "dx[i] = select(vec4<f32>(0.0), dy[i], saved[i] >= vec4<f32>(0.0));", "relu'(0) = 1 instead of 0"),
     (&shaders::LOSS, "loss", "dlogits[i] = p.scale * e.y * inv_n;", "dlogits[i] = p.scale * e.y;", "gradient not divided by n"),
     (&shaders::LOSS, "loss", "return vec3<f32>(max(margin, 0.0), select(0.0, -tgt, margin > 0.0), v);", "return vec3<f32>(max(margin, 0.0), select(0.0, -tgt, margin >= 0.0), v);", "hinge gradient at the kink"),

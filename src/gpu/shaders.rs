@@ -42,6 +42,7 @@ shader!(OPTIM, false, "optim.wgsl");
 shader!(SPECTRAL_NORM, false, "spectral_norm.wgsl", ["workgroup_sum.wgsl", "spectral_norm.wgsl"]);
 shader!(PENALTY, false, "penalty.wgsl", ["workgroup_sum.wgsl", "penalty.wgsl"]);
 shader!(VAE, false, "vae.wgsl", ["workgroup_sum.wgsl", "vae.wgsl"]);
+shader!(MASK, false, "mask.wgsl");
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
@@ -84,6 +85,7 @@ pub static ALL: &[&Shader] = &[
     &SPECTRAL_NORM,
     &PENALTY,
     &VAE,
+    &MASK,
     &RANDOM,
     &DATA,
     &LABELS,

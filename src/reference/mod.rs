@@ -15,6 +15,7 @@ pub mod finite;
 pub mod labels;
 pub mod layernorm;
 pub mod loss;
+pub mod mask;
 pub mod matmul;
 pub mod net;
 pub mod optim;

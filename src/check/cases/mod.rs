@@ -11,6 +11,7 @@ mod finite;
 mod distance;
 mod penalty;
 mod vae;
+mod mask;
 mod spectral_norm;
 mod activation;
 mod loss;
@@ -48,6 +49,7 @@ pub fn all() -> Vec<Case> {
     v.extend(spectral_norm::spectral_norm_cases());
     v.extend(penalty::penalty_cases());
     v.extend(vae::vae_cases());
+    v.extend(mask::mask_cases());
     v.extend(activation::activation_cases());
     v.extend(loss::loss_cases());
     v.extend(optim::optim_cases());
