@@ -300,6 +300,15 @@ pub struct TrainArgs {
     /// on the encoder's input, the clean image as the target. --model ae|vae only.
     #[arg(long, value_name = "SIGMA", allow_hyphen_values = true)]
     pub denoise: Option<f32>,
+    /// Masked autoencoder: each --patch × --patch patch of the encoder's input is blanked
+    /// (set to mid-grey) with this probability, after any --denoise noise; the whole clean
+    /// image is the target. --model ae|vae only.
+    #[arg(long, value_name = "RATIO", allow_hyphen_values = true)]
+    pub mask_ratio: Option<f32>,
+    /// Side of a masked patch in pixels, dividing the image size (default 4). With
+    /// --mask-ratio only.
+    #[arg(long, value_name = "PIXELS")]
+    pub patch: Option<usize>,
     /// Learning rate of both networks (default 2e-4; 5e-5 with --loss wgan; 1e-3 for the
     /// autoencoders).
     #[arg(long)]

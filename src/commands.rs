@@ -726,6 +726,8 @@ fn bench_autoencoder_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()>
         beta: 1.0,
         kl_warmup: 0,
         denoise: 0.0,
+        mask_ratio: 0.0,
+        patch: shadergan::train::autoencoder::DEFAULT_PATCH,
         seed: 1,
         log_every: 1,
         sample_every: 1,
@@ -800,11 +802,11 @@ fn objective_of(args: &TrainArgs) -> Result<Objective> {
 }
 
 /// Flags of the VAE that mean nothing to a GAN or a classifier.
-const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup", "denoise"];
+const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup", "denoise", "mask_ratio", "patch"];
 
 fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
     if let Some(flag) = VAE_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
-        let what = if *flag == "denoise" { "corrupts an autoencoder's input; add --model ae or vae" } else { "weighs a VAE's KL term; add --model vae" };
+        let what = if matches!(*flag, "denoise" | "mask_ratio" | "patch") { "corrupts an autoencoder's input; add --model ae or vae" } else { "weighs a VAE's KL term; add --model vae" };
         bail!("--{} {what}, or drop it for the {objective}", flag.replace('_', "-"));
     }
     Ok(())
@@ -991,11 +993,14 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         }
         None => {
             if let Some(flag) = NOT_AUTOENCODER_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
-                bail!("--{} is not an autoencoder setting; --model ae|vae takes --nz, --ngf, --ndf, --lr, --beta1, --holdout and (vae) --beta, --kl-warmup", flag.replace('_', "-"));
+                bail!("--{} is not an autoencoder setting; --model ae|vae takes --nz, --ngf, --ndf, --lr, --beta1, --holdout and (vae) --beta, --kl-warmup, and --denoise, --mask-ratio, --patch", flag.replace('_', "-"));
             }
             let variational = args.model == Some(ModelKind::Vae);
             if !variational && let Some(flag) = ["beta", "kl_warmup"].iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
                 bail!("--{} weighs a VAE's KL term; a plain autoencoder (--model ae) has none: use --model vae", flag.replace('_', "-"));
+            }
+            if args.patch.is_some() && args.mask_ratio.is_none_or(|r| r == 0.0) {
+                bail!("--patch sizes the patches --mask-ratio blanks; add --mask-ratio (e.g. 0.25) or drop --patch");
             }
             let image_size = args.image_size.unwrap_or(32);
             let cfg = AutoencoderConfig {
@@ -1020,6 +1025,8 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
                 beta: args.beta.unwrap_or(1.0),
                 kl_warmup: args.kl_warmup.unwrap_or(0),
                 denoise: args.denoise.unwrap_or(0.0),
+                mask_ratio: args.mask_ratio.unwrap_or(0.0),
+                patch: args.patch.unwrap_or(shadergan::train::autoencoder::DEFAULT_PATCH),
                 seed: args.seed,
                 log_every: args.log_every,
                 sample_every: args.sample_every.unwrap_or(500),
@@ -1064,7 +1071,8 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         format!(", KL weight β {}{}", c.beta, if c.kl_warmup > 0 { format!(" warmed up over {} steps", c.kl_warmup) } else { String::new() })
     } else {
         String::new()
-    } + &if c.denoise > 0.0 { format!(", denoising (noise σ {})", c.denoise) } else { String::new() };
+    } + &if c.denoise > 0.0 { format!(", denoising (noise σ {})", c.denoise) } else { String::new() }
+        + &if c.mask_ratio > 0.0 { format!(", masking {}×{} patches with probability {}", c.patch, c.patch, c.mask_ratio) } else { String::new() };
     eprintln!(
         "model: {} {}x{}x{}, nz {}, ngf {} / ndf {} ({} parameters), batch {}, {} steps, Adam lr {}{kl}, {} held-out images scored, seed {}",
         c.model.name(),
@@ -1098,7 +1106,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
                 (Some(rec), None) => format!(" held-out recon {rec:.3}"),
                 _ => String::new(),
             };
-            let psnr = r.heldout_psnr_noisy.zip(r.heldout_psnr_denoised).map(|(a, b)| format!(" PSNR noisy {a:.2} dB → denoised {b:.2} dB")).unwrap_or_default();
+            let psnr = r.heldout_psnr_corrupted.zip(r.heldout_psnr_reconstructed).map(|(a, b)| format!(" PSNR corrupted {a:.2} dB → reconstructed {b:.2} dB")).unwrap_or_default();
             let msg = format!("recon {:.3}{kl}{held}{psnr} {:.0} img/s", r.recon, r.images_per_s);
             bar.set_position(r.step);
             if plain {
@@ -1114,7 +1122,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
     })?;
     bar.finish();
     let (recon, kl) = trainer.heldout_score.expect("scored at the last step");
-    let psnr = trainer.heldout_psnr.map(|(a, b)| format!(", held-out PSNR {a:.2} dB noisy → {b:.2} dB reconstructed")).unwrap_or_default();
+    let psnr = trainer.heldout_psnr.map(|(a, b)| format!(", held-out PSNR {a:.2} dB corrupted → {b:.2} dB reconstructed")).unwrap_or_default();
     let scores = if trainer.cfg.model.variational { format!("held-out reconstruction {recon:.3}, KL {kl:.3}, negative ELBO {:.3}", recon + kl) } else { format!("held-out reconstruction {recon:.3}") };
     if let Some(step) = interrupted {
         eprintln!("stopped at step {step} ({scores}{psnr}): checkpoint written; continue with --resume {}", trainer.cfg.out.display());

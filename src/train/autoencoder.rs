@@ -6,9 +6,14 @@
 //! One iteration, recorded into one command encoder and submitted once:
 //!
 //! ```text
-//! batch of the training split → enc.input                     (data.wgsl; DATA += 1)
+//! batch of the training split → the clean images               (data.wgsl; DATA += 1)
+//! LATENT += 1; the step's draws from it, each its own stream:
+//!   [--denoise]    noise ~ N(0, σ²)                            (random.wgsl)
+//!   [--mask-ratio] u ~ U[0, 1) per patch                       (random.wgsl)
+//!   [vae]          ε ~ N(0, I)                                 (random.wgsl)
+//! enc.input = the clean images [+ noise] [patches with u < r blanked to 0] (mask.wgsl)
 //! grads = 0, enc.forward
-//! [vae] ε ~ N(0, I) (LATENT += 1), z = μ + exp(½ log σ²)·ε      (random.wgsl, vae.wgsl)
+//! [vae] z = μ + exp(½ log σ²)·ε                                 (vae.wgsl)
 //! [ae]  z = the encoder's output (the same memory)
 //! dec.forward(z), L_rec = ½·Σ_pixels (x̂ − x)² per image, averaged over the batch (loss.wgsl)
 //! dec.backward (parameters and ∂L/∂z)
@@ -100,6 +105,14 @@ pub struct AutoencoderConfig {
     /// the encoder's input, and the clean image is the target (0: none).
     #[serde(default)]
     pub denoise: f32,
+    /// Masking (after He et al.'s masked autoencoders): each `patch`×`patch` patch of the
+    /// encoder's input is blanked to 0 (mid-grey) with this probability, after any noise; the
+    /// whole clean image is the target (0: none).
+    #[serde(default)]
+    pub mask_ratio: f32,
+    /// Side of a masked patch in pixels; divides the image size.
+    #[serde(default = "default_patch")]
+    pub patch: usize,
     pub seed: u64,
     pub log_every: u64,
     /// Score and draw the held-out batch every this many steps (and at the end).
@@ -108,7 +121,19 @@ pub struct AutoencoderConfig {
     pub out: PathBuf,
 }
 
+/// --patch's default: 4 pixels, 8×8 patches on a 32×32 image.
+pub const DEFAULT_PATCH: usize = 4;
+
+fn default_patch() -> usize {
+    DEFAULT_PATCH
+}
+
 impl AutoencoderConfig {
+    /// Whether the encoder's input differs from the target (--denoise or --mask-ratio).
+    pub fn corrupts(&self) -> bool {
+        self.denoise > 0.0 || self.mask_ratio > 0.0
+    }
+
     pub fn validate(&self) -> Result<()> {
         self.model.validate()?;
         let bad = |flag: &str, m: String| Err(Error::invalid(flag, m));
@@ -124,6 +149,13 @@ impl AutoencoderConfig {
         }
         if !(self.denoise.is_finite() && (0.0..=2.0).contains(&self.denoise)) {
             return bad("--denoise", format!("{} must lie in [0, 2]: the noise's standard deviation on images in [−1, 1] (0.5 is heavy)", self.denoise));
+        }
+        if !(self.mask_ratio.is_finite() && (0.0..1.0).contains(&self.mask_ratio)) {
+            return bad("--mask-ratio", format!("{} must lie in [0, 1): the share of patches blanked (1 would leave nothing to reconstruct from; 0.5 is heavy, MAE uses 0.75 on 224-pixel images)", self.mask_ratio));
+        }
+        if self.patch == 0 || self.model.image_size % self.patch != 0 {
+            let fits: Vec<String> = (1..=self.model.image_size / 2).filter(|p| self.model.image_size % p == 0).map(|p| p.to_string()).collect();
+            return bad("--patch", format!("{} must divide the image size {} (a patch is p×p pixels): use one of {}", self.patch, self.model.image_size, fits.join(", ")));
         }
         if !self.model.variational && (self.beta != 1.0 || self.kl_warmup != 0) {
             return bad(if self.kl_warmup != 0 { "--kl-warmup" } else { "--beta" }, "weighs the VAE's KL term; a plain autoencoder (--model ae) has none: use --model vae".into());
@@ -151,12 +183,12 @@ pub struct AutoencoderRecord {
     /// variance, up to its constant), one ε per image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heldout_neg_elbo: Option<f32>,
-    /// --denoise: PSNR (dB, images in [−1, 1]) of the held-out noisy inputs and of their
-    /// reconstructions, both against the clean images.
+    /// --denoise, --mask-ratio: PSNR (dB, images in [−1, 1]) of the held-out corrupted
+    /// inputs and of their reconstructions, both against the clean images.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub heldout_psnr_noisy: Option<f64>,
+    pub heldout_psnr_corrupted: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub heldout_psnr_denoised: Option<f64>,
+    pub heldout_psnr_reconstructed: Option<f64>,
     pub images_per_s: f64,
     pub elapsed_s: f64,
 }
@@ -172,7 +204,7 @@ pub enum AutoencoderEvent<'a> {
 /// The held-out batch in evaluation mode: scored with one fixed ε, drawn with ε = 0 (z = μ),
 /// and the decoder on fixed prior latents.
 struct Heldout {
-    /// The encoder's input (noisy with --denoise) and the clean images.
+    /// The encoder's input (corrupted with --denoise, --mask-ratio) and the clean images.
     images: GpuTensor,
     clean: GpuTensor,
     /// The encoder's output on them: the code, or (μ, log σ²).
@@ -228,7 +260,8 @@ pub struct AutoencoderTrainer {
     last_checkpoint: Option<u64>,
     /// The last held-out (reconstruction, KL).
     pub heldout_score: Option<(f32, f32)>,
-    /// --denoise: the last held-out PSNR (dB) of the noisy inputs and of their reconstructions.
+    /// --denoise, --mask-ratio: the last held-out PSNR (dB) of the corrupted inputs and of
+    /// their reconstructions.
     pub heldout_psnr: Option<(f64, f64)>,
     /// Raised by a signal handler: finish this step, checkpoint, return.
     pub stop: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
@@ -274,28 +307,28 @@ impl AutoencoderTrainer {
 
         let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.images())?;
         p.push(tick(slot::DATA)?);
-        if let Some((_, noise)) = &nets.clean {
-            // The denoising noise: its own stream, counted by the LATENT slot (ticked below
-            // for the VAE's ε, or here).
-            if nets.eps.is_none() {
-                p.push(tick(slot::LATENT)?);
-            }
-            let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("denoise noise"), counter_index: slot::LATENT };
-            if nets.eps.is_some() {
-                p.push(tick(slot::LATENT)?);
-            }
-            p.push(ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: cfg.denoise }, key, &counters, noise)?);
-            p.extend(nets.corrupt(&gpu)?);
+        // The step's random draws: one tick of LATENT, then each draw from its own stream.
+        let draw = |stream: &str, dist: Distribution, out: &GpuTensor| {
+            let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of(stream), counter_index: slot::LATENT };
+            ops::random::sample(&gpu, dist, key, &counters, out)
+        };
+        let draws: Vec<(&str, Distribution, &GpuTensor)> = [
+            nets.corruption.noise.as_ref().map(|t| ("denoise noise", Distribution::Normal { mean: 0.0, std: cfg.denoise }, t)),
+            nets.corruption.mask_draws.as_ref().map(|t| ("mask patches", Distribution::Uniform { low: 0.0, high: 1.0 }, t)),
+            nets.eps.as_ref().map(|t| ("vae epsilon", Distribution::Normal { mean: 0.0, std: 1.0 }, t)),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        if !draws.is_empty() {
+            p.push(tick(slot::LATENT)?);
         }
+        for (stream, dist, out) in draws {
+            p.push(draw(stream, dist, out)?);
+        }
+        p.extend(nets.corrupt(&gpu, &cfg)?);
         p.push(ops::elementwise::fill(&gpu, &encoder.grads, 0.0)?);
         p.push(ops::elementwise::fill(&gpu, &decoder.grads, 0.0)?);
-        if let Some(eps) = &nets.eps {
-            if nets.clean.is_none() {
-                p.push(tick(slot::LATENT)?);
-            }
-            let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("vae epsilon"), counter_index: slot::LATENT };
-            p.push(ops::random::sample(&gpu, Distribution::Normal { mean: 0.0, std: 1.0 }, key, &counters, eps)?);
-        }
         p.extend(nets.forward_and_loss(&gpu, &stats)?);
         p.extend(nets.dec.backward_full.iter().cloned());
         // The step count, ticked before the KL warm-up reads it (t = 1 at the first step).
@@ -397,8 +430,8 @@ impl AutoencoderTrainer {
         let h = &self.heldout;
         self.gpu.run("held-out reconstructions", &h.reconstruct.iter().collect::<Vec<_>>())?;
         let (inputs, recons, clean) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?, h.clean.read_f32(&self.gpu)?);
-        let denoising = self.cfg.denoise > 0.0;
-        // PSNR against the clean images, range 2 ([−1, 1]): of the noisy input and of its
+        let denoising = self.cfg.corrupts();
+        // PSNR against the clean images, range 2 ([−1, 1]): of the corrupted input and of its
         // reconstruction.
         let psnr = |a: &[f32]| {
             let mse = a.iter().zip(&clean).map(|(x, y)| (*x as f64 - *y as f64).powi(2)).sum::<f64>() / a.len() as f64;
@@ -408,7 +441,8 @@ impl AutoencoderTrainer {
         // μ (or the code) of the held-out images, read before any decode reuses the buffers
         // (an AE's decoder input is the encoder's output).
         let codes = h.codes.read_f32(&self.gpu)?;
-        // Rows of 8: the images, (--denoise: their noisy versions,) their reconstructions.
+        // Rows of 8: the images, (--denoise, --mask-ratio: their corrupted versions,) their
+        // reconstructions.
         // Whole groups of 8 only, so the rows stay aligned (all of them when fewer than 8).
         let cols = 8.min(h.n);
         let shown = 32.min(h.n) / cols * cols;
@@ -622,8 +656,8 @@ impl AutoencoderTrainer {
                     heldout_recon: held.map(|h| h.0),
                     heldout_kl: held.filter(|_| vae).map(|h| h.1),
                     heldout_neg_elbo: held.filter(|_| vae).map(|h| h.0 + h.1),
-                    heldout_psnr_noisy: held.and(self.heldout_psnr).map(|p| p.0),
-                    heldout_psnr_denoised: held.and(self.heldout_psnr).map(|p| p.1),
+                    heldout_psnr_corrupted: held.and(self.heldout_psnr).map(|p| p.0),
+                    heldout_psnr_reconstructed: held.and(self.heldout_psnr).map(|p| p.1),
                     images_per_s: rate,
                     elapsed_s: start.elapsed().as_secs_f64(),
                 };
@@ -656,9 +690,21 @@ struct Nets {
     dcode: GpuTensor,
     /// ∂L/∂(decoder output), written by the loss.
     drecon: GpuTensor,
-    /// --denoise: the clean images (the target) and the noise added to them; without it the
-    /// target is the encoder's input itself.
-    clean: Option<(GpuTensor, GpuTensor)>,
+    /// --denoise, --mask-ratio: the clean target and the corruption's draws.
+    corruption: Corruption,
+}
+
+/// How the encoder's input is made from the clean images: noise added (--denoise), then
+/// patches blanked (--mask-ratio). Without either, the clean images are the encoder's input.
+struct Corruption {
+    /// The target when the input is corrupted; None: the encoder's input is the target.
+    clean: Option<GpuTensor>,
+    /// --denoise: the noise [B, C, S, S].
+    noise: Option<GpuTensor>,
+    /// --mask-ratio: one uniform draw per patch [B, (S/p)²].
+    mask_draws: Option<GpuTensor>,
+    /// Both: clean + noise, which the mask reads.
+    noisy: Option<GpuTensor>,
 }
 
 impl Nets {
@@ -678,26 +724,40 @@ impl Nets {
         };
         let drecon = GpuTensor::zeros(gpu, &dec_spec.shapes(b)?.last().expect("an output").clone(), DType::F32, &format!("decoder[{tag}].output.grad"))?;
         let dec = Instance::new(gpu, dec_spec, decoder, b, mode, counters, dropout, Some(&z), Some(&drecon))?;
-        let clean = if cfg.denoise > 0.0 {
-            let shape = enc.input().shape().to_vec();
-            Some((GpuTensor::zeros(gpu, &shape, DType::F32, &format!("autoencoder[{tag}].clean"))?, GpuTensor::zeros(gpu, &shape, DType::F32, &format!("autoencoder[{tag}].noise"))?))
-        } else {
-            None
+        let shape = enc.input().shape().to_vec();
+        let image_tensor = |what: &str| GpuTensor::zeros(gpu, &shape, DType::F32, &format!("autoencoder[{tag}].{what}"));
+        let (noising, masking) = (cfg.denoise > 0.0, cfg.mask_ratio > 0.0);
+        let corruption = Corruption {
+            clean: if cfg.corrupts() { Some(image_tensor("clean")?) } else { None },
+            noise: if noising { Some(image_tensor("noise")?) } else { None },
+            mask_draws: if masking { Some(GpuTensor::zeros(gpu, &[b, ops::mask::patches(m.image_size, cfg.patch)], DType::F32, &format!("autoencoder[{tag}].mask_draws"))?) } else { None },
+            noisy: if noising && masking { Some(image_tensor("noisy")?) } else { None },
         };
-        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon, clean })
+        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon, corruption })
     }
 
-    /// Where the data batch goes: the clean images (--denoise) or the encoder's input.
+    /// Where the data batch goes: the clean images (when corrupted) or the encoder's input.
     fn images(&self) -> &GpuTensor {
-        self.clean.as_ref().map_or(self.enc.input(), |(c, _)| c)
+        self.corruption.clean.as_ref().unwrap_or(self.enc.input())
     }
 
-    /// --denoise: the encoder's input = clean + noise (the noise drawn before).
-    fn corrupt(&self, gpu: &Gpu) -> Result<Vec<Dispatch>> {
-        Ok(match &self.clean {
-            Some((clean, noise)) => vec![ops::elementwise::axpby(gpu, 1.0, clean, 1.0, noise, self.enc.input())?],
-            None => Vec::new(),
-        })
+    /// The encoder's input from the clean images and the draws made before: + noise, then
+    /// patches blanked (nothing without corruption: the data went to the input directly).
+    fn corrupt(&self, gpu: &Gpu, cfg: &AutoencoderConfig) -> Result<Vec<Dispatch>> {
+        let c = &self.corruption;
+        let Some(clean) = &c.clean else { return Ok(Vec::new()) };
+        let input = self.enc.input();
+        let mut p = Vec::new();
+        // Where the noisy images go: the mask's source when masking too, else the input.
+        let noisy = c.noisy.as_ref().unwrap_or(input);
+        if let Some(noise) = &c.noise {
+            p.push(ops::elementwise::axpby(gpu, 1.0, clean, 1.0, noise, noisy)?);
+        }
+        if let Some(u) = &c.mask_draws {
+            let source = if c.noise.is_some() { noisy } else { clean };
+            p.push(ops::mask::patch_mask(gpu, source, u, input, cfg.patch, cfg.mask_ratio, 0.0)?);
+        }
+        Ok(p)
     }
 
     fn z_flat(&self) -> Result<GpuTensor> {
@@ -741,11 +801,13 @@ impl Heldout {
         let clean_images = crate::data::to_unit_range(&held.pixels);
         nets.images().write_f32(gpu, &clean_images)?;
         let mut rng = Rng::for_case(cfg.seed, "autoencoder held-out");
-        let mut corrupt = Vec::new();
-        if let Some((_, noise)) = &nets.clean {
+        if let Some(noise) = &nets.corruption.noise {
             noise.write_f32(gpu, &rng.normals(clean_images.len(), cfg.denoise as f64))?;
-            corrupt = nets.corrupt(gpu)?;
         }
+        if let Some(u) = &nets.corruption.mask_draws {
+            u.write_f32(gpu, &rng.uniforms(u.numel(), 0.0, 1.0))?;
+        }
+        let corrupt = nets.corrupt(gpu, cfg)?;
         let stats = GpuTensor::zeros(gpu, &[stat::COUNT], DType::F32, "held-out losses")?;
         let nz = cfg.model.nz;
         let (score_eps, prior_z) = (rng.normals(n * nz, 1.0), rng.normals(n * nz, 1.0));
