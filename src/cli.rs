@@ -498,4 +498,11 @@ pub struct SampleArgs {
     /// BatchNorm statistics: running (default; eval mode) or batch (train mode).
     #[arg(long, value_enum, default_value = "running")]
     pub batchnorm: BnStats,
+    /// Encode instead of drawing: these images (a PNG/JPEG, or a folder of them, read
+    /// recursively in sorted order) through the encoder of the autoencoder run given by
+    /// --checkpoint, written to --out (a .safetensors; default codes.safetensors) as `mu`
+    /// [N, nz] (the code of a plain autoencoder), `logvar` [N, nz] (VAE) and `z` = μ, which
+    /// `sample --latents` decodes.
+    #[arg(long, value_name = "IMAGES")]
+    pub encode: Option<PathBuf>,
 }

@@ -531,6 +531,9 @@ fn check_sample_targets(args: &SampleArgs, n: usize) -> Result<()> {
 }
 
 pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
+    if let Some(images) = &args.encode {
+        return encode(adapter, args, images);
+    }
     if args.n == Some(0) {
         bail!("--n must be at least 1");
     }
@@ -630,6 +633,71 @@ pub fn sample(adapter: &AdapterArgs, args: &SampleArgs) -> Result<()> {
         f.save(raw)?;
         eprintln!("wrote raw outputs to {}", raw.display());
     }
+    Ok(())
+}
+
+/// `sample --encode IMAGES`: the codes of images under an autoencoder's encoder.
+fn encode(adapter: &AdapterArgs, args: &SampleArgs, images: &Path) -> Result<()> {
+    let drawing = [
+        ("--n", args.n.is_some()),
+        ("--class", args.class.is_some()),
+        ("--per-class", args.per_class.is_some()),
+        ("--latents", args.latents.is_some()),
+        ("--single", args.single),
+        ("--raw-out", args.raw_out.is_some()),
+        ("--interpolate", args.interpolate),
+    ];
+    if let Some((flag, _)) = drawing.iter().find(|(_, given)| *given) {
+        bail!("{flag} draws samples; --encode writes the codes of images instead: drop one of them");
+    }
+    // --out keeps its default for drawing (samples.png); encoding writes tensors.
+    let out = if args.out == Path::new("samples.png") { PathBuf::from("codes.safetensors") } else { args.out.clone() };
+    if out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
+        bail!("--out {}: --encode writes a .safetensors file (e.g. --out codes.safetensors)", out.display());
+    }
+    let gpu = open_gpu(adapter)?;
+    let encoder = sample::Encoder::load(&gpu, &args.checkpoint)?;
+    let m = &encoder.model;
+    let files = if images.is_dir() {
+        let (files, warnings) = data::folder::list(images)?;
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+        if files.is_empty() {
+            bail!("{}: contains no .png, .jpg or .jpeg files (searched recursively)", images.display());
+        }
+        files
+    } else if images.is_file() {
+        vec![images.to_path_buf()]
+    } else {
+        bail!("{}: no such image or folder (--encode takes a PNG/JPEG or a folder of them)", images.display());
+    };
+    let mut pixels = Vec::with_capacity(files.len() * m.channels * m.image_size * m.image_size);
+    for f in &files {
+        let bytes = std::fs::read(f).with_context(|| format!("{}: cannot read it", f.display()))?;
+        if let Some(why) = data::folder::truncation(&bytes) {
+            bail!("{}: {why}; remove or replace it", f.display());
+        }
+        pixels.extend(data::folder::decode(f, &bytes, m.image_size, m.channels)?);
+    }
+    let n = files.len();
+    let codes = encoder.encode(&gpu, &data::to_unit_range(&pixels), n)?;
+    let (nz, width) = (m.nz, m.code_width());
+    let column = |offset: usize| -> Vec<f32> { codes.chunks(width).flat_map(|row| row[offset..offset + nz].to_vec()).collect() };
+    let mu = column(0);
+    let mut f = TensorFile::default();
+    f.tensors.insert("mu".into(), HostTensor { shape: vec![n, nz], values: Values::F32(mu.clone()) });
+    f.tensors.insert("z".into(), HostTensor { shape: vec![n, nz], values: Values::F32(mu) });
+    if m.variational {
+        f.tensors.insert("logvar".into(), HostTensor { shape: vec![n, nz], values: Values::F32(column(nz)) });
+    }
+    let names: Vec<String> = files.iter().map(|p| p.display().to_string()).collect();
+    f.metadata.insert("files".into(), serde_json::to_string(&names)?);
+    f.metadata.insert("encoder".into(), encoder.source.display().to_string());
+    f.metadata.insert("autoencoder".into(), serde_json::to_string(m)?);
+    f.save(&out)?;
+    let what = if m.variational { "mu, logvar and z = mu" } else { "mu and z (the codes)" };
+    eprintln!("encoded {n} image(s) of {} with the {} encoder of {}: {what} [{n}, {nz}] in {}", images.display(), m.name(), encoder.source.display(), out.display());
     Ok(())
 }
 

@@ -284,3 +284,78 @@ pub fn interpolate(a: &[f32], b: &[f32], steps: usize, spherical: bool) -> Vec<f
     }
     out
 }
+
+/// An autoencoder's encoder ready to run (`sample --encode`): images → codes (the AE's
+/// latent, or the VAE's μ and log σ²).
+pub struct Encoder {
+    pub model: crate::model::AutoencoderModel,
+    pub spec: crate::nn::NetSpec,
+    pub store: ParamStore,
+    pub source: PathBuf,
+}
+
+impl Encoder {
+    /// From an autoencoder run directory (its encoder.safetensors) or an encoder.safetensors;
+    /// anything else (a GAN, a classifier, a decoder) is a one-line error naming the path.
+    pub fn load(gpu: &Gpu, path: &Path) -> Result<Encoder> {
+        let file_path = if path.is_dir() {
+            let enc = path.join("encoder.safetensors");
+            if !enc.is_file() {
+                let what = if path.join("generator.safetensors").is_file() {
+                    "is a GAN run, which has no encoder"
+                } else if path.join("classifier.safetensors").is_file() {
+                    "is an image classifier's run, not an autoencoder's"
+                } else {
+                    "holds no encoder.safetensors"
+                };
+                return Err(Error::bad_file(path, format!("{what}; --encode needs the run of an autoencoder (train --model ae|vae) or its encoder.safetensors")));
+            }
+            enc
+        } else {
+            path.to_path_buf()
+        };
+        if !file_path.is_file() {
+            return Err(Error::bad_file(&file_path, "does not exist; pass an autoencoder's run directory or its encoder.safetensors with --checkpoint"));
+        }
+        let file = TensorFile::load(&file_path)?;
+        match file.metadata.get("net").map(String::as_str) {
+            Some("encoder") => {}
+            Some("decoder") => return Err(Error::bad_file(&file_path, "is an autoencoder's decoder; --encode needs its encoder: pass the run directory or its encoder.safetensors")),
+            Some(other) => return Err(Error::bad_file(&file_path, format!("is a {other} state dict, not an autoencoder's encoder; --encode needs a run of train --model ae|vae"))),
+            None => return Err(Error::bad_file(&file_path, "has no shadergan 'net' metadata, so it is not an encoder written by train --model ae|vae; pass such a run's encoder.safetensors")),
+        }
+        let json = file.metadata.get("autoencoder").ok_or_else(|| Error::bad_file(&file_path, "has no 'autoencoder' metadata describing the model"))?;
+        let model: crate::model::AutoencoderModel = serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable autoencoder metadata ({e})")))?;
+        let spec = model.encoder()?;
+        let store = ParamStore::weights_only(gpu, "encoder", spec.params())?;
+        checkpoint::load_into(gpu, &file_path, &file, "", &spec, &store, None, " (its tensors do not match the model its metadata describes)")?;
+        Ok(Encoder { model, spec, store, source: file_path })
+    }
+
+    /// Codes of n images [n, C, S, S] in [−1, 1]: [n, nz] for the AE, [n, 2·nz] (μ then
+    /// log σ² per row) for the VAE; BatchNorm with its running statistics (PyTorch's
+    /// `eval()`), so each image's code is independent of the others and of the chunking.
+    pub fn encode(&self, gpu: &Gpu, images: &[f32], n: usize) -> Result<Vec<f32>> {
+        let m = &self.model;
+        let per = m.channels * m.image_size * m.image_size;
+        if images.len() != n * per || n == 0 {
+            return Err(Error::shape("encode", format!("{} values for {n} images of {per}", images.len())));
+        }
+        let max = self.spec.max_batch(&gpu.limits)?.clamp(1, 4096);
+        let chunk = n.div_ceil(n.div_ceil(max));
+        let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
+        let mut net: Option<Instance> = None;
+        let mut codes = Vec::with_capacity(n * m.code_width());
+        for start in (0..n).step_by(chunk) {
+            let len = chunk.min(n - start);
+            if net.as_ref().is_none_or(|i| i.batch != len) {
+                net = Some(Instance::new(gpu, &self.spec, &self.store, len, Mode::Eval, &counters, DropoutRng { seed: 0, counter_index: 0 }, None, None)?);
+            }
+            let net = net.as_ref().expect("built above");
+            net.input().write_f32(gpu, &images[start * per..(start + len) * per])?;
+            gpu.run("encode", &net.forward.iter().collect::<Vec<_>>())?;
+            codes.extend(net.output().read_f32(gpu)?);
+        }
+        Ok(codes)
+    }
+}

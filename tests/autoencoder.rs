@@ -215,6 +215,31 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
     let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--n", "8", "--out", grid.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
     assert!(grid.is_file());
+    // sample --encode: images (here the VAE's own samples, one PNG each) → μ, log σ² and z = μ,
+    // which --latents decodes; an image's code does not depend on the others encoded with it.
+    let pngs = out.join("pngs");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--n", "5", "--single", "--out", pngs.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let codes = out.join("codes.safetensors");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--encode", pngs.to_str().unwrap(), "--out", codes.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("encoded 5 image(s)"), "{stderr}");
+    let file = TensorFile::load(&codes).unwrap();
+    for name in ["mu", "logvar", "z"] {
+        assert_eq!(file.tensors[name].shape, vec![5, 4], "{name}");
+    }
+    let mu = file.tensors["mu"].f32().unwrap().to_vec();
+    assert!(mu.iter().all(|v| v.is_finite()) && mu.iter().any(|v| *v != 0.0), "{mu:?}");
+    assert_eq!(file.tensors["z"].f32().unwrap(), &mu[..]);
+    let files: Vec<String> = serde_json::from_str(&file.metadata["files"]).unwrap();
+    assert_eq!(files.len(), 5);
+    let one = out.join("one.safetensors");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--encode", &files[2], "--out", one.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(TensorFile::load(&one).unwrap().tensors["mu"].f32().unwrap(), &mu[8..12], "image 2 alone and among 5");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--latents", codes.to_str().unwrap(), "--out", grid.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+
     let ae = tmp("cli-ae");
     let (code, _, stderr) = common::shadergan(&[&["train", "--model", "ae", "--steps", "2", "--out", ae.to_str().unwrap()][..], &flags].concat());
     assert_eq!(code, 0, "{stderr}");
@@ -222,6 +247,25 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", path.to_str().unwrap(), "--out", grid.to_str().unwrap()]);
         assert_eq!(code, 1, "{what}: {stderr}");
         assert!(stderr.lines().filter(|l| l.starts_with("error: ")).count() == 1 && stderr.contains(what), "{what}: {stderr}");
+    }
+    // --encode needs an encoder: not a GAN run, not a decoder; and it draws nothing.
+    let gan = tmp("cli-gan");
+    let (code, _, stderr) = common::shadergan(&[&["train", "--model", "dcgan", "--steps", "1", "--out", gan.to_str().unwrap()][..], &flags].concat());
+    assert_eq!(code, 0, "{stderr}");
+    for (checkpoint, extra, needles) in [
+        (gan.clone(), vec![], vec!["GAN run", "no encoder"]),
+        (out.join("decoder.safetensors"), vec![], vec!["decoder", "encoder.safetensors"]),
+        (out.clone(), vec!["--n", "3"], vec!["--n", "--encode"]),
+        (out.clone(), vec!["--out", "codes.png"], vec!["--out", ".safetensors"]),
+    ] {
+        let args = [&["sample", "--checkpoint", checkpoint.to_str().unwrap(), "--encode", pngs.to_str().unwrap()][..], &extra].concat();
+        let (code, _, stderr) = common::shadergan(&args);
+        assert_eq!(code, 1, "{args:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
+        for n in needles {
+            assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
+        }
     }
 
     // bench times a VAE step beside a DCGAN step of the same widths, with the memory each holds.

@@ -75,15 +75,41 @@ pub fn truncation(bytes: &[u8]) -> Option<&'static str> {
     None
 }
 
+/// The PNG/JPEG files under `dir` in the order `load` reads them (recursively, sorted), and
+/// warnings about what was skipped.
+pub fn list(dir: &Path) -> Result<(Vec<PathBuf>, Vec<String>)> {
+    let (mut files, mut warnings) = (Vec::new(), Vec::new());
+    collect(dir, &mut files, &mut HashSet::new(), &mut warnings)?;
+    Ok((files, warnings))
+}
+
+/// One image file's bytes as `channels` planes of size×size u8 (the shorter side resized to
+/// `size`, centre-cropped), or a one-line error naming the file.
+pub fn decode(f: &Path, bytes: &[u8], size: usize, channels: usize) -> Result<Vec<u8>> {
+    let img = image::load_from_memory(bytes).map_err(|e| Error::bad_file(f, format!("cannot decode the image ({e}); remove it or fix it")))?;
+    let (w, h) = (img.width(), img.height());
+    if w < MIN_SIDE || h < MIN_SIDE {
+        return Err(Error::bad_file(f, format!("{w}x{h} is too small (at least {MIN_SIDE}x{MIN_SIDE}) for {size}x{size} images")));
+    }
+    let rgb = img.to_rgb8();
+    let (w, h) = (w as usize, h as usize);
+    let mut planes = vec![0u8; 3 * w * h];
+    for (i, p) in rgb.pixels().enumerate() {
+        planes[i] = p[0];
+        planes[w * h + i] = p[1];
+        planes[2 * w * h + i] = p[2];
+    }
+    let fitted = resize_center_crop(&planes, 3, h, w, size);
+    Ok(convert_channels(&fitted, 3, channels, size * size))
+}
+
 /// Load every image under `path`. `strict`: a truncated image is an error instead of a
 /// warning. Warnings go into `Dataset::warnings`.
 pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, strict: bool) -> Result<Dataset> {
     if !path.is_dir() {
         return Err(Error::bad_file(path, "is not a directory; --dataset folder needs --data DIR with PNG/JPEG images"));
     }
-    let mut files = Vec::new();
-    let mut warnings = Vec::new();
-    collect(path, &mut files, &mut HashSet::new(), &mut warnings)?;
+    let (files, mut warnings) = list(path)?;
     if files.is_empty() {
         return Err(Error::bad_file(path, "contains no .png, .jpg or .jpeg files (searched recursively)"));
     }
@@ -110,21 +136,7 @@ pub fn load(path: &Path, size: usize, channels: usize, limit: Option<usize>, str
             warnings.push(format!("{}: skipped, {why} (--strict makes this an error)", f.display()));
             continue;
         }
-        let img = image::load_from_memory(&bytes).map_err(|e| Error::bad_file(f, format!("cannot decode the image ({e}); remove it or fix it")))?;
-        let (w, h) = (img.width(), img.height());
-        if w < MIN_SIDE || h < MIN_SIDE {
-            return Err(Error::bad_file(f, format!("{w}x{h} is too small (at least {MIN_SIDE}x{MIN_SIDE}) for {size}x{size} training images")));
-        }
-        let rgb = img.to_rgb8();
-        let (w, h) = (w as usize, h as usize);
-        let mut planes = vec![0u8; 3 * w * h];
-        for (i, p) in rgb.pixels().enumerate() {
-            planes[i] = p[0];
-            planes[w * h + i] = p[1];
-            planes[2 * w * h + i] = p[2];
-        }
-        let fitted = resize_center_crop(&planes, 3, h, w, size);
-        pixels.extend(convert_channels(&fitted, 3, channels, size * size));
+        pixels.extend(decode(f, &bytes, size, channels)?);
         if labelled {
             let name = top(f).expect("every image is in a class directory");
             labels.push(class_names.iter().position(|c| *c == name).expect("collected above") as u8);
