@@ -402,7 +402,8 @@ pub struct EvalArgs {
     /// classifier.safetensors), at the images' size. Same as --extractor classifier:PATH.
     #[arg(long, required_unless_present = "extractor", conflicts_with = "extractor")]
     pub classifier: Option<PathBuf>,
-    /// The feature space, for data without labels: `random[:SEED]` (an untrained network of
+    /// The feature space, for data without labels: `encoder:RUN` (μ of an autoencoder trained
+    /// with `train --model ae|vae` on such data), `random[:SEED]` (an untrained network of
     /// the classifier's architecture, Naeem et al. 2020), `pixels`, or `classifier:PATH`.
     /// Scores from different extractors are not comparable.
     #[arg(long)]

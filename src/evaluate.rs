@@ -30,6 +30,8 @@ use shadergan::sample::{self, Generator};
 enum Extractor {
     /// A trained classifier (`trained`) or an untrained one from a seed.
     Net { net: Box<Classifier>, trained: bool },
+    /// An autoencoder's encoder (`encoder:RUN`): the features are μ (the AE's code).
+    Encoder(Box<sample::Encoder>),
     Pixels,
 }
 
@@ -48,6 +50,9 @@ impl Extractor {
         if spec == "pixels" {
             return Ok(Extractor::Pixels);
         }
+        if let Some(path) = spec.strip_prefix("encoder:") {
+            return Ok(Extractor::Encoder(Box::new(sample::Encoder::load(gpu, Path::new(path))?)));
+        }
         if let Some(seed) = spec.strip_prefix("random") {
             let seed = match seed.strip_prefix(':') {
                 None if seed.is_empty() => 0,
@@ -60,7 +65,7 @@ impl Extractor {
             }
             return Ok(Extractor::Net { net: Box::new(Classifier::random(gpu, size, channels, seed)?), trained: false });
         }
-        bail!("--extractor {spec}: unknown; use classifier:PATH, random[:SEED] or pixels")
+        bail!("--extractor {spec}: unknown; use classifier:PATH, encoder:RUN, random[:SEED] or pixels")
     }
 
     /// How reports name it ("only scores of the same extractor compare").
@@ -68,6 +73,7 @@ impl Extractor {
         match self {
             Extractor::Net { net, trained: true } => format!("classifier:{}", net.source.display()),
             Extractor::Net { net, trained: false } => format!("{} (untrained, {} features)", net.source.display(), net.model.features),
+            Extractor::Encoder(e) => format!("encoder:{} (μ of the {}, {} features)", e.source.display(), e.model.name(), e.model.nz),
             Extractor::Pixels => "pixels".into(),
         }
     }
@@ -75,6 +81,7 @@ impl Extractor {
     fn sha256(&self) -> &str {
         match self {
             Extractor::Net { net, .. } => &net.sha256,
+            Extractor::Encoder(e) => &e.sha256,
             Extractor::Pixels => "-",
         }
     }
@@ -90,6 +97,7 @@ impl Extractor {
     fn takes(&self) -> Option<(usize, usize)> {
         match self {
             Extractor::Net { net, trained: true } => Some((net.model.channels, net.model.image_size)),
+            Extractor::Encoder(e) => Some((e.model.channels, e.model.image_size)),
             _ => None,
         }
     }
@@ -97,6 +105,7 @@ impl Extractor {
     fn dim(&self, per_image: usize) -> usize {
         match self {
             Extractor::Net { net, .. } => net.model.features,
+            Extractor::Encoder(e) => e.model.nz,
             Extractor::Pixels => per_image,
         }
     }
@@ -107,6 +116,11 @@ impl Extractor {
             Extractor::Net { net, trained } => {
                 let v = net.classify(gpu, images, n)?;
                 (features(&v), trained.then_some(v))
+            }
+            Extractor::Encoder(e) => {
+                let (nz, width) = (e.model.nz, e.model.code_width());
+                let codes = e.encode(gpu, images, n)?;
+                (codes.chunks(width).flat_map(|row| row[..nz].to_vec()).collect(), None)
             }
             Extractor::Pixels => (images.to_vec(), None),
         })
@@ -288,7 +302,7 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     let t0 = Instant::now();
     // A trained classifier fixes the image size, so it is opened (and checked) first; an
     // untrained network is built for the images' size once they are known.
-    let trained = args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:"));
+    let trained = args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:") || e.starts_with("encoder:"));
     let early = if trained { Some(Extractor::open(&gpu, args, (0, 0))?) } else { None };
     let samples = match &args.fake {
         Some(_) => load_fake(&source_path, early.as_ref().and_then(Extractor::takes))?,
@@ -298,6 +312,11 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
         Some(e) => e,
         None => Extractor::open(&gpu, args, (samples.channels, samples.size))?,
     };
+    if let (Extractor::Encoder(e), Some((c, size))) = (&extractor, extractor.takes())
+        && (c, size) != (samples.channels, samples.size)
+    {
+        bail!("--extractor encoder:{}: it takes {c}x{size}x{size} images, but the samples are {}x{}x{}; use an autoencoder trained at that size", e.source.display(), samples.channels, samples.size, samples.size);
+    }
     let n = samples.n;
     let (fake_features, verdicts) = extractor.features(&gpu, &samples.images, n)?;
     let report = verdicts.as_ref().map(|v| ClassReport::new(v, &samples.requested));

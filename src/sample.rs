@@ -292,6 +292,8 @@ pub struct Encoder {
     pub spec: crate::nn::NetSpec,
     pub store: ParamStore,
     pub source: PathBuf,
+    /// SHA-256 of the weights file (eval names its feature extractor by it).
+    pub sha256: String,
 }
 
 impl Encoder {
@@ -317,6 +319,12 @@ impl Encoder {
         if !file_path.is_file() {
             return Err(Error::bad_file(&file_path, "does not exist; pass an autoencoder's run directory or its encoder.safetensors with --checkpoint"));
         }
+        let bytes = std::fs::read(&file_path).map_err(|e| crate::error::Error::io(&file_path, e))?;
+        let sha256 = {
+            use sha2::Digest;
+            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
+        };
+        drop(bytes);
         let file = TensorFile::load(&file_path)?;
         match file.metadata.get("net").map(String::as_str) {
             Some("encoder") => {}
@@ -329,7 +337,7 @@ impl Encoder {
         let spec = model.encoder()?;
         let store = ParamStore::weights_only(gpu, "encoder", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, "", &spec, &store, None, " (its tensors do not match the model its metadata describes)")?;
-        Ok(Encoder { model, spec, store, source: file_path })
+        Ok(Encoder { model, spec, store, source: file_path, sha256 })
     }
 
     /// Codes of n images [n, C, S, S] in [−1, 1]: [n, nz] for the AE, [n, 2·nz] (μ then

@@ -240,6 +240,19 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
     let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", o, "--latents", codes.to_str().unwrap(), "--out", grid.to_str().unwrap()]);
     assert_eq!(code, 0, "{stderr}");
 
+    // eval scores the VAE's samples in the feature space of its own encoder (μ, 4 features).
+    let report = out.join("eval-encoder");
+    let (code, stdout, stderr) = common::shadergan(&["eval", "--checkpoint", o, "--extractor", &format!("encoder:{o}"), "--dataset", "synthetic", "--n", "64", "--trials", "2", "--out", report.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("encoder:") && stdout.contains("coverage (k=5)"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("eval.json")).unwrap()).unwrap();
+    assert!(json["extractor"].as_str().unwrap().starts_with("encoder:") && json["frechet_distance"].as_f64().is_some_and(f64::is_finite), "{json}");
+    let sha = {
+        use sha2::Digest;
+        sha2::Sha256::digest(std::fs::read(out.join("encoder.safetensors")).unwrap()).iter().map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    assert_eq!(json["extractor_sha256"].as_str(), Some(sha.as_str()));
+
     let ae = tmp("cli-ae");
     let (code, _, stderr) = common::shadergan(&[&["train", "--model", "ae", "--steps", "2", "--out", ae.to_str().unwrap()][..], &flags].concat());
     assert_eq!(code, 0, "{stderr}");
