@@ -305,6 +305,11 @@ pub struct TrainArgs {
     /// image is the target. --model ae|vae only.
     #[arg(long, value_name = "RATIO", allow_hyphen_values = true)]
     pub mask_ratio: Option<f32>,
+    /// The autoencoders' reconstruction loss: mse (½‖x̂ − x‖² per image, decoder ends in Tanh;
+    /// default) or bce (binary cross-entropy with logits on images scaled to [0, 1], summed
+    /// per image; the decoder outputs logits). --model ae|vae only.
+    #[arg(long, value_enum)]
+    pub recon: Option<shadergan::model::Recon>,
     /// Side of a masked patch in pixels, dividing the image size (default 4). With
     /// --mask-ratio only.
     #[arg(long, value_name = "PIXELS")]

@@ -369,8 +369,14 @@ impl ClassifierModel {
 /// ```text
 /// encoder: [Conv2d(C, w, 4, 2, 1), LeakyReLU] [Conv2d, BatchNorm2d, LeakyReLU]… → 4×4,
 ///          Flatten, Linear(w·top·16, nz)    (ae)   or   Linear(w·top·16, 2·nz) = (μ, log σ²)   (vae)
-/// decoder: the DCGAN generator from z [nz, 1, 1]: ConvTranspose2d … Tanh
+/// decoder: the DCGAN generator from z [nz, 1, 1]: ConvTranspose2d … Tanh   (--recon mse)
+///          the same without the Tanh: a logit per pixel                   (--recon bce)
 /// ```
+///
+/// With `--recon bce` the decoder's output is the logit ℓ of a Bernoulli per pixel of the
+/// image scaled to [0, 1]: the image is σ(ℓ), and in shadergan's [−1, 1] range 2σ(ℓ) − 1 =
+/// tanh(ℓ/2) ([`Recon::to_images`]); in PyTorch, the DCGAN generator without its Tanh,
+/// followed by `torch.sigmoid`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AutoencoderModel {
     /// A VAE (the encoder gives μ and log σ², z = μ + σ·ε) or a plain autoencoder (z = code).
@@ -381,6 +387,34 @@ pub struct AutoencoderModel {
     /// Width of the decoder (the generator's --ngf) and of the encoder (--ndf).
     pub ngf: usize,
     pub ndf: usize,
+    /// The reconstruction loss, which fixes the decoder's output (--recon).
+    #[serde(default)]
+    pub recon: Recon,
+}
+
+/// The autoencoders' reconstruction loss (--recon).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Recon {
+    /// ½‖x̂ − x‖² per image on [−1, 1] (a Gaussian decoder of unit variance); the decoder ends
+    /// in Tanh.
+    #[default]
+    Mse,
+    /// Binary cross-entropy with logits against the image scaled to [0, 1] (a Bernoulli decoder,
+    /// as pytorch/examples' VAE), summed over the pixels; the decoder outputs logits.
+    Bce,
+}
+
+impl Recon {
+    /// The decoder's outputs as images in [−1, 1] (in place): nothing for mse, tanh(ℓ/2) =
+    /// 2σ(ℓ) − 1 for bce's logits.
+    pub fn to_images(self, out: &mut [f32]) {
+        if self == Recon::Bce {
+            for v in out {
+                *v = (0.5 * *v).tanh();
+            }
+        }
+    }
 }
 
 impl AutoencoderModel {
@@ -415,6 +449,10 @@ impl AutoencoderModel {
     pub fn decoder(&self) -> Result<NetSpec> {
         let mut spec = self.dcgan().generator()?;
         spec.name = "decoder".into();
+        if self.recon == Recon::Bce {
+            let tanh = spec.layers.pop();
+            debug_assert_eq!(tanh, Some(Layer::Tanh), "the DCGAN generator ends in Tanh");
+        }
         Ok(spec)
     }
 }

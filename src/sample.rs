@@ -35,6 +35,9 @@ pub struct Generator {
     pub source: PathBuf,
     /// Whether these are the moving-average weights of a run trained with --g-ema.
     pub ema: bool,
+    /// What the network outputs: images (every GAN generator, a VAE decoder trained with
+    /// --recon mse), or logits to map to images (--recon bce).
+    pub output: crate::model::Recon,
 }
 
 /// Infer the architecture of a PyTorch state dict of one of our generators from its shapes.
@@ -98,13 +101,15 @@ impl Generator {
         if file.metadata.get("net").or(file.metadata.get("objective")).map(String::as_str) == Some(crate::classifier::NET) {
             return Err(Error::bad_file(&file_path, "is an image classifier, not a generator; pass a GAN run (its directory or generator.safetensors) to --checkpoint"));
         }
+        let mut output = crate::model::Recon::Mse;
         match file.metadata.get("net").map(String::as_str) {
             Some("encoder") => return Err(Error::bad_file(&file_path, "is an autoencoder's encoder; images are drawn from its decoder: pass the run directory or its decoder.safetensors")),
             Some("decoder") => {
-                let variational = file.metadata.get("autoencoder").and_then(|j| serde_json::from_str::<crate::model::AutoencoderModel>(j).ok()).is_none_or(|m| m.variational);
-                if !variational {
+                let model = file.metadata.get("autoencoder").and_then(|j| serde_json::from_str::<crate::model::AutoencoderModel>(j).ok());
+                if model.as_ref().is_some_and(|m| !m.variational) {
                     return Err(Error::bad_file(&file_path, "is the decoder of a plain autoencoder, whose latent has no prior to draw from; train --model vae to sample"));
                 }
+                output = model.map_or(output, |m| m.recon);
             }
             _ => {}
         }
@@ -125,10 +130,15 @@ impl Generator {
             Some(json) => serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable model metadata ({e})")))?,
             None => infer(&file_path, &file, prefix)?,
         };
-        let spec = model.generator()?;
+        let mut spec = model.generator()?;
+        if output == crate::model::Recon::Bce {
+            // A decoder trained with --recon bce outputs logits: no Tanh (its images are
+            // tanh(ℓ/2), formed after the readback).
+            spec.layers.pop();
+        }
         let store = ParamStore::weights_only(gpu, "netG", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the model its metadata describes)")?;
-        Ok(Generator { model, spec, store, source: file_path, ema })
+        Ok(Generator { model, spec, store, source: file_path, ema, output })
     }
 
     /// The most samples one forward pass runs: every activation must fit one binding, and
@@ -231,7 +241,9 @@ impl Generator {
             }
             run.extend(&net.forward);
             gpu.run("sample", &run)?;
-            on_chunk(start, &net.output().read_f32(gpu)?)?;
+            let mut images = net.output().read_f32(gpu)?;
+            self.output.to_images(&mut images);
+            on_chunk(start, &images)?;
         }
         Ok(())
     }

@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use shadergan::data::{self, DatasetKind};
 use shadergan::gpu::{AdapterChoice, Gpu};
-use shadergan::model::AutoencoderModel;
+use shadergan::model::{AutoencoderModel, Recon};
 use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderEvent, AutoencoderRecord, AutoencoderTrainer};
 use shadergan::train::checkpoint::TensorFile;
 
@@ -27,7 +27,7 @@ fn tmp(name: &str) -> PathBuf {
 /// An autoencoder of the built-in shapes at 16×16, small enough for a few seconds.
 fn tiny(out: &Path, variational: bool, steps: u64) -> AutoencoderConfig {
     AutoencoderConfig {
-        model: AutoencoderModel { variational, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8 },
+        model: AutoencoderModel { variational, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, recon: Recon::Mse },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,
@@ -173,6 +173,45 @@ fn the_masked_autoencoder_fills_in_the_patches_and_resumes_exactly() {
     assert_eq!(tensors(&b.join("checkpoint.safetensors")), tensors(&c.join("checkpoint.safetensors")), "25 steps differ from 15 + resume + 10");
 }
 
+/// --recon bce: the decoder outputs logits of a Bernoulli per pixel (no Tanh), trained with
+/// BCE against images scaled to [0, 1]; its reconstructions and samples come out as images in
+/// [−1, 1] (tanh(ℓ/2) = 2σ(ℓ) − 1), in the trainer's grids and through `sample`.
+#[test]
+fn the_bernoulli_decoder_learns_and_draws_images() {
+    let a = tmp("bce");
+    let cfg = |steps| AutoencoderConfig { model: AutoencoderModel { recon: Recon::Bce, ..tiny(&a, true, 1).model }, ..tiny(&a, true, steps) };
+    assert!(!cfg(1).model.decoder().unwrap().layers.contains(&shadergan::nn::Layer::Tanh));
+    let records = train(cfg(100), false);
+    let (first, last) = (records[0].recon, records.last().unwrap().heldout_recon.expect("scored at the end"));
+    // BCE in nats per image (16·16·3 pixels) is at least the targets' own entropy Σ H(t) (it
+    // equals it only where σ(ℓ) = t); above that floor it falls as the decoder learns.
+    let ds = data::load(DatasetKind::Synthetic, None, 16, 3, None, 256, false).unwrap();
+    let h = |t: f64| if t <= 0.0 || t >= 1.0 { 0.0 } else { -(t * t.ln() + (1.0 - t) * (1.0 - t).ln()) };
+    let floor = ds.pixels.iter().map(|&p| h(p as f64 / 255.0)).sum::<f64>() / ds.n as f64;
+    let (first, last) = (first as f64 - floor, last as f64 - floor);
+    assert!(first > 0.0 && last < 0.7 * first, "BCE above its floor ({floor:.1} nats): {first:.1} → held out {last:.1}");
+    // The decoder as `sample` and `eval` load it: logits out of the network (no Tanh), images
+    // = tanh(ℓ/2) of exactly those logits.
+    let g = &gpu();
+    let generator = shadergan::sample::Generator::load(g, &a).unwrap();
+    assert_eq!(generator.output, Recon::Bce);
+    assert!(!generator.spec.layers.contains(&shadergan::nn::Layer::Tanh));
+    let n = 6;
+    let z = shadergan::sample::latents(g, 3, n, 8).unwrap();
+    let images = generator.generate(g, &z, &[], n, shadergan::nn::Mode::Eval).unwrap();
+    let counters = shadergan::gpu::GpuTensor::zeros(g, &[1], shadergan::gpu::DType::U32, "counters").unwrap();
+    let net = shadergan::nn::Instance::new(g, &generator.spec, &generator.store, n, shadergan::nn::Mode::Eval, &counters, shadergan::nn::DropoutRng { seed: 0, counter_index: 0 }, None, None).unwrap();
+    net.input().write_f32(g, &z).unwrap();
+    g.run("logits", &net.forward.iter().collect::<Vec<_>>()).unwrap();
+    let logits = net.output().read_f32(g).unwrap();
+    assert!(logits.iter().any(|l| l.abs() > 1.0), "logits, not images");
+    let want: Vec<f32> = logits.iter().map(|l| (0.5 * l).tanh()).collect();
+    assert_eq!(images, want);
+    // And through the command line.
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", a.to_str().unwrap(), "--n", "16", "--out", a.join("drawn.png").to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+}
+
 #[test]
 fn settings_that_do_not_fit_are_refused_naming_the_flag() {
     let out = tmp("bad");
@@ -300,6 +339,7 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         (vec!["train", "--model", "dcgan", "--mask-ratio", "0.3", "--out", b], vec!["--mask-ratio", "--model ae or vae"]),
         (vec!["train", "--model", "ae", "--mask-ratio", "1.0", "--out", b], vec!["--mask-ratio", "[0, 1)"]),
         (vec!["train", "--model", "ae", "--patch", "8", "--out", b], vec!["--patch", "add --mask-ratio"]),
+        (vec!["train", "--model", "dcgan", "--recon", "bce", "--out", b], vec!["--recon", "--model ae or vae"]),
         (vec!["train", "--model", "vae", "--image-size", "20", "--out", b], vec!["--image-size"]),
     ] {
         let (code, _, stderr) = common::shadergan(&args);

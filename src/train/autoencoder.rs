@@ -15,7 +15,8 @@
 //! grads = 0, enc.forward
 //! [vae] z = μ + exp(½ log σ²)·ε                                 (vae.wgsl)
 //! [ae]  z = the encoder's output (the same memory)
-//! dec.forward(z), L_rec = ½·Σ_pixels (x̂ − x)² per image, averaged over the batch (loss.wgsl)
+//! dec.forward(z), L_rec per image, averaged over the batch    (loss.wgsl):
+//!   --recon mse: ½·Σ_pixels (x̂ − x)²; --recon bce: Σ_pixels BCE(ℓ, (x + 1)/2) with logits ℓ
 //! dec.backward (parameters and ∂L/∂z)
 //! [vae] ∂L/∂(μ, log σ²) = reparameterisation backward + w·∂KL (w = β, warmed up on the GPU),
 //!       KL into the statistics                                (vae.wgsl)
@@ -169,8 +170,8 @@ impl AutoencoderConfig {
 pub struct AutoencoderRecord {
     pub step: u64,
     pub epoch: f64,
-    /// This step's training batch: reconstruction loss (½·Σ squared error per image) and KL
-    /// (nats per image; VAE only).
+    /// This step's training batch: reconstruction loss per image (½·Σ squared error, or
+    /// with --recon bce Σ binary cross-entropy in nats) and KL (nats per image; VAE only).
     pub recon: f32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kl: Option<f32>,
@@ -179,8 +180,9 @@ pub struct AutoencoderRecord {
     pub heldout_recon: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heldout_kl: Option<f32>,
-    /// Reconstruction + KL: the negative ELBO for β = 1 (with the Gaussian decoder of unit
-    /// variance, up to its constant), one ε per image.
+    /// Reconstruction + KL: the negative ELBO for β = 1, one ε per image (in nats with --recon
+    /// bce's Bernoulli decoder; with mse's Gaussian decoder of unit variance, up to its
+    /// constant).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heldout_neg_elbo: Option<f32>,
     /// --denoise, --mask-ratio: PSNR (dB, images in [−1, 1]) of the held-out corrupted
@@ -213,6 +215,8 @@ struct Heldout {
     reconstruct: Vec<Dispatch>,
     /// The decoder on `latents` [n, nz, 1, 1].
     decode: Vec<Dispatch>,
+    /// How the decoder's outputs become images.
+    recon: crate::model::Recon,
     latents: GpuTensor,
     /// Fixed draws of N(0, I) for the prior samples.
     prior_z: Vec<f32>,
@@ -231,7 +235,8 @@ impl Heldout {
             padded.resize(self.n * self.nz, 0.0);
             self.latents.write_f32(gpu, &padded)?;
             gpu.run("decode", &self.decode.iter().collect::<Vec<_>>())?;
-            let images = self.decoded.read_f32(gpu)?;
+            let mut images = self.decoded.read_f32(gpu)?;
+            self.recon.to_images(&mut images);
             let per = images.len() / self.n;
             out.extend_from_slice(&images[..chunk.len() / self.nz * per]);
         }
@@ -429,7 +434,8 @@ impl AutoencoderTrainer {
         std::fs::create_dir_all(&samples_dir).map_err(|e| Error::io(&samples_dir, e))?;
         let h = &self.heldout;
         self.gpu.run("held-out reconstructions", &h.reconstruct.iter().collect::<Vec<_>>())?;
-        let (inputs, recons, clean) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?, h.clean.read_f32(&self.gpu)?);
+        let (inputs, mut recons, clean) = (h.images.read_f32(&self.gpu)?, h.decoded.read_f32(&self.gpu)?, h.clean.read_f32(&self.gpu)?);
+        h.recon.to_images(&mut recons);
         let denoising = self.cfg.corrupts();
         // PSNR against the clean images, range 2 ([−1, 1]): of the corrupted input and of its
         // reconstruction.
@@ -692,6 +698,8 @@ struct Nets {
     drecon: GpuTensor,
     /// --denoise, --mask-ratio: the clean target and the corruption's draws.
     corruption: Corruption,
+    /// --recon bce: the target scaled to [0, 1].
+    target01: Option<GpuTensor>,
 }
 
 /// How the encoder's input is made from the clean images: noise added (--denoise), then
@@ -733,7 +741,8 @@ impl Nets {
             mask_draws: if masking { Some(GpuTensor::zeros(gpu, &[b, ops::mask::patches(m.image_size, cfg.patch)], DType::F32, &format!("autoencoder[{tag}].mask_draws"))?) } else { None },
             noisy: if noising && masking { Some(image_tensor("noisy")?) } else { None },
         };
-        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon, corruption })
+        let target01 = if m.recon == crate::model::Recon::Bce { Some(image_tensor("target01")?) } else { None };
+        Ok(Nets { enc, dec, latent: nz, eps, z, dcode, drecon, corruption, target01 })
     }
 
     /// Where the data batch goes: the clean images (when corrupted) or the encoder's input.
@@ -765,8 +774,9 @@ impl Nets {
     }
 
     /// Encoder forward, the latent, decoder forward and the reconstruction loss (value into
-    /// `stats[RECON]`, gradient into drecon): ½·Σ_pixels (x̂ − x)² per image, averaged over
-    /// the batch (least squares with scale = pixels per image).
+    /// `stats[RECON]`, gradient into drecon) per image, averaged over the batch (the mean
+    /// elementwise loss with scale = pixels per image): ½·Σ_pixels (x̂ − x)², or for
+    /// --recon bce Σ_pixels BCE(ℓ, t) with t = (x + 1)/2 formed first.
     fn forward_and_loss(&self, gpu: &Gpu, stats: &GpuTensor) -> Result<Vec<Dispatch>> {
         let mut p: Vec<Dispatch> = self.enc.forward.clone();
         if let Some(eps) = &self.eps {
@@ -775,7 +785,15 @@ impl Nets {
         }
         p.extend(self.dec.forward.iter().cloned());
         let per_image = self.dec.output().numel() / self.dec.batch;
-        p.extend(ops::loss::elementwise(gpu, Elementwise::LeastSquares, self.dec.output(), self.images(), &self.drecon, stats, stat::RECON, per_image as f32)?);
+        let (kind, target) = match &self.target01 {
+            Some(t) => {
+                p.push(ops::elementwise::fill(gpu, t, 0.5)?);
+                p.push(ops::elementwise::axpy(gpu, 0.5, self.images(), t)?);
+                (Elementwise::BceWithLogits, t)
+            }
+            None => (Elementwise::LeastSquares, self.images()),
+        };
+        p.extend(ops::loss::elementwise(gpu, kind, self.dec.output(), target, &self.drecon, stats, stat::RECON, per_image as f32)?);
         Ok(p)
     }
 
@@ -829,7 +847,7 @@ impl Heldout {
         let latents = GpuTensor::from_f32(gpu, &[n, nz, 1, 1], &prior_z, "autoencoder[eval].latents")?;
         let mut decode = vec![ops::elementwise::copy(gpu, &latents, &nets.z)?];
         decode.extend(nets.dec.forward.iter().cloned());
-        Ok(Heldout { images: nets.enc.input().clone(), clean: nets.images().clone(), codes: nets.enc.output().clone(), decoded: nets.dec.output().clone(), score, reconstruct, decode, latents, prior_z: prior_z_host, stats, n, nz })
+        Ok(Heldout { images: nets.enc.input().clone(), clean: nets.images().clone(), codes: nets.enc.output().clone(), decoded: nets.dec.output().clone(), score, reconstruct, decode, recon: cfg.model.recon, latents, prior_z: prior_z_host, stats, n, nz })
     }
 }
 
