@@ -36,18 +36,17 @@
 //! and decoder.safetensors (PyTorch nn.Sequential state dicts; the decoder is a DCGAN
 //! generator's).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{self, HostTensor, TensorFile, Values};
+use super::runner::{self, Cadence, Objective, RunEvent, SavedNet};
 use super::AugmentConfig;
 use crate::data::{Dataset, DatasetKind};
 use crate::error::{Error, Result};
-use crate::fsutil::{atomic_write, ensure_writable_dir};
 use crate::gpu::tensor::map_read;
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
 use crate::model::AutoencoderModel;
@@ -196,12 +195,7 @@ pub struct AutoencoderRecord {
 }
 
 /// What the trainer reports as it goes.
-pub enum AutoencoderEvent<'a> {
-    Logged(&'a AutoencoderRecord),
-    Checkpointed(&'a Path),
-    /// The stop flag was raised: the step in flight finished and was checkpointed.
-    Interrupted(u64),
-}
+pub type AutoencoderEvent<'a> = RunEvent<'a, AutoencoderRecord>;
 
 /// The held-out batch in evaluation mode: scored with one fixed ε, drawn with ε = 0 (z = μ),
 /// and the decoder on fixed prior latents.
@@ -522,59 +516,25 @@ impl AutoencoderTrainer {
         Ok(md)
     }
 
+    fn saved_nets(&self) -> [SavedNet<'_>; 2] {
+        [
+            SavedNet { file: "encoder", prefix: "encoder.", opt: "opt_encoder", spec: &self.encoder_spec, store: &self.encoder },
+            SavedNet { file: "decoder", prefix: "decoder.", opt: "opt_decoder", spec: &self.decoder_spec, store: &self.decoder },
+        ]
+    }
+
     /// Write checkpoint.safetensors (the full state), encoder.safetensors and
     /// decoder.safetensors (state dicts), each atomically, after checking every value is finite.
     pub fn save_checkpoints(&mut self) -> Result<PathBuf> {
-        let dir = self.cfg.out.clone();
-        let md = self.metadata()?;
-        let mut tensors = BTreeMap::new();
-        let mut dicts = Vec::new();
-        for (name, spec, store) in [("encoder", &self.encoder_spec, &self.encoder), ("decoder", &self.decoder_spec, &self.decoder)] {
-            let state = checkpoint::state_dict(&self.gpu, spec, store, self.bn_forwards())?;
-            let opt = checkpoint::optimizer_state(&self.gpu, store, &format!("opt_{name}"))?;
-            for (k, t) in state.iter().chain(&opt) {
-                if let Some(v) = t.f32()
-                    && let Some(i) = v.iter().position(|x| !x.is_finite())
-                {
-                    let kept = self.last_checkpoint.map_or("no checkpoint was written yet".to_string(), |s| format!("the last good checkpoint (step {s}) is kept"));
-                    return Err(Error::invalid("training", format!("diverged at step {}: {name} {k}[{i}] is not finite; {kept}; start again with a lower --lr", self.step)));
-                }
-            }
-            tensors.extend(state.iter().map(|(k, t)| (format!("{name}.{k}"), t.clone())));
-            tensors.extend(opt);
-            dicts.push((name, state));
-        }
-        let counters = self.counters.read_u32(&self.gpu)?;
-        tensors.insert("counters".into(), HostTensor { shape: vec![counters.len()], values: Values::U32(counters) });
-        let path = dir.join("checkpoint.safetensors");
-        TensorFile { tensors, metadata: md.clone() }.save(&path)?;
-        for (name, state) in dicts {
-            let mut model_md = md.clone();
-            model_md.remove("config");
-            model_md.insert("format".into(), "shadergan-state-dict-1 (PyTorch nn.Sequential keys)".into());
-            model_md.insert("net".into(), name.into());
-            TensorFile { tensors: state, metadata: model_md }.save(&dir.join(format!("{name}.safetensors")))?;
-        }
+        let path = runner::save_checkpoints(&self.gpu, &self.cfg.out, self.metadata()?, &self.saved_nets(), &self.counters, self.bn_forwards(), self.step, self.last_checkpoint)?;
         self.last_checkpoint = Some(self.step);
         Ok(path)
     }
 
     /// Restore the full state from a checkpoint.safetensors of this objective.
     pub fn restore(&mut self, path: &Path) -> Result<()> {
-        let file = TensorFile::load(path)?;
-        if file.metadata.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(Error::bad_file(path, format!("not a shadergan autoencoder checkpoint (metadata format ≠ {FORMAT})")));
-        }
-        let step: u64 = file.metadata.get("step").and_then(|s| s.parse().ok()).ok_or_else(|| Error::bad_file(path, "has no step in its metadata"))?;
-        let fix = " (the run's config.json describes another model: was this checkpoint copied from another run?)";
-        checkpoint::load_into(&self.gpu, path, &file, "encoder.", &self.encoder_spec, &self.encoder, Some("opt_encoder"), fix)?;
-        checkpoint::load_into(&self.gpu, path, &file, "decoder.", &self.decoder_spec, &self.decoder, Some("opt_decoder"), fix)?;
-        let counters = match file.tensors.get("counters").map(|t| &t.values) {
-            Some(Values::U32(c)) if c.len() == slot::COUNT => c.clone(),
-            _ => return Err(Error::bad_file(path, format!("has no u32 'counters' tensor of {} values", slot::COUNT))),
-        };
-        self.counters.write_u32(&self.gpu, &counters)?;
-        self.heldout_score = match (file.metadata.get("heldout_recon"), file.metadata.get("heldout_kl")) {
+        let (step, md) = runner::restore(&self.gpu, path, FORMAT, "autoencoder", &self.saved_nets(), &self.counters)?;
+        self.heldout_score = match (md.get("heldout_recon"), md.get("heldout_kl")) {
             (Some(r), Some(k)) => r.parse().ok().zip(k.parse().ok()),
             _ => None,
         };
@@ -589,9 +549,6 @@ impl AutoencoderTrainer {
 
     /// config.json, and metrics.jsonl kept up to the current step when resuming.
     pub fn prepare_run_dir(&mut self) -> Result<()> {
-        let dir = self.cfg.out.clone();
-        ensure_writable_dir(&dir)?;
-        crate::fsutil::remove_stale_temp_files(&dir);
         #[derive(Serialize)]
         struct RunInfo<'a> {
             shadergan: &'static str,
@@ -617,70 +574,79 @@ impl AutoencoderTrainer {
             decoder: self.decoder_spec.describe(),
             parameters: self.encoder.trainable_count() + self.decoder.trainable_count(),
         };
-        let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
-        atomic_write(&dir.join("config.json"), &json)?;
-        super::keep_metrics_up_to(&dir, self.step)?;
-        Ok(())
+        runner::prepare_run_dir(&self.cfg.out, &info, self.step)
     }
 
     /// Train to `cfg.steps`, scoring and drawing the held-out batch every `sample_every`
     /// steps and at the end.
-    pub fn run(&mut self, mut on_event: impl FnMut(AutoencoderEvent)) -> Result<()> {
-        let dir = self.cfg.out.clone();
-        let (metrics_path, mut metrics) = super::open_metrics(&dir)?;
-        let start = Instant::now();
-        let (mut window_start, mut window_step) = (Instant::now(), self.step);
+    pub fn run(&mut self, on_event: impl FnMut(AutoencoderEvent)) -> Result<()> {
+        runner::run(self, on_event)
+    }
+}
+
+impl Objective for AutoencoderTrainer {
+    type Readback = (f32, f32);
+    type Score = (f32, f32);
+    type Record = AutoencoderRecord;
+
+    fn out(&self) -> &Path {
+        &self.cfg.out
+    }
+
+    fn cadence(&self) -> Cadence {
+        Cadence { steps: self.cfg.steps, log_every: self.cfg.log_every, eval_every: self.cfg.sample_every, checkpoint_every: self.cfg.checkpoint_every }
+    }
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn last_checkpoint(&self) -> Option<u64> {
+        self.last_checkpoint
+    }
+
+    fn stop_flag(&self) -> Option<&Arc<AtomicBool>> {
+        self.stop.as_ref()
+    }
+
+    fn images_per_step(&self) -> f64 {
+        self.cfg.batch_size as f64
+    }
+
+    fn iterate(&mut self, read: bool) -> Result<Option<(f32, f32)>> {
+        AutoencoderTrainer::iterate(self, read)
+    }
+
+    fn diverged(&self, &(recon, kl): &(f32, f32)) -> Option<String> {
+        (!(recon.is_finite() && kl.is_finite())).then(|| format!("the loss is {recon} (KL {kl})"))
+    }
+
+    /// The held-out score, and the grids drawn from it.
+    fn evaluate(&mut self) -> Result<(f32, f32)> {
+        let score = AutoencoderTrainer::evaluate(self)?;
+        self.write_grids()?;
+        Ok(score)
+    }
+
+    fn record(&self, (recon, kl): (f32, f32), held: Option<(f32, f32)>, images_per_s: f64, elapsed_s: f64) -> AutoencoderRecord {
         let vae = self.cfg.model.variational;
-        while self.step < self.cfg.steps {
-            let next = self.step + 1;
-            let interrupted = super::stopping(&self.stop);
-            let last = next == self.cfg.steps || interrupted;
-            let eval = next % self.cfg.sample_every == 0 || last;
-            let log = next % self.cfg.log_every == 0 || eval;
-            let save = next % self.cfg.checkpoint_every == 0 || last;
-            let Some((recon, kl)) = self.iterate(log || save)? else { continue };
-            if !(recon.is_finite() && kl.is_finite()) {
-                let kept = self.last_checkpoint.map_or("no checkpoint was written yet".to_string(), |s| format!("the last good checkpoint (step {s}) is kept in {}", dir.display()));
-                return Err(Error::invalid("training", format!("diverged at step {}: the loss is {recon} (KL {kl}); {kept}; start again with a lower --lr", self.step)));
-            }
-            let held = if eval {
-                let h = self.evaluate()?;
-                self.write_grids()?;
-                Some(h)
-            } else {
-                None
-            };
-            let now = Instant::now();
-            let rate = (self.step - window_step) as f64 * self.cfg.batch_size as f64 / now.duration_since(window_start).as_secs_f64().max(1e-9);
-            (window_start, window_step) = (now, self.step);
-            if log {
-                let rec = AutoencoderRecord {
-                    step: self.step,
-                    epoch: self.epoch(self.step),
-                    recon,
-                    kl: vae.then_some(kl),
-                    heldout_recon: held.map(|h| h.0),
-                    heldout_kl: held.filter(|_| vae).map(|h| h.1),
-                    heldout_neg_elbo: held.filter(|_| vae).map(|h| h.0 + h.1),
-                    heldout_psnr_corrupted: held.and(self.heldout_psnr).map(|p| p.0),
-                    heldout_psnr_reconstructed: held.and(self.heldout_psnr).map(|p| p.1),
-                    images_per_s: rate,
-                    elapsed_s: start.elapsed().as_secs_f64(),
-                };
-                let line = serde_json::to_string(&rec).map_err(|e| Error::invalid("metrics", e.to_string()))?;
-                writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
-                on_event(AutoencoderEvent::Logged(&rec));
-            }
-            if save {
-                let path = self.save_checkpoints()?;
-                on_event(AutoencoderEvent::Checkpointed(&path));
-            }
-            if interrupted {
-                on_event(AutoencoderEvent::Interrupted(self.step));
-                return Ok(());
-            }
+        AutoencoderRecord {
+            step: self.step,
+            epoch: self.epoch(self.step),
+            recon,
+            kl: vae.then_some(kl),
+            heldout_recon: held.map(|h| h.0),
+            heldout_kl: held.filter(|_| vae).map(|h| h.1),
+            heldout_neg_elbo: held.filter(|_| vae).map(|h| h.0 + h.1),
+            heldout_psnr_corrupted: held.and(self.heldout_psnr).map(|p| p.0),
+            heldout_psnr_reconstructed: held.and(self.heldout_psnr).map(|p| p.1),
+            images_per_s,
+            elapsed_s,
         }
-        Ok(())
+    }
+
+    fn save_checkpoints(&mut self) -> Result<PathBuf> {
+        AutoencoderTrainer::save_checkpoints(self)
     }
 }
 

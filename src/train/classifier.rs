@@ -21,19 +21,18 @@
 //! network's state dict, `main.*` keys, with its architecture and held-out accuracy in the
 //! metadata).
 
-use std::collections::{BTreeMap, HashMap};
-use std::io::Write;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::checkpoint::{self, HostTensor, TensorFile, Values};
+use super::runner::{self, Cadence, Objective, RunEvent, SavedNet};
 use super::AugmentConfig;
 use crate::classifier::{argmax, softmax, EvalNet, NET};
 use crate::data::{DatasetKind, Dataset};
 use crate::error::{Error, Result};
-use crate::fsutil::{atomic_write, ensure_writable_dir};
 use crate::gpu::tensor::map_read;
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
 use crate::model::ClassifierModel;
@@ -112,12 +111,7 @@ pub struct ClassifierRecord {
 }
 
 /// What the trainer reports as it goes.
-pub enum ClassifierEvent<'a> {
-    Logged(&'a ClassifierRecord),
-    Checkpointed(&'a Path),
-    /// The stop flag was raised: the step in flight finished and was checkpointed.
-    Interrupted(u64),
-}
+pub type ClassifierEvent<'a> = RunEvent<'a, ClassifierRecord>;
 
 pub struct ClassifierTrainer {
     pub gpu: Gpu,
@@ -307,51 +301,22 @@ impl ClassifierTrainer {
         Ok(md)
     }
 
+    fn saved_net(&self) -> SavedNet<'_> {
+        SavedNet { file: NET, prefix: "net.", opt: "opt", spec: &self.spec, store: &self.store }
+    }
+
     /// Write checkpoint.safetensors (the full state) and classifier.safetensors (the state
     /// dict), each atomically, after checking every value is finite.
     pub fn save_checkpoints(&mut self) -> Result<PathBuf> {
-        let dir = self.cfg.out.clone();
-        let md = self.metadata()?;
-        let state = checkpoint::state_dict(&self.gpu, &self.spec, &self.store, self.bn_forwards())?;
-        let opt = checkpoint::optimizer_state(&self.gpu, &self.store, "opt")?;
-        for (k, t) in state.iter().chain(&opt) {
-            if let Some(v) = t.f32()
-                && let Some(i) = v.iter().position(|x| !x.is_finite())
-            {
-                let kept = self.last_checkpoint.map_or("no checkpoint was written yet".to_string(), |s| format!("the last good checkpoint (step {s}) is kept"));
-                return Err(Error::invalid("training", format!("diverged at step {}: {k}[{i}] is not finite; {kept}; start again with a lower --lr", self.step)));
-            }
-        }
-        let mut tensors: BTreeMap<String, HostTensor> = state.iter().map(|(k, t)| (format!("net.{k}"), t.clone())).collect();
-        tensors.extend(opt);
-        let counters = self.counters.read_u32(&self.gpu)?;
-        tensors.insert("counters".into(), HostTensor { shape: vec![counters.len()], values: Values::U32(counters) });
-        let path = dir.join("checkpoint.safetensors");
-        TensorFile { tensors, metadata: md.clone() }.save(&path)?;
-        let mut model_md = md;
-        model_md.remove("config");
-        model_md.insert("format".into(), "shadergan-state-dict-1 (PyTorch nn.Sequential keys)".into());
-        model_md.insert("net".into(), NET.into());
-        TensorFile { tensors: state, metadata: model_md }.save(&dir.join("classifier.safetensors"))?;
+        let path = runner::save_checkpoints(&self.gpu, &self.cfg.out, self.metadata()?, &[self.saved_net()], &self.counters, self.bn_forwards(), self.step, self.last_checkpoint)?;
         self.last_checkpoint = Some(self.step);
         Ok(path)
     }
 
     /// Restore the full state from a checkpoint.safetensors of this objective.
     pub fn restore(&mut self, path: &Path) -> Result<()> {
-        let file = TensorFile::load(path)?;
-        if file.metadata.get("format").map(String::as_str) != Some(FORMAT) {
-            return Err(Error::bad_file(path, format!("not a shadergan classifier checkpoint (metadata format ≠ {FORMAT})")));
-        }
-        let step: u64 = file.metadata.get("step").and_then(|s| s.parse().ok()).ok_or_else(|| Error::bad_file(path, "has no step in its metadata"))?;
-        let fix = " (the run's config.json describes another model: was this checkpoint copied from another run?)";
-        checkpoint::load_into(&self.gpu, path, &file, "net.", &self.spec, &self.store, Some("opt"), fix)?;
-        let counters = match file.tensors.get("counters").map(|t| &t.values) {
-            Some(Values::U32(c)) if c.len() == slot::COUNT => c.clone(),
-            _ => return Err(Error::bad_file(path, format!("has no u32 'counters' tensor of {} values", slot::COUNT))),
-        };
-        self.counters.write_u32(&self.gpu, &counters)?;
-        self.heldout_score = match (file.metadata.get("heldout_loss"), file.metadata.get("heldout_accuracy")) {
+        let (step, md) = runner::restore(&self.gpu, path, FORMAT, "classifier", &[self.saved_net()], &self.counters)?;
+        self.heldout_score = match (md.get("heldout_loss"), md.get("heldout_accuracy")) {
             (Some(l), Some(a)) => l.parse().ok().zip(a.parse().ok()),
             _ => None,
         };
@@ -366,9 +331,6 @@ impl ClassifierTrainer {
 
     /// config.json, and metrics.jsonl kept up to the current step when resuming.
     pub fn prepare_run_dir(&mut self) -> Result<()> {
-        let dir = self.cfg.out.clone();
-        ensure_writable_dir(&dir)?;
-        crate::fsutil::remove_stale_temp_files(&dir);
         #[derive(Serialize)]
         struct RunInfo<'a> {
             shadergan: &'static str,
@@ -392,59 +354,71 @@ impl ClassifierTrainer {
             classifier: self.spec.describe(),
             parameters: self.store.trainable_count(),
         };
-        let json = serde_json::to_vec_pretty(&info).map_err(|e| Error::invalid("config", e.to_string()))?;
-        atomic_write(&dir.join("config.json"), &json)?;
-        super::keep_metrics_up_to(&dir, self.step)?;
-        Ok(())
+        runner::prepare_run_dir(&self.cfg.out, &info, self.step)
     }
 
     /// Train to `cfg.steps`, scoring the held-out split every `eval_every` steps and at the end.
-    pub fn run(&mut self, mut on_event: impl FnMut(ClassifierEvent)) -> Result<()> {
-        let dir = self.cfg.out.clone();
-        let (metrics_path, mut metrics) = super::open_metrics(&dir)?;
-        let start = Instant::now();
-        let (mut window_start, mut window_step) = (Instant::now(), self.step);
-        while self.step < self.cfg.steps {
-            let next = self.step + 1;
-            let interrupted = super::stopping(&self.stop);
-            let last = next == self.cfg.steps || interrupted;
-            let eval = next % self.cfg.eval_every == 0 || last;
-            let log = next % self.cfg.log_every == 0 || eval;
-            let save = next % self.cfg.checkpoint_every == 0 || last;
-            let Some((loss, accuracy)) = self.iterate(log || save)? else { continue };
-            if !loss.is_finite() {
-                let kept = self.last_checkpoint.map_or("no checkpoint was written yet".to_string(), |s| format!("the last good checkpoint (step {s}) is kept in {}", dir.display()));
-                return Err(Error::invalid("training", format!("diverged at step {}: the loss is {loss}; {kept}; start again with a lower --lr", self.step)));
-            }
-            let held = if eval { Some(self.evaluate()?) } else { None };
-            let now = Instant::now();
-            let rate = (self.step - window_step) as f64 * self.cfg.batch_size as f64 / now.duration_since(window_start).as_secs_f64().max(1e-9);
-            (window_start, window_step) = (now, self.step);
-            if log {
-                let rec = ClassifierRecord {
-                    step: self.step,
-                    epoch: self.epoch(self.step),
-                    loss,
-                    accuracy,
-                    heldout_loss: held.map(|h| h.0),
-                    heldout_accuracy: held.map(|h| h.1),
-                    images_per_s: rate,
-                    elapsed_s: start.elapsed().as_secs_f64(),
-                };
-                let line = serde_json::to_string(&rec).map_err(|e| Error::invalid("metrics", e.to_string()))?;
-                writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
-                on_event(ClassifierEvent::Logged(&rec));
-            }
-            if save {
-                let path = self.save_checkpoints()?;
-                on_event(ClassifierEvent::Checkpointed(&path));
-            }
-            if interrupted {
-                on_event(ClassifierEvent::Interrupted(self.step));
-                return Ok(());
-            }
+    pub fn run(&mut self, on_event: impl FnMut(ClassifierEvent)) -> Result<()> {
+        runner::run(self, on_event)
+    }
+}
+
+impl Objective for ClassifierTrainer {
+    type Readback = (f32, f32);
+    type Score = (f64, f64);
+    type Record = ClassifierRecord;
+
+    fn out(&self) -> &Path {
+        &self.cfg.out
+    }
+
+    fn cadence(&self) -> Cadence {
+        Cadence { steps: self.cfg.steps, log_every: self.cfg.log_every, eval_every: self.cfg.eval_every, checkpoint_every: self.cfg.checkpoint_every }
+    }
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn last_checkpoint(&self) -> Option<u64> {
+        self.last_checkpoint
+    }
+
+    fn stop_flag(&self) -> Option<&Arc<AtomicBool>> {
+        self.stop.as_ref()
+    }
+
+    fn images_per_step(&self) -> f64 {
+        self.cfg.batch_size as f64
+    }
+
+    fn iterate(&mut self, read: bool) -> Result<Option<(f32, f32)>> {
+        ClassifierTrainer::iterate(self, read)
+    }
+
+    fn diverged(&self, &(loss, _): &(f32, f32)) -> Option<String> {
+        (!loss.is_finite()).then(|| format!("the loss is {loss}"))
+    }
+
+    fn evaluate(&mut self) -> Result<(f64, f64)> {
+        ClassifierTrainer::evaluate(self)
+    }
+
+    fn record(&self, (loss, accuracy): (f32, f32), held: Option<(f64, f64)>, images_per_s: f64, elapsed_s: f64) -> ClassifierRecord {
+        ClassifierRecord {
+            step: self.step,
+            epoch: self.epoch(self.step),
+            loss,
+            accuracy,
+            heldout_loss: held.map(|h| h.0),
+            heldout_accuracy: held.map(|h| h.1),
+            images_per_s,
+            elapsed_s,
         }
-        Ok(())
+    }
+
+    fn save_checkpoints(&mut self) -> Result<PathBuf> {
+        ClassifierTrainer::save_checkpoints(self)
     }
 }
 

@@ -48,6 +48,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod plot;
+pub mod runner;
 
 use std::collections::HashMap;
 use std::io::Write;
