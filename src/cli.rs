@@ -405,8 +405,15 @@ pub struct EvalArgs {
     /// The classifier that names the class of each sample and whose penultimate layer is the
     /// feature space: a run of `train --model classifier` (its directory or
     /// classifier.safetensors), at the images' size. Same as --extractor classifier:PATH.
-    #[arg(long, required_unless_present = "extractor", conflicts_with = "extractor")]
+    /// Without it or --extractor, a labelled --dataset gets its default classifier: trained
+    /// on the dataset's training split at the images' size the first time (printing its
+    /// held-out accuracy), then reused from the cache (SHADERGAN_CACHE, else
+    /// $XDG_CACHE_HOME/shadergan or ~/.cache/shadergan).
+    #[arg(long, conflicts_with = "extractor")]
     pub classifier: Option<PathBuf>,
+    /// Steps to train the default classifier (part of its cache key).
+    #[arg(long, default_value_t = 2000, value_name = "STEPS")]
+    pub classifier_steps: u64,
     /// The feature space, for data without labels: `encoder:RUN` (μ of an autoencoder trained
     /// with `train --model ae|vae` on such data), `random[:SEED]` (an untrained network of
     /// the classifier's architecture, Naeem et al. 2020), `pixels`, or `classifier:PATH`.

@@ -42,7 +42,7 @@ impl Extractor {
         let spec = match (&args.classifier, &args.extractor) {
             (Some(path), _) => format!("classifier:{}", path.display()),
             (None, Some(e)) => e.clone(),
-            (None, None) => bail!("give --classifier RUN (a run of `train --model classifier`) or --extractor random|pixels"),
+            (None, None) => format!("classifier:{}", default_classifier(gpu, args, images)?.display()),
         };
         if let Some(path) = spec.strip_prefix("classifier:") {
             return Ok(Extractor::Net { net: Box::new(Classifier::load(gpu, Path::new(path))?), trained: true });
@@ -125,6 +125,115 @@ impl Extractor {
             Extractor::Pixels => (images.to_vec(), None),
         })
     }
+}
+
+/// Where cached default classifiers live: SHADERGAN_CACHE, else $XDG_CACHE_HOME/shadergan,
+/// else ~/.cache/shadergan.
+fn cache_dir() -> Result<PathBuf> {
+    let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty()).map(PathBuf::from);
+    var("SHADERGAN_CACHE")
+        .or_else(|| var("XDG_CACHE_HOME").map(|d| d.join("shadergan")))
+        .or_else(|| var("HOME").map(|d| d.join(".cache").join("shadergan")))
+        .context("no cache directory for the default classifier: set SHADERGAN_CACHE, or pass --classifier RUN")
+}
+
+/// The default classifier of a labelled `--dataset` at the images' (channels, size): the run
+/// directory of one trained with `train --model classifier`'s defaults for `--classifier-steps`
+/// on the dataset's training split, trained here the first time and cached under a key of the
+/// dataset's name, shape, step count and the SHA-256 of its pixels and labels.
+fn default_classifier(gpu: &Gpu, args: &EvalArgs, (channels, size): (usize, usize)) -> Result<PathBuf> {
+    use shadergan::model::ClassifierModel;
+    use shadergan::train::classifier::{ClassifierConfig, ClassifierEvent, ClassifierTrainer};
+    let Some(kind) = args.dataset else {
+        bail!("give --classifier RUN (a run of `train --model classifier`), --extractor encoder:RUN|random|pixels, or a labelled --dataset to train the default classifier on");
+    };
+    if !shadergan::model::DCGAN_SIZES.contains(&size) {
+        bail!("--dataset {}: the default classifier takes {:?} pixel squares, the samples are {size}x{size}; pass --extractor pixels", kind.name(), shadergan::model::DCGAN_SIZES);
+    }
+    let dataset = data::load(kind, args.data.as_deref(), size, channels, None, 10_000, false)?;
+    if dataset.classes == 0 {
+        bail!("--dataset: {} has no class labels, so there is no default classifier; pass --extractor encoder:RUN (an autoencoder trained on it), random or pixels", dataset.source);
+    }
+    if args.classifier_steps == 0 {
+        bail!("--classifier-steps must be at least 1");
+    }
+    let hash = {
+        use sha2::Digest;
+        let mut h = sha2::Sha256::new();
+        h.update(&dataset.pixels);
+        h.update(dataset.labels.as_deref().unwrap_or_default());
+        h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect::<String>()
+    };
+    let key = format!("{}-{channels}x{size}x{size}-{}steps-{hash}", format!("{kind:?}").to_lowercase(), args.classifier_steps);
+    let root = cache_dir()?.join("classifiers");
+    let dir = root.join(&key);
+    if dir.join("classifier.safetensors").is_file() {
+        eprintln!("classifier: the default one for {} at {channels}x{size}x{size}, cached in {}", dataset.source, dir.display());
+        return Ok(dir);
+    }
+    // Trained into a private directory and renamed into place when done: an interrupted
+    // training never leaves a half-trained classifier in the cache.
+    let partial = root.join(format!("{key}.partial-{}", std::process::id()));
+    let cfg = ClassifierConfig {
+        model: ClassifierModel { image_size: size, channels, width: 32, features: 128, classes: dataset.classes, dropout: 0.5 },
+        dataset: kind,
+        data: args.data.clone(),
+        max_images: None,
+        synthetic_images: 10_000,
+        holdout: 0.1,
+        batch_size: 64,
+        steps: args.classifier_steps,
+        lr: 3e-4,
+        beta1: 0.9,
+        beta2: 0.999,
+        seed: 1,
+        augment: shadergan::train::AugmentConfig { flip: false, shift: 0, brightness: 0.0 },
+        log_every: 100,
+        eval_every: 500.min(args.classifier_steps),
+        checkpoint_every: args.classifier_steps,
+        out: partial.clone(),
+    };
+    eprintln!(
+        "classifier: none given; training the default one for {} at {channels}x{size}x{size} ({} steps, once: it is cached in {})",
+        dataset.source,
+        args.classifier_steps,
+        dir.display()
+    );
+    let t0 = Instant::now();
+    let mut trainer = ClassifierTrainer::new(gpu.clone(), cfg, &dataset)?;
+    drop(dataset);
+    trainer.initialize()?;
+    trainer.prepare_run_dir()?;
+    trainer.run(|e| {
+        if let ClassifierEvent::Logged(r) = e
+            && let Some(acc) = r.heldout_accuracy
+        {
+            eprintln!("classifier: step {:>6} held-out accuracy {:.2}%", r.step, 100.0 * acc);
+        }
+    })?;
+    let acc = trainer.heldout_score.map(|s| s.1).unwrap_or(f64::NAN);
+    drop(trainer);
+    if let Err(e) = std::fs::rename(&partial, &dir) {
+        // Another eval cached the same classifier meanwhile: use that one.
+        if !dir.join("classifier.safetensors").is_file() {
+            return Err(e).with_context(|| format!("cannot move the trained classifier {} to {}", partial.display(), dir.display()));
+        }
+        let _ = std::fs::remove_dir_all(&partial);
+    }
+    eprintln!("classifier: trained in {:.1} min, held-out accuracy {:.2}%: {}", t0.elapsed().as_secs_f64() / 60.0, 100.0 * acc, dir.display());
+    Ok(dir)
+}
+
+/// (channels, size) of the images a generator run or a `--fake` source holds, to train the
+/// default classifier for before they are drawn.
+fn peek_shape(gpu: &Gpu, args: &EvalArgs) -> Result<(usize, usize)> {
+    if let Some(ckpt) = &args.checkpoint {
+        let g = Generator::load_with(gpu, ckpt, !args.no_ema)?;
+        return Ok((g.model.channels, g.model.image_size));
+    }
+    let fake = args.fake.as_ref().context("give --checkpoint RUN or --fake PATH")?;
+    let s = load_fake(fake, None)?;
+    Ok((s.channels, s.size))
 }
 
 /// The images scored: [n, C, S, S] in [−1, 1], with the classes asked for (conditional).
@@ -302,8 +411,12 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     let t0 = Instant::now();
     // A trained classifier fixes the image size, so it is opened (and checked) first; an
     // untrained network is built for the images' size once they are known.
-    let trained = args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:") || e.starts_with("encoder:"));
-    let early = if trained { Some(Extractor::open(&gpu, args, (0, 0))?) } else { None };
+    // Without --classifier or --extractor: the default classifier, trained for the images'
+    // shape before they are drawn.
+    let default = args.classifier.is_none() && args.extractor.is_none();
+    let trained = default || args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:") || e.starts_with("encoder:"));
+    let shape = if default { peek_shape(&gpu, args)? } else { (0, 0) };
+    let early = if trained { Some(Extractor::open(&gpu, args, shape)?) } else { None };
     let samples = match &args.fake {
         Some(_) => load_fake(&source_path, early.as_ref().and_then(Extractor::takes))?,
         None => draw(&gpu, args, &source_path, early.as_ref().and_then(Extractor::trained))?,

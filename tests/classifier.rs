@@ -206,6 +206,52 @@ fn the_class_report_counts_covers_and_measures_what_was_asked() {
     assert!((uniform.entropy_normalised - 1.0).abs() < 1e-12 && uniform.recognised.is_none());
 }
 
+/// Without --classifier or --extractor, a labelled --dataset gets its default classifier:
+/// trained the first time for the samples' shape (into a private directory renamed into the
+/// cache when done), found in the cache afterwards.
+#[test]
+fn eval_trains_the_default_classifier_once_and_reuses_it() {
+    let (gan, cache) = (tmp("default-gan"), tmp("default-cache"));
+    let g = gan.to_str().unwrap();
+    let (code, _, stderr) = common::shadergan(&["train", "--image-size", "16", "--synthetic-images", "64", "--batch-size", "8", "--steps", "2", "--ngf", "4", "--ndf", "4", "--nz", "8", "--conditional", "none", "--out", g]);
+    assert_eq!(code, 0, "{stderr}");
+    let env = [("SHADERGAN_CACHE", cache.to_str().unwrap())];
+    let args = ["eval", "--checkpoint", g, "--dataset", "synthetic", "--n", "200", "--trials", "2", "--classifier-steps", "30"];
+    let report = || -> serde_json::Value { serde_json::from_slice(&std::fs::read(gan.join("eval.json")).unwrap()).unwrap() };
+    let (code, stdout, stderr) = common::shadergan_env(&args, &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("training the default one") && stderr.contains("held-out accuracy"), "{stderr}");
+    assert!(stdout.contains("classes covered"), "the classifier names the classes: {stdout}");
+    let first = report();
+    assert!(first["extractor"].as_str().unwrap().contains(cache.to_str().unwrap()), "{first}");
+    let cached: Vec<_> = std::fs::read_dir(cache.join("classifiers")).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    assert!(cached.len() == 1 && cached[0].starts_with("synthetic-3x16x16-30steps-") && !cached[0].contains("partial"), "{cached:?}");
+    let (code, _, stderr) = common::shadergan_env(&args, &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("cached in") && !stderr.contains("training the default one"), "{stderr}");
+    assert_eq!(report()["extractor_sha256"], first["extractor_sha256"]);
+
+    // No labels, no dataset: nothing to train it on.
+    let unlabelled = tmp("default-unlabelled");
+    std::fs::create_dir_all(&unlabelled).unwrap();
+    for i in 0..3u8 {
+        image::GrayImage::from_pixel(16, 16, image::Luma([60 * i])).save(unlabelled.join(format!("{i}.png"))).unwrap();
+    }
+    for (extra, needles) in [
+        (vec!["--dataset", "folder", "--data", unlabelled.to_str().unwrap()], vec!["no class labels", "--extractor"]),
+        (vec![], vec!["--classifier", "--dataset"]),
+    ] {
+        let a = [&["eval", "--checkpoint", g, "--n", "8"][..], &extra].concat();
+        let (code, _, stderr) = common::shadergan_env(&a, &env);
+        assert_eq!(code, 1, "{a:?}: {stderr}");
+        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
+        assert_eq!(errors.len(), 1, "{a:?}: {stderr}");
+        for n in needles {
+            assert!(errors[0].contains(n), "{a:?}: {:?} lacks {n:?}", errors[0]);
+        }
+    }
+}
+
 #[test]
 fn eval_names_the_classes_of_a_conditional_generator_and_refuses_what_does_not_fit() {
     let cls = tmp("eval-classifier");
