@@ -310,6 +310,10 @@ pub struct TrainArgs {
     /// per image; the decoder outputs logits). --model ae|vae only.
     #[arg(long, value_enum)]
     pub recon: Option<shadergan::model::Recon>,
+    /// The autoencoders' architecture: dcgan (convolutional; default) or mlp (fully connected,
+    /// the MLP GAN's networks). --model ae|vae only.
+    #[arg(long, value_enum)]
+    pub arch: Option<shadergan::model::Arch>,
     /// Side of a masked patch in pixels, dividing the image size (default 4). With
     /// --mask-ratio only.
     #[arg(long, value_name = "PIXELS")]

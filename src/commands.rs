@@ -778,7 +778,7 @@ fn bench_autoencoder_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()>
     use shadergan::model::AutoencoderModel;
     use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderTrainer};
     let variational = args.model == Some(ModelKind::Vae);
-    let model = AutoencoderModel { variational, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, recon: shadergan::model::Recon::Mse };
+    let model = AutoencoderModel { variational, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, recon: shadergan::model::Recon::Mse, arch: shadergan::model::Arch::Dcgan };
     let cfg = AutoencoderConfig {
         model: model.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -870,11 +870,11 @@ fn objective_of(args: &TrainArgs) -> Result<Objective> {
 }
 
 /// Flags of the VAE that mean nothing to a GAN or a classifier.
-const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup", "denoise", "mask_ratio", "patch", "recon"];
+const VAE_ONLY_FLAGS: &[&str] = &["beta", "kl_warmup", "denoise", "mask_ratio", "patch", "recon", "arch"];
 
 fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
     if let Some(flag) = VAE_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
-        let what = if *flag == "recon" { "is an autoencoder's reconstruction loss; add --model ae or vae" } else if matches!(*flag, "denoise" | "mask_ratio" | "patch") { "corrupts an autoencoder's input; add --model ae or vae" } else { "weighs a VAE's KL term; add --model vae" };
+        let what = if *flag == "recon" { "is an autoencoder's reconstruction loss; add --model ae or vae" } else if *flag == "arch" { "picks an autoencoder's architecture (the GANs have --model dcgan|mlp); add --model ae or vae" } else if matches!(*flag, "denoise" | "mask_ratio" | "patch") { "corrupts an autoencoder's input; add --model ae or vae" } else { "weighs a VAE's KL term; add --model vae" };
         bail!("--{} {what}, or drop it for the {objective}", flag.replace('_', "-"));
     }
     Ok(())
@@ -1080,6 +1080,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
                     ngf: args.ngf.unwrap_or(32),
                     ndf: args.ndf.unwrap_or(32),
                     recon: args.recon.unwrap_or_default(),
+                    arch: args.arch.unwrap_or_default(),
                 },
                 dataset: args.dataset,
                 data: args.data.clone(),
@@ -1144,8 +1145,9 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         + if c.model.recon == shadergan::model::Recon::Bce { ", reconstruction loss BCE with logits (a Bernoulli decoder)" } else { "" }
         + &if c.mask_ratio > 0.0 { format!(", masking {}×{} patches with probability {}", c.patch, c.patch, c.mask_ratio) } else { String::new() };
     eprintln!(
-        "model: {} {}x{}x{}, nz {}, ngf {} / ndf {} ({} parameters), batch {}, {} steps, Adam lr {}{kl}, {} held-out images scored, seed {}",
+        "model: {}{} {}x{}x{}, nz {}, ngf {} / ndf {} ({} parameters), batch {}, {} steps, Adam lr {}{kl}, {} held-out images scored, seed {}",
         c.model.name(),
+        if c.model.arch == shadergan::model::Arch::Mlp { " (MLP)" } else { "" },
         c.model.channels,
         c.model.image_size,
         c.model.image_size,

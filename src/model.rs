@@ -390,6 +390,21 @@ pub struct AutoencoderModel {
     /// The reconstruction loss, which fixes the decoder's output (--recon).
     #[serde(default)]
     pub recon: Recon,
+    /// Convolutional (the DCGAN's networks) or fully connected (the MLP GAN's) (--arch).
+    #[serde(default)]
+    pub arch: Arch,
+}
+
+/// The autoencoders' architecture (--arch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Arch {
+    /// Encoder: the DCGAN discriminator's convolutions + Linear; decoder: the DCGAN generator.
+    #[default]
+    Dcgan,
+    /// Encoder: the MLP discriminator's Linear-LeakyReLU layers (4w, 2w, w; no dropout) +
+    /// Linear; decoder: the MLP generator (Linear-ReLU w, 2w, 4w → Linear-Tanh).
+    Mlp,
 }
 
 /// The autoencoders' reconstruction loss (--recon).
@@ -422,14 +437,18 @@ impl AutoencoderModel {
         if self.variational { "vae" } else { "ae" }
     }
 
-    /// The DCGAN whose generator is the decoder and whose discriminator's convolutions are the
-    /// encoder's.
-    fn dcgan(&self) -> ModelConfig {
-        ModelConfig { model: ModelKind::Dcgan, image_size: self.image_size, channels: self.channels, nz: self.nz, ngf: self.ngf, ndf: self.ndf, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }
+    /// The GAN (DCGAN or MLP, by `arch`) whose generator is the decoder and whose
+    /// discriminator's layers, without its last, are the encoder's.
+    pub fn gan(&self) -> ModelConfig {
+        let model = match self.arch {
+            Arch::Dcgan => ModelKind::Dcgan,
+            Arch::Mlp => ModelKind::Mlp,
+        };
+        ModelConfig { model, image_size: self.image_size, channels: self.channels, nz: self.nz, ngf: self.ngf, ndf: self.ndf, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }
     }
 
     pub fn validate(&self) -> Result<()> {
-        self.dcgan().validate()
+        self.gan().validate()
     }
 
     /// Values per sample the encoder's last layer writes: nz, or (μ, log σ²) = 2·nz.
@@ -438,21 +457,39 @@ impl AutoencoderModel {
     }
 
     pub fn encoder(&self) -> Result<NetSpec> {
-        let mut spec = self.dcgan().discriminator()?;
-        // The discriminator's last layer is the 4×4 convolution to one logit.
-        let Some(Layer::Conv2d { c_in, .. }) = spec.layers.pop() else { unreachable!("the DCGAN discriminator ends in a convolution") };
-        spec.layers.extend([Layer::Flatten, Layer::Linear { in_features: c_in * 16, out_features: self.code_width(), bias: true }]);
+        let mut spec = self.gan().discriminator()?;
+        let width = match (self.arch, spec.layers.pop()) {
+            // The DCGAN discriminator's last layer is the 4×4 convolution to one logit.
+            (Arch::Dcgan, Some(Layer::Conv2d { c_in, .. })) => {
+                spec.layers.push(Layer::Flatten);
+                c_in * 16
+            }
+            // The MLP's is Linear(w, 1); its dropout (p = 0 here) goes.
+            (Arch::Mlp, Some(Layer::Linear { in_features, .. })) => {
+                spec.layers.retain(|l| !matches!(l, Layer::Dropout(_)));
+                in_features
+            }
+            (_, last) => unreachable!("the discriminator ends in its logit layer, not {last:?}"),
+        };
+        spec.layers.push(Layer::Linear { in_features: width, out_features: self.code_width(), bias: true });
         spec.name = "encoder".into();
         Ok(spec)
     }
 
     pub fn decoder(&self) -> Result<NetSpec> {
-        let mut spec = self.dcgan().generator()?;
+        let mut spec = self.gan().generator()?;
         spec.name = "decoder".into();
         if self.recon == Recon::Bce {
-            let tanh = spec.layers.pop();
-            debug_assert_eq!(tanh, Some(Layer::Tanh), "the DCGAN generator ends in Tanh");
+            remove_tanh(&mut spec);
         }
         Ok(spec)
+    }
+}
+
+/// A generator's output without its Tanh (a decoder of logits, --recon bce): the last Tanh
+/// goes (the MLP's is followed by its Unflatten).
+pub fn remove_tanh(spec: &mut NetSpec) {
+    if let Some(i) = spec.layers.iter().rposition(|l| *l == Layer::Tanh) {
+        spec.layers.remove(i);
     }
 }

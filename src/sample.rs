@@ -102,6 +102,7 @@ impl Generator {
             return Err(Error::bad_file(&file_path, "is an image classifier, not a generator; pass a GAN run (its directory or generator.safetensors) to --checkpoint"));
         }
         let mut output = crate::model::Recon::Mse;
+        let mut autoencoder = None;
         match file.metadata.get("net").map(String::as_str) {
             Some("encoder") => return Err(Error::bad_file(&file_path, "is an autoencoder's encoder; images are drawn from its decoder: pass the run directory or its decoder.safetensors")),
             Some("decoder") => {
@@ -109,7 +110,8 @@ impl Generator {
                 if model.as_ref().is_some_and(|m| !m.variational) {
                     return Err(Error::bad_file(&file_path, "is the decoder of a plain autoencoder, whose latent has no prior to draw from; train --model vae to sample"));
                 }
-                output = model.map_or(output, |m| m.recon);
+                output = model.as_ref().map_or(output, |m| m.recon);
+                autoencoder = model;
             }
             _ => {}
         }
@@ -126,15 +128,16 @@ impl Generator {
                 "is a discriminator state dict; sample needs the generator: pass the run directory, its generator.safetensors or its checkpoint.safetensors to --checkpoint",
             ));
         }
-        let model: ModelConfig = match file.metadata.get("model") {
-            Some(json) => serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable model metadata ({e})")))?,
-            None => infer(&file_path, &file, prefix)?,
+        let model: ModelConfig = match (file.metadata.get("model"), &autoencoder) {
+            (Some(json), _) => serde_json::from_str(json).map_err(|e| Error::bad_file(&file_path, format!("unreadable model metadata ({e})")))?,
+            (None, Some(ae)) => ae.gan(),
+            (None, None) => infer(&file_path, &file, prefix)?,
         };
         let mut spec = model.generator()?;
         if output == crate::model::Recon::Bce {
             // A decoder trained with --recon bce outputs logits: no Tanh (its images are
             // tanh(ℓ/2), formed after the readback).
-            spec.layers.pop();
+            crate::model::remove_tanh(&mut spec);
         }
         let store = ParamStore::weights_only(gpu, "netG", spec.params())?;
         checkpoint::load_into(gpu, &file_path, &file, prefix, &spec, &store, None, " (its tensors do not match the model its metadata describes)")?;

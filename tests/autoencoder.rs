@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 
 use shadergan::data::{self, DatasetKind};
 use shadergan::gpu::{AdapterChoice, Gpu};
-use shadergan::model::{AutoencoderModel, Recon};
+use shadergan::model::{Arch, AutoencoderModel, Recon};
 use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderEvent, AutoencoderRecord, AutoencoderTrainer};
 use shadergan::train::checkpoint::TensorFile;
 
@@ -27,7 +27,7 @@ fn tmp(name: &str) -> PathBuf {
 /// An autoencoder of the built-in shapes at 16×16, small enough for a few seconds.
 fn tiny(out: &Path, variational: bool, steps: u64) -> AutoencoderConfig {
     AutoencoderConfig {
-        model: AutoencoderModel { variational, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, recon: Recon::Mse },
+        model: AutoencoderModel { variational, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, recon: Recon::Mse, arch: Arch::Dcgan },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,
@@ -212,6 +212,33 @@ fn the_bernoulli_decoder_learns_and_draws_images() {
     assert_eq!(code, 0, "{stderr}");
 }
 
+/// --arch mlp: the MLP GAN's networks as encoder (Linear-LeakyReLU, no dropout, + Linear to
+/// the code) and decoder (its generator, ending in Tanh then Unflatten; without the Tanh for
+/// --recon bce). It learns, resumes exactly, and `sample` draws from its decoder.
+#[test]
+fn the_fully_connected_autoencoders_learn_resume_and_draw() {
+    let mlp = |out: &Path, steps, recon| AutoencoderConfig { model: AutoencoderModel { arch: Arch::Mlp, recon, ..tiny(out, true, 1).model }, lr: 1e-3, ..tiny(out, true, steps) };
+    let spec = mlp(&tmp("mlp-spec"), 1, Recon::Bce).model.decoder().unwrap();
+    assert!(!spec.layers.contains(&shadergan::nn::Layer::Tanh) && matches!(spec.layers.last(), Some(shadergan::nn::Layer::Unflatten(_))), "{spec:?}");
+    let enc = mlp(&tmp("mlp-spec"), 1, Recon::Mse).model.encoder().unwrap();
+    assert!(!enc.layers.iter().any(|l| matches!(l, shadergan::nn::Layer::Dropout(_))), "{enc:?}");
+    let a = tmp("mlp");
+    // Masking works on the flattened input too.
+    train(AutoencoderConfig { mask_ratio: 0.25, ..mlp(&tmp("mlp-masked"), 2, Recon::Mse) }, false);
+    let records = train(mlp(&a, 60, Recon::Mse), false);
+    let (first, last) = (records[0].recon, records.last().unwrap().heldout_recon.expect("scored at the end"));
+    assert!(last < 0.7 * first, "reconstruction {first} → held out {last}");
+    let (b, c) = (tmp("mlp-straight"), tmp("mlp-resumed"));
+    train(mlp(&b, 25, Recon::Mse), false);
+    train(mlp(&c, 15, Recon::Mse), false);
+    train(AutoencoderConfig { steps: 25, ..mlp(&c, 15, Recon::Mse) }, true);
+    assert_eq!(tensors(&b.join("checkpoint.safetensors")), tensors(&c.join("checkpoint.safetensors")), "25 steps differ from 15 + resume + 10");
+    let raw = a.join("raw.safetensors");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", a.to_str().unwrap(), "--n", "8", "--out", a.join("drawn.png").to_str().unwrap(), "--raw-out", raw.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(TensorFile::load(&raw).unwrap().tensors["images"].shape, vec![8, 3, 16, 16]);
+}
+
 #[test]
 fn settings_that_do_not_fit_are_refused_naming_the_flag() {
     let out = tmp("bad");
@@ -340,6 +367,7 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         (vec!["train", "--model", "ae", "--mask-ratio", "1.0", "--out", b], vec!["--mask-ratio", "[0, 1)"]),
         (vec!["train", "--model", "ae", "--patch", "8", "--out", b], vec!["--patch", "add --mask-ratio"]),
         (vec!["train", "--model", "dcgan", "--recon", "bce", "--out", b], vec!["--recon", "--model ae or vae"]),
+        (vec!["train", "--model", "mlp", "--arch", "mlp", "--out", b], vec!["--arch", "--model ae or vae"]),
         (vec!["train", "--model", "vae", "--image-size", "20", "--out", b], vec!["--image-size"]),
     ] {
         let (code, _, stderr) = common::shadergan(&args);

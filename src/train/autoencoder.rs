@@ -691,10 +691,12 @@ impl Nets {
         // No dropout in either network; the counter slot is never read.
         let dropout = DropoutRng { seed: cfg.seed, counter_index: slot::ZERO };
         let enc = Instance::new(gpu, enc_spec, encoder, b, mode, counters, dropout, None, Some(&dcode))?;
+        // The decoder's input: [B, nz, 1, 1] (DCGAN) or [B, nz] (MLP).
+        let z_shape = [vec![b], dec_spec.input.clone()].concat();
         let (eps, z) = if m.variational {
-            (Some(GpuTensor::zeros(gpu, &[b, nz], DType::F32, &format!("vae[{tag}].epsilon"))?), GpuTensor::zeros(gpu, &[b, nz, 1, 1], DType::F32, &format!("vae[{tag}].z"))?)
+            (Some(GpuTensor::zeros(gpu, &[b, nz], DType::F32, &format!("vae[{tag}].epsilon"))?), GpuTensor::zeros(gpu, &z_shape, DType::F32, &format!("vae[{tag}].z"))?)
         } else {
-            (None, enc.output().reshaped(&[b, nz, 1, 1])?)
+            (None, enc.output().reshaped(&z_shape)?)
         };
         let drecon = GpuTensor::zeros(gpu, &dec_spec.shapes(b)?.last().expect("an output").clone(), DType::F32, &format!("decoder[{tag}].output.grad"))?;
         let dec = Instance::new(gpu, dec_spec, decoder, b, mode, counters, dropout, Some(&z), Some(&drecon))?;
@@ -730,7 +732,10 @@ impl Nets {
         }
         if let Some(u) = &c.mask_draws {
             let source = if c.noise.is_some() { noisy } else { clean };
-            p.push(ops::mask::patch_mask(gpu, source, u, input, cfg.patch, cfg.mask_ratio, 0.0)?);
+            // Viewed as images: the MLP's encoder takes them flattened.
+            let m = &cfg.model;
+            let images = [self.enc.batch, m.channels, m.image_size, m.image_size];
+            p.push(ops::mask::patch_mask(gpu, &source.reshaped(&images)?, u, &input.reshaped(&images)?, cfg.patch, cfg.mask_ratio, 0.0)?);
         }
         Ok(p)
     }
@@ -810,7 +815,7 @@ impl Heldout {
             eps.write_f32(gpu, &score_eps)?;
         }
         // The decoder on latents written into `latents` (the prior's first, for the VAE).
-        let latents = GpuTensor::from_f32(gpu, &[n, nz, 1, 1], &prior_z, "autoencoder[eval].latents")?;
+        let latents = GpuTensor::from_f32(gpu, nets.z.shape(), &prior_z, "autoencoder[eval].latents")?;
         let mut decode = vec![ops::elementwise::copy(gpu, &latents, &nets.z)?];
         decode.extend(nets.dec.forward.iter().cloned());
         Ok(Heldout { images: nets.enc.input().clone(), clean: nets.images().clone(), codes: nets.enc.output().clone(), decoded: nets.dec.output().clone(), score, reconstruct, decode, recon: cfg.model.recon, latents, prior_z: prior_z_host, stats, n, nz })
