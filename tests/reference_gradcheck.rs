@@ -59,7 +59,8 @@ fn matmul_backward_matches_finite_differences() {
 }
 
 /// (batch, c_in, h, w, c_out, k, stride, pad)
-const CONV_SHAPES: &[(usize, usize, usize, usize, usize, usize, usize, usize)] = &[
+type ConvShape = (usize, usize, usize, usize, usize, usize, usize, usize);
+const CONV_SHAPES: &[ConvShape] = &[
     (1, 1, 3, 3, 1, 1, 1, 0),
     (2, 2, 5, 4, 3, 3, 1, 1),
     (1, 3, 7, 7, 2, 4, 2, 1),

@@ -317,9 +317,12 @@ fn a_config_written_before_the_optimizer_option_still_resumes_with_adam() {
     assert_eq!((cfg.optimizer, cfg.clip), (shadergan::train::Optimizer::Adam, None));
 }
 
+/// (key, shape) of each tensor of a state dict.
+type StateDictShapes = Vec<(&'static str, Vec<usize>)>;
+
 /// Keys and shapes of pytorch/examples' `netG.state_dict()` and `netD.state_dict()` for
 /// nz = 100, ngf = ndf = 64, nc = 3 (64×64), written out from the spec of dcgan/main.py.
-fn pytorch_dcgan64() -> (Vec<(&'static str, Vec<usize>)>, Vec<(&'static str, Vec<usize>)>) {
+fn pytorch_dcgan64() -> (StateDictShapes, StateDictShapes) {
     let bn = |i: &'static [&'static str; 5], c: usize| -> Vec<(&'static str, Vec<usize>)> {
         vec![(i[0], vec![c]), (i[1], vec![c]), (i[2], vec![c]), (i[3], vec![c]), (i[4], vec![])]
     };

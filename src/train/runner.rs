@@ -136,6 +136,7 @@ pub struct SavedNet<'a> {
 /// Write checkpoint.safetensors (every net's state and Adam moments, and the counters, with
 /// `metadata`) and each net's state dict, each atomically, after checking every value is
 /// finite (`bn_forwards`: PyTorch's num_batches_tracked).
+#[allow(clippy::too_many_arguments)]
 pub fn save_checkpoints(gpu: &Gpu, dir: &Path, metadata: HashMap<String, String>, nets: &[SavedNet], counters: &GpuTensor, bn_forwards: u64, step: u64, last_checkpoint: Option<u64>) -> Result<PathBuf> {
     let mut tensors = BTreeMap::new();
     let mut dicts = Vec::new();

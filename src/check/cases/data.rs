@@ -6,7 +6,8 @@ pub(super) fn data_cases() -> Vec<Case> {
     use ops::data::{Augment, GpuDataset};
     let mut v = Vec::new();
     // (images, channels, size, batch, first batch number, augment, lowered binding limit)
-    let cases: &[(usize, usize, usize, usize, u32, Augment, Option<u32>)] = &[
+    type DataCase = (usize, usize, usize, usize, u32, Augment, Option<u32>);
+    let cases: &[DataCase] = &[
         (1, 1, 4, 1, 0, Augment { flip: false, max_shift: 0, brightness: 0.0 }, None),
         (7, 3, 5, 3, 0, Augment { flip: true, max_shift: 2, brightness: 0.3 }, None),
         (1000, 1, 8, 64, 14, Augment { flip: false, max_shift: 0, brightness: 0.0 }, None),
