@@ -364,7 +364,8 @@ impl ClassifierModel {
 
 /// The autoencoders of `train --model ae|vae`: an encoder mirroring the DCGAN discriminator
 /// (its convolutions, BatchNorm from the second, LeakyReLU 0.2, down to 4×4) ending in a Linear
-/// layer to the latent, and a decoder that is the DCGAN generator.
+/// layer to the latent, and a decoder that is the DCGAN generator. With `arch: Mlp` (--arch
+/// mlp), the MLP GAN's networks the same way (see [`Arch`]).
 ///
 /// ```text
 /// encoder: [Conv2d(C, w, 4, 2, 1), LeakyReLU] [Conv2d, BatchNorm2d, LeakyReLU]… → 4×4,

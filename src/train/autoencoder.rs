@@ -1,5 +1,6 @@
 //! The autoencoder objectives (`train --model ae|vae`, AutoencoderModel): an encoder to a
-//! latent of `nz` values and the DCGAN generator as decoder, trained to reconstruct the images;
+//! latent of `nz` values and a GAN generator as decoder (the DCGAN's, or with `--arch mlp`
+//! the MLP's), trained to reconstruct the images (optionally from corrupted inputs);
 //! the VAE's encoder gives μ and log σ², its latent is z = μ + σ·ε, and its loss adds
 //! β·KL(N(μ, σ²) ‖ N(0, I)) (with an optional linear warm-up of β).
 //!
