@@ -192,7 +192,7 @@ pub struct TrainArgs {
     /// defaults: --ndf 32, --dropout 0.5, batch 64, 2000 steps, Adam lr 3e-4, β1 0.9);
     /// or `ae` / `vae`: an autoencoder / variational autoencoder, encoder = the DCGAN
     /// discriminator's convolutions + Linear, decoder = the DCGAN generator (defaults: nz 16,
-    /// ngf = ndf = 32, batch 64, 2000 steps, Adam lr 1e-3, β1 0.9; --beta, --kl-warmup).
+    /// ngf = ndf = 32, batch 64, 2000 steps, Adam lr 1e-3, β1 0.9; --beta, --kl-warmup, --recon, --arch, --denoise, --mask-ratio).
     #[arg(long, value_enum)]
     pub model: Option<ModelKind>,
     /// Training images.
