@@ -224,16 +224,12 @@ fn default_classifier(gpu: &Gpu, args: &EvalArgs, (channels, size): (usize, usiz
     Ok(dir)
 }
 
-/// (channels, size) of the images a generator run or a `--fake` source holds, to train the
-/// default classifier for before they are drawn.
-fn peek_shape(gpu: &Gpu, args: &EvalArgs) -> Result<(usize, usize)> {
-    if let Some(ckpt) = &args.checkpoint {
-        let g = Generator::load_with(gpu, ckpt, !args.no_ema)?;
-        return Ok((g.model.channels, g.model.image_size));
-    }
-    let fake = args.fake.as_ref().context("give --checkpoint RUN or --fake PATH")?;
-    let s = load_fake(fake, None)?;
-    Ok((s.channels, s.size))
+/// (channels, size) of the images the --checkpoint generator makes, to train the default
+/// classifier for before they are drawn.
+fn generator_shape(gpu: &Gpu, args: &EvalArgs) -> Result<(usize, usize)> {
+    let ckpt = args.checkpoint.as_ref().context("give --checkpoint RUN or --fake PATH")?;
+    let g = Generator::load_with(gpu, ckpt, !args.no_ema)?;
+    Ok((g.model.channels, g.model.image_size))
 }
 
 /// The images scored: [n, C, S, S] in [−1, 1], with the classes asked for (conditional).
@@ -415,11 +411,18 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     // shape before they are drawn.
     let default = args.classifier.is_none() && args.extractor.is_none();
     let trained = default || args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:") || e.starts_with("encoder:"));
-    let shape = if default { peek_shape(&gpu, args)? } else { (0, 0) };
+    // --fake images are read once, first when their shape picks the default classifier.
+    let fake_first = if default && args.fake.is_some() { Some(load_fake(&source_path, None)?) } else { None };
+    let shape = match (&fake_first, default) {
+        (Some(s), _) => (s.channels, s.size),
+        (None, true) => generator_shape(&gpu, args)?,
+        (None, false) => (0, 0),
+    };
     let early = if trained { Some(Extractor::open(&gpu, args, shape)?) } else { None };
-    let samples = match &args.fake {
-        Some(_) => load_fake(&source_path, early.as_ref().and_then(Extractor::takes))?,
-        None => draw(&gpu, args, &source_path, early.as_ref().and_then(Extractor::trained))?,
+    let samples = match (fake_first, &args.fake) {
+        (Some(s), _) => s,
+        (None, Some(_)) => load_fake(&source_path, early.as_ref().and_then(Extractor::takes))?,
+        (None, None) => draw(&gpu, args, &source_path, early.as_ref().and_then(Extractor::trained))?,
     };
     let extractor = match early {
         Some(e) => e,

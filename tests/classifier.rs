@@ -230,6 +230,16 @@ fn eval_trains_the_default_classifier_once_and_reuses_it() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("cached in") && !stderr.contains("training the default one"), "{stderr}");
     assert_eq!(report()["extractor_sha256"], first["extractor_sha256"]);
+    // Another program's images of that shape find the same classifier.
+    let fake = gan.join("fake.safetensors");
+    let (code, _, stderr) = common::shadergan(&["sample", "--checkpoint", g, "--n", "200", "--out", gan.join("fake.png").to_str().unwrap(), "--raw-out", fake.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let fake_out = gan.join("fake-eval");
+    let (code, _, stderr) = common::shadergan_env(&["eval", "--fake", fake.to_str().unwrap(), "--dataset", "synthetic", "--trials", "2", "--classifier-steps", "30", "--out", fake_out.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("cached in"), "{stderr}");
+    let fake_report: serde_json::Value = serde_json::from_slice(&std::fs::read(fake_out.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(fake_report["extractor_sha256"], first["extractor_sha256"]);
 
     // No labels, no dataset: nothing to train it on.
     let unlabelled = tmp("default-unlabelled");
