@@ -1015,6 +1015,7 @@ fn train_classifier(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatche
         }
         ClassifierEvent::Checkpointed(p) if plain => eprintln!("checkpoint: {}", p.display()),
         ClassifierEvent::Checkpointed(p) => bar.println(format!("checkpoint: {}", p.display())),
+        ClassifierEvent::Sampled(_) | ClassifierEvent::Evaluated(..) => {}
     })?;
     bar.finish();
     let (loss, acc) = trainer.heldout_score.expect("scored at the last step");
@@ -1191,6 +1192,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         }
         AutoencoderEvent::Checkpointed(p) if plain => eprintln!("checkpoint: {}", p.display()),
         AutoencoderEvent::Checkpointed(p) => bar.println(format!("checkpoint: {}", p.display())),
+        AutoencoderEvent::Sampled(_) | AutoencoderEvent::Evaluated(..) => {}
     })?;
     bar.finish();
     let (recon, kl) = trainer.heldout_score.expect("scored at the last step");

@@ -623,7 +623,7 @@ impl Objective for AutoencoderTrainer {
     }
 
     /// The held-out score, and the grids drawn from it.
-    fn evaluate(&mut self) -> Result<(f32, f32)> {
+    fn evaluate(&mut self, _emit: &mut dyn FnMut(AutoencoderEvent)) -> Result<(f32, f32)> {
         let score = AutoencoderTrainer::evaluate(self)?;
         self.write_grids()?;
         Ok(score)

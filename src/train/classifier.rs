@@ -400,7 +400,7 @@ impl Objective for ClassifierTrainer {
         (!loss.is_finite()).then(|| format!("the loss is {loss}"))
     }
 
-    fn evaluate(&mut self) -> Result<(f64, f64)> {
+    fn evaluate(&mut self, _emit: &mut dyn FnMut(ClassifierEvent)) -> Result<(f64, f64)> {
         ClassifierTrainer::evaluate(self)
     }
 

@@ -53,7 +53,6 @@ pub mod runner;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
 
 use serde::Serialize;
 
@@ -153,16 +152,7 @@ pub struct Readback {
 }
 
 /// What the trainer reports as it goes (the CLI draws its progress bar from these).
-pub enum Event<'a> {
-    Logged(&'a Record),
-    Sampled(&'a Path),
-    Checkpointed(&'a Path),
-    /// The generator was scored (`--eval-every`): the step and the named scores.
-    Evaluated(u64, &'a [(String, f64)]),
-    /// `stop` was raised (Ctrl-C, SIGTERM): the step in flight finished, its state passed the
-    /// guard and was checkpointed, and `run` returned early.
-    Interrupted(u64),
-}
+pub type Event<'a> = runner::RunEvent<'a, Record>;
 
 pub struct Trainer {
     pub gpu: Gpu,
@@ -878,98 +868,127 @@ impl Trainer {
         self.evaluator = Some(evaluator);
     }
 
-    /// Train to `cfg.steps`, reporting through `on_event`. Stops with an error (keeping the last
-    /// good checkpoint) if a loss becomes NaN or infinite.
-    pub fn run(&mut self, mut on_event: impl FnMut(Event)) -> Result<()> {
-        let dir = self.cfg.out.clone();
-        let (metrics_path, mut metrics) = open_metrics(&dir)?;
-        let start = Instant::now();
-        let (mut window_start, mut window_step) = (Instant::now(), self.step);
-        let images_per_step = (self.cfg.batch_size * self.cfg.d_steps) as f64;
-        while self.step < self.cfg.steps {
-            let next = self.step + 1;
-            // Interrupted: this step is the last, read back and checkpointed like the final one.
-            let interrupted = stopping(&self.stop);
-            let last = next == self.cfg.steps || interrupted;
-            let log = next % self.cfg.log_every == 0 || last;
-            let sample = next % self.cfg.sample_every == 0 || last;
-            // A score reads the generator file, so it is written first.
-            let evaluate = self.evaluator.is_some() && self.cfg.eval_every.is_some_and(|e| next % e == 0 || last);
-            let save = next % self.cfg.checkpoint_every == 0 || last || evaluate;
-            // Losses are also read before a checkpoint: a checkpoint is only written from a
-            // state whose losses are finite.
-            let readback = self.iterate(log || save)?;
-            if let Some(Readback { losses: l, nonfinite }) = readback {
-                let kept = match self.last_checkpoint {
-                    Some(s) => format!("the last good checkpoint (step {s}) is kept in {}", dir.display()),
-                    None => "no checkpoint was written yet".into(),
-                };
-                // BatchNorm and ReLU can swallow a NaN: the losses may be finite while the state is not.
-                if let Some(tensor) = nonfinite {
-                    return Err(Error::invalid(
-                        "training",
-                        format!("diverged at step {}: {tensor} is not finite (NaN or infinite); {kept}; start again with a lower --lr-d/--lr-g", self.step),
-                    ));
-                }
-                let now = Instant::now();
-                let rate = (self.step - window_step) as f64 * images_per_step / now.duration_since(window_start).as_secs_f64().max(1e-9);
-                (window_start, window_step) = (now, self.step);
-                let rec = Record {
-                    step: self.step,
-                    epoch: self.epoch(self.step),
-                    loss_d: l[0] + l[2],
-                    loss_g: l[4],
-                    d_x: l[1],
-                    d_g_z1: l[3],
-                    d_g_z2: l[5],
-                    penalty: (self.cfg.gp.is_some() || self.cfg.r1.is_some()).then_some(l[6]),
-                    images_per_s: rate,
-                    elapsed_s: start.elapsed().as_secs_f64(),
-                };
-                if !rec.finite() {
-                    return Err(Error::invalid(
-                        "training",
-                        format!("diverged at step {}: loss_D = {}, loss_G = {}; {kept}; start again with a lower --lr-d/--lr-g", self.step, rec.loss_d, rec.loss_g),
-                    ));
-                }
-                if log {
-                    let line = serde_json::to_string(&rec).map_err(|e| Error::invalid("metrics", e.to_string()))?;
-                    writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
-                    self.history.push(plot::Point { step: rec.step, loss_d: rec.loss_d, loss_g: rec.loss_g, d_x: rec.d_x, d_g_z: rec.d_g_z1 });
-                    on_event(Event::Logged(&rec));
-                }
-            }
-            if sample {
-                let path = dir.join("samples").join(format!("step_{:06}.png", self.step));
-                self.sample_grid(&path)?;
-                std::fs::copy(&path, dir.join("fake_samples.png")).map_err(|e| Error::io(dir.join("fake_samples.png"), e))?;
-                on_event(Event::Sampled(&path));
-            }
-            if save {
-                let path = self.save_checkpoints()?;
-                if let (true, Some(evaluator)) = (evaluate, self.evaluator.as_mut()) {
-                    // The weights the grids, `sample` and `eval` use: the moving average if any.
-                    let scored = if self.g_ema.is_some() { EMA_FILE } else { "generator.safetensors" };
-                    let scores = evaluator(&dir.join(scored))?;
-                    let mut line = serde_json::Map::new();
-                    line.insert("step".into(), self.step.into());
-                    for (name, v) in &scores {
-                        line.insert(name.clone(), (*v).into());
-                    }
-                    writeln!(metrics, "{}", serde_json::Value::Object(line)).map_err(|e| Error::io(&metrics_path, e))?;
-                    if let Some(fd) = scores.iter().find(|s| s.0 == "FD") {
-                        self.eval_history.push((self.step, fd.1));
-                    }
-                    on_event(Event::Evaluated(self.step, &scores));
-                }
-                plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &self.eval_history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))?;
-                on_event(Event::Checkpointed(&path));
-            }
-            if interrupted {
-                on_event(Event::Interrupted(self.step));
-                return Ok(());
-            }
+    /// Train to `cfg.steps`, reporting through `on_event` (runner::run). Stops with an error
+    /// (keeping the last good checkpoint) if a loss or any weight becomes NaN or infinite.
+    pub fn run(&mut self, on_event: impl FnMut(Event)) -> Result<()> {
+        runner::run(self, on_event)
+    }
+}
+
+impl runner::Objective for Trainer {
+    type Readback = Readback;
+    type Score = ();
+    type Record = Record;
+
+    fn out(&self) -> &Path {
+        &self.cfg.out
+    }
+
+    /// Grids every `sample_every` steps (the GAN's evaluation); checkpoints also where
+    /// --eval-every scores.
+    fn cadence(&self) -> runner::Cadence {
+        runner::Cadence { steps: self.cfg.steps, log_every: self.cfg.log_every, eval_every: self.cfg.sample_every, checkpoint_every: self.cfg.checkpoint_every }
+    }
+
+    fn step(&self) -> u64 {
+        self.step
+    }
+
+    fn last_checkpoint(&self) -> Option<u64> {
+        self.last_checkpoint
+    }
+
+    fn stop_flag(&self) -> Option<&std::sync::Arc<std::sync::atomic::AtomicBool>> {
+        self.stop.as_ref()
+    }
+
+    fn images_per_step(&self) -> f64 {
+        (self.cfg.batch_size * self.cfg.d_steps) as f64
+    }
+
+    fn iterate(&mut self, read: bool) -> Result<Option<Readback>> {
+        Trainer::iterate(self, read)
+    }
+
+    /// BatchNorm and ReLU can swallow a NaN: the losses may be finite while the state is not,
+    /// so the state guard's finding comes first.
+    fn diverged(&self, r: &Readback) -> Option<String> {
+        if let Some(tensor) = &r.nonfinite {
+            return Some(format!("{tensor} is not finite (NaN or infinite)"));
         }
+        let rec = self.record(r.clone(), None, 0.0, 0.0);
+        (!rec.finite()).then(|| format!("loss_D = {}, loss_G = {}", rec.loss_d, rec.loss_g))
+    }
+
+    /// The grid of G on the fixed latents: samples/step_N.png and fake_samples.png.
+    fn evaluate(&mut self, emit: &mut dyn FnMut(Event)) -> Result<()> {
+        let dir = &self.cfg.out;
+        let path = dir.join("samples").join(format!("step_{:06}.png", self.step));
+        self.sample_grid(&path)?;
+        std::fs::copy(&path, dir.join("fake_samples.png")).map_err(|e| Error::io(dir.join("fake_samples.png"), e))?;
+        emit(Event::Sampled(&path));
         Ok(())
+    }
+
+    fn record(&self, r: Readback, _score: Option<()>, images_per_s: f64, elapsed_s: f64) -> Record {
+        let l = r.losses;
+        Record {
+            step: self.step,
+            epoch: self.epoch(self.step),
+            loss_d: l[0] + l[2],
+            loss_g: l[4],
+            d_x: l[1],
+            d_g_z1: l[3],
+            d_g_z2: l[5],
+            penalty: (self.cfg.gp.is_some() || self.cfg.r1.is_some()).then_some(l[6]),
+            images_per_s,
+            elapsed_s,
+        }
+    }
+
+    fn save_checkpoints(&mut self) -> Result<PathBuf> {
+        Trainer::save_checkpoints(self)
+    }
+
+    fn lr_flag(&self) -> &'static str {
+        "--lr-d/--lr-g"
+    }
+
+    fn logs_when_evaluating(&self) -> bool {
+        false
+    }
+
+    /// A score reads the generator file, so it is written first.
+    fn checkpoint_due(&self, next: u64, last: bool) -> bool {
+        self.evaluator.is_some() && self.cfg.eval_every.is_some_and(|e| next % e == 0 || last)
+    }
+
+    fn logged(&mut self, rec: &Record) {
+        self.history.push(plot::Point { step: rec.step, loss_d: rec.loss_d, loss_g: rec.loss_g, d_x: rec.d_x, d_g_z: rec.d_g_z1 });
+    }
+
+    /// --eval-every: score the generator file just written (into metrics.jsonl and the plot);
+    /// then redraw the loss plot.
+    fn checkpointed(&mut self, last: bool, metrics: &mut std::fs::File, emit: &mut dyn FnMut(Event)) -> Result<()> {
+        let dir = self.cfg.out.clone();
+        if self.checkpoint_due(self.step, last)
+            && let Some(evaluator) = self.evaluator.as_mut()
+        {
+            // The weights the grids, `sample` and `eval` use: the moving average if any.
+            let scored = if self.g_ema.is_some() { EMA_FILE } else { "generator.safetensors" };
+            let scores = evaluator(&dir.join(scored))?;
+            let mut line = serde_json::Map::new();
+            line.insert("step".into(), self.step.into());
+            for (name, v) in &scores {
+                line.insert(name.clone(), (*v).into());
+            }
+            let path = dir.join("metrics.jsonl");
+            writeln!(metrics, "{}", serde_json::Value::Object(line)).map_err(|e| Error::io(&path, e))?;
+            if let Some(fd) = scores.iter().find(|s| s.0 == "FD") {
+                self.eval_history.push((self.step, fd.1));
+            }
+            emit(Event::Evaluated(self.step, &scores));
+        }
+        plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &self.eval_history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))
     }
 }

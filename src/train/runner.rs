@@ -3,13 +3,13 @@
 //! run directory's config.json. An objective says how one iteration runs and what a record
 //! holds ([`Objective`]); [`run`] does the rest.
 //!
-//! The classifier and the autoencoders run on it; the GAN trainer (`train::Trainer`) still has
-//! its own loop (grids, the loss plot and `--eval-every` on top of this) and moves here next.
+//! The GAN, the classifier and the autoencoders all run on it; the GAN adds its grids (as its
+//! `evaluate`), the loss plot and `--eval-every` scores through the hooks.
 //!
-//! Order within one step, as the GAN trainer's: iterate (reading the statistics back only when
-//! logging or checkpointing: no host wait otherwise) → refuse non-finite statistics → score the
-//! held-out data → log → checkpoint (refusing non-finite weights, keeping the last good file)
-//! → stop if interrupted. A gradient all-reduce for data-parallel training would sit inside
+//! Order within one step: iterate (reading the statistics back only when logging or
+//! checkpointing: no host wait otherwise) → refuse non-finite statistics → evaluate (score the
+//! held-out data, draw grids) → log → checkpoint (refusing non-finite weights, keeping the
+//! last good file) → stop if interrupted. A gradient all-reduce for data-parallel training would sit inside
 //! `iterate`, between the backward passes and the optimizer step of its one submit.
 
 use std::collections::{BTreeMap, HashMap};
@@ -41,7 +41,7 @@ pub struct Cadence {
 /// One training objective, as the run loop sees it.
 pub trait Objective {
     /// What `iterate` reads back from the GPU.
-    type Readback: Copy;
+    type Readback;
     /// What a held-out score gives.
     type Score: Copy;
     /// One line of metrics.jsonl.
@@ -61,17 +61,44 @@ pub trait Objective {
     fn iterate(&mut self, read: bool) -> Result<Option<Self::Readback>>;
     /// Why the statistics show divergence, if they do (a non-finite loss).
     fn diverged(&self, readback: &Self::Readback) -> Option<String>;
-    /// Score (and draw) the held-out data.
-    fn evaluate(&mut self) -> Result<Self::Score>;
+    /// Score (and draw) the held-out data, every `eval_every` steps and at the end.
+    fn evaluate(&mut self, emit: &mut dyn FnMut(RunEvent<Self::Record>)) -> Result<Self::Score>;
     fn record(&self, readback: Self::Readback, score: Option<Self::Score>, images_per_s: f64, elapsed_s: f64) -> Self::Record;
     fn save_checkpoints(&mut self) -> Result<PathBuf>;
+
+    /// The flag a divergence message says to lower.
+    fn lr_flag(&self) -> &'static str {
+        "--lr"
+    }
+    /// Whether a step that evaluates is also logged (its record holds the score); the GAN's
+    /// grids are not part of its records, so it logs every `log_every` steps only.
+    fn logs_when_evaluating(&self) -> bool {
+        true
+    }
+    /// Whether step `next` (`last`: the run's final step) must checkpoint besides the cadence
+    /// (the GAN's --eval-every scores the file it writes).
+    fn checkpoint_due(&self, _next: u64, _last: bool) -> bool {
+        false
+    }
+    /// After a record is written to metrics.jsonl.
+    fn logged(&mut self, _record: &Self::Record) {}
+    /// After the checkpoint of a step is written, before it is reported (`last`: the run's
+    /// final step).
+    fn checkpointed(&mut self, _last: bool, _metrics: &mut std::fs::File, _emit: &mut dyn FnMut(RunEvent<Self::Record>)) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// What the run reports as it goes.
 pub enum RunEvent<'a, R> {
     Logged(&'a R),
+    /// A grid of samples was drawn (the GAN's).
+    Sampled(&'a Path),
+    /// The generator was scored (`--eval-every`): the step and the named scores.
+    Evaluated(u64, &'a [(String, f64)]),
     Checkpointed(&'a Path),
-    /// The stop flag was raised: the step in flight finished and was checkpointed.
+    /// The stop flag was raised: the step in flight finished, its state passed the checks and
+    /// was checkpointed, and the run returned early.
     Interrupted(u64),
 }
 
@@ -90,28 +117,33 @@ pub fn run<O: Objective>(o: &mut O, mut on_event: impl FnMut(RunEvent<O::Record>
     let (mut window_start, mut window_step) = (Instant::now(), o.step());
     while o.step() < c.steps {
         let next = o.step() + 1;
+        // Interrupted: this step is the last, read back and checkpointed like the final one.
         let interrupted = super::stopping(&o.stop_flag().cloned());
         let last = next == c.steps || interrupted;
         let eval = next % c.eval_every == 0 || last;
-        let log = next % c.log_every == 0 || eval;
-        let save = next % c.checkpoint_every == 0 || last;
+        let log = next % c.log_every == 0 || last || (eval && o.logs_when_evaluating());
+        let save = next % c.checkpoint_every == 0 || last || o.checkpoint_due(next, last);
         // Statistics are read before every checkpoint: one is only written from a finite state.
-        let Some(readback) = o.iterate(log || save)? else { continue };
-        if let Some(why) = o.diverged(&readback) {
-            return Err(Error::invalid("training", format!("diverged at step {}: {why}; {}; start again with a lower --lr", o.step(), kept(o.last_checkpoint(), &dir))));
+        let readback = o.iterate(log || save)?;
+        if let Some(r) = &readback
+            && let Some(why) = o.diverged(r)
+        {
+            return Err(Error::invalid("training", format!("diverged at step {}: {why}; {}; start again with a lower {}", o.step(), kept(o.last_checkpoint(), &dir), o.lr_flag())));
         }
-        let score = if eval { Some(o.evaluate()?) } else { None };
-        let now = Instant::now();
-        let rate = (o.step() - window_step) as f64 * o.images_per_step() / now.duration_since(window_start).as_secs_f64().max(1e-9);
-        (window_start, window_step) = (now, o.step());
-        if log {
-            let rec = o.record(readback, score, rate, start.elapsed().as_secs_f64());
+        let score = if eval { Some(o.evaluate(&mut on_event)?) } else { None };
+        if let (true, Some(r)) = (log, readback) {
+            let now = Instant::now();
+            let rate = (o.step() - window_step) as f64 * o.images_per_step() / now.duration_since(window_start).as_secs_f64().max(1e-9);
+            (window_start, window_step) = (now, o.step());
+            let rec = o.record(r, score, rate, start.elapsed().as_secs_f64());
             let line = serde_json::to_string(&rec).map_err(|e| Error::invalid("metrics", e.to_string()))?;
             writeln!(metrics, "{line}").map_err(|e| Error::io(&metrics_path, e))?;
+            o.logged(&rec);
             on_event(RunEvent::Logged(&rec));
         }
         if save {
             let path = o.save_checkpoints()?;
+            o.checkpointed(last, &mut metrics, &mut on_event)?;
             on_event(RunEvent::Checkpointed(&path));
         }
         if interrupted {
