@@ -338,13 +338,7 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         (out.clone(), vec!["--out", "codes.png"], vec!["--out", ".safetensors"]),
     ] {
         let args = [&["sample", "--checkpoint", checkpoint.to_str().unwrap(), "--encode", pngs.to_str().unwrap()][..], &extra].concat();
-        let (code, _, stderr) = common::shadergan(&args);
-        assert_eq!(code, 1, "{args:?}: {stderr}");
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
-        for n in needles {
-            assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
-        }
+        common::assert_one_error(&args, &[], &needles);
     }
 
     // bench times a VAE step beside a DCGAN step of the same widths, with the memory each holds.
@@ -370,12 +364,6 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         (vec!["train", "--model", "mlp", "--arch", "mlp", "--out", b], vec!["--arch", "--model ae or vae"]),
         (vec!["train", "--model", "vae", "--image-size", "20", "--out", b], vec!["--image-size"]),
     ] {
-        let (code, _, stderr) = common::shadergan(&args);
-        assert_eq!(code, 1, "{args:?}: {stderr}");
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-        assert_eq!(errors.len(), 1, "{args:?}: {stderr}");
-        for n in needles {
-            assert!(errors[0].contains(n), "{args:?}: {:?} lacks {n:?}", errors[0]);
-        }
+        common::assert_one_error(&args, &[], &needles);
     }
 }

@@ -252,13 +252,7 @@ fn eval_trains_the_default_classifier_once_and_reuses_it() {
         (vec![], vec!["--classifier", "--dataset"]),
     ] {
         let a = [&["eval", "--checkpoint", g, "--n", "8"][..], &extra].concat();
-        let (code, _, stderr) = common::shadergan_env(&a, &env);
-        assert_eq!(code, 1, "{a:?}: {stderr}");
-        let errors: Vec<&str> = stderr.lines().filter(|l| l.starts_with("error: ")).collect();
-        assert_eq!(errors.len(), 1, "{a:?}: {stderr}");
-        for n in needles {
-            assert!(errors[0].contains(n), "{a:?}: {:?} lacks {n:?}", errors[0]);
-        }
+        common::assert_one_error(&a, &env, &needles);
     }
 }
 
