@@ -1062,7 +1062,7 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         }
         None => {
             if let Some(flag) = NOT_AUTOENCODER_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
-                bail!("--{} is not an autoencoder setting; --model ae|vae takes --nz, --ngf, --ndf, --lr, --beta1, --holdout and (vae) --beta, --kl-warmup, and --denoise, --mask-ratio, --patch", flag.replace('_', "-"));
+                bail!("--{} is not an autoencoder setting; --model ae|vae takes --nz, --ngf, --ndf, --lr, --beta1, --holdout and (vae) --beta, --kl-warmup, and --recon, --arch, --denoise, --mask-ratio, --patch", flag.replace('_', "-"));
             }
             let variational = args.model == Some(ModelKind::Vae);
             if !variational && let Some(flag) = ["beta", "kl_warmup"].iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
