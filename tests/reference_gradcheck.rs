@@ -2,16 +2,29 @@
 //! known-answer vectors of Philox4x32-10. No GPU needed.
 //!
 //! Method: for a forward f and a random upstream gradient R, L = Σ R ⊙ f(inputs); the
-//! analytic gradient from the reference backward (called with dy = R) must match
-//! (L(x + h) − L(x − h)) / 2h for every input element, with h = 1e-5. In f64 the truncation
-//! error is O(h²) ≈ 1e-10 and the rounding error O(ε/h) ≈ 1e-11, so the tolerance 1e-7
-//! (relative to max(1, |grad|)) leaves a wide margin while any wrong term fails by far.
+//! analytic gradient from the reference backward (called with dy = R) must match the
+//! five-point central difference (L(x − 2h) − 8L(x − h) + 8L(x + h) − L(x + 2h)) / 12h for
+//! every input element, with h = 1e-5. In f64 its truncation error is O(h⁴·L⁽⁵⁾) ≈ 1e-20·L⁽⁵⁾
+//! and the rounding error (18/12)·δL/h, δL the loss's own rounding error: ≈ 1e-11 for |L| ≈ 1,
+//! so the tolerance 1e-7 (relative to max(1, |grad|)) leaves a wide margin while any wrong
+//! term fails by far. Where |L| is large (a penalty of 689 on a critic with weights of std
+//! 0.5) the rounding term is not small; it is added to the tolerance as 1.5·δL/h with
+//! δL = 64·ε·|L| (measured: ~5·ε·|L| for these networks). (The three-point difference's
+//! O(h²·L''') error came within 1e-7 for the penalties, polynomials of degree 6 in a weight:
+//! 1.3e-7 at some seeds.) Where a difference would straddle a ReLU kink the function is not
+//! differentiable there; `gradcheck_piecewise` skips those elements.
 
 use shadergan::rng::Rng;
 use shadergan::reference::{self as cpu, Tensor};
 
 const H: f64 = 1e-5;
 const TOL: f64 = 1e-7;
+
+/// What a difference of `loss` values near `loss_x` can resolve besides TOL: the stencil's
+/// rounding, (Σ|coefficients|/12)·δL/h with δL = 64·ε·|L|.
+fn rounding_allowance(loss_x: f64) -> f64 {
+    1.5 * 64.0 * f64::EPSILON * loss_x.abs() / H
+}
 
 fn randn(rng: &mut Rng, n: usize) -> Vec<f64> {
     (0..n).map(|_| rng.normal()).collect()
@@ -24,18 +37,55 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 /// Compare `analytic` with central differences of `loss` around `x`.
 fn gradcheck(what: &str, x: &[f64], analytic: &[f64], loss: impl Fn(&[f64]) -> f64) {
     assert_eq!(x.len(), analytic.len(), "{what}: gradient has the wrong size");
+    let loss_x = loss(x);
     let mut worst = 0.0f64;
     for i in 0..x.len() {
-        let mut xp = x.to_vec();
-        xp[i] += H;
-        let mut xm = x.to_vec();
-        xm[i] -= H;
-        let numeric = (loss(&xp) - loss(&xm)) / (2.0 * H);
+        let numeric = five_point(x, i, &loss);
         let err = (numeric - analytic[i]).abs() / analytic[i].abs().max(1.0);
         worst = worst.max(err);
-        assert!(err < TOL, "{what}[{i}]: analytic {} vs finite difference {numeric} (error {err:.2e})", analytic[i]);
+        let allowed = TOL + rounding_allowance(loss_x) / analytic[i].abs().max(1.0);
+        assert!(err < allowed, "{what}[{i}]: analytic {} vs finite difference {numeric} (error {err:.2e}, allowed {allowed:.2e})", analytic[i]);
     }
     eprintln!("{what}: {} elements, worst error {worst:.1e}", x.len());
+}
+
+/// ∂loss/∂x[i] by the five-point central difference with step H.
+fn five_point(x: &[f64], i: usize, loss: impl Fn(&[f64]) -> f64) -> f64 {
+    let at = |k: f64| {
+        let mut v = x.to_vec();
+        v[i] += k * H;
+        loss(&v)
+    };
+    (at(-2.0) - 8.0 * at(-1.0) + 8.0 * at(1.0) - at(2.0)) / (12.0 * H)
+}
+
+/// As `gradcheck` for a piecewise-smooth loss whose pieces `pattern` names (the signs of every
+/// ReLU's input): an element whose stencil x[i] ± 2h leaves the piece of x is skipped (the
+/// difference would straddle a kink). One activation near 0 can put every element of a weight
+/// tensor near a kink, so there is no cap; the count is printed, and the GPU-vs-reference rows
+/// of `check` cover those points.
+fn gradcheck_piecewise(what: &str, x: &[f64], analytic: &[f64], loss: impl Fn(&[f64]) -> f64, pattern: impl Fn(&[f64]) -> Vec<bool>) {
+    assert_eq!(x.len(), analytic.len(), "{what}: gradient has the wrong size");
+    let here = pattern(x);
+    let loss_x = loss(x);
+    let (mut worst, mut skipped) = (0.0f64, 0);
+    for i in 0..x.len() {
+        let same = [-2.0, 2.0].iter().all(|k| {
+            let mut v = x.to_vec();
+            v[i] += k * H;
+            pattern(&v) == here
+        });
+        if !same {
+            skipped += 1;
+            continue;
+        }
+        let numeric = five_point(x, i, &loss);
+        let err = (numeric - analytic[i]).abs() / analytic[i].abs().max(1.0);
+        worst = worst.max(err);
+        let allowed = TOL + rounding_allowance(loss_x) / analytic[i].abs().max(1.0);
+        assert!(err < allowed, "{what}[{i}]: analytic {} vs finite difference {numeric} (error {err:.2e}, allowed {allowed:.2e}; loss {loss_x})", analytic[i]);
+    }
+    eprintln!("{what}: {} elements ({skipped} at a kink, skipped), worst error {worst:.1e}", x.len());
 }
 
 fn seeded(name: &str) -> Rng {
@@ -149,7 +199,19 @@ fn layernorm_backward_and_double_backward_match_finite_differences() {
     for shape in [[1usize, 2, 1, 3], [3, 1, 1, 2], [2, 3, 2, 3], [1, 5, 1, 1]] {
         let per: usize = shape[1..].iter().product();
         let n: usize = shape.iter().product();
-        let x = randn(&mut rng, n);
+        // Each sample's σ kept ≥ 0.3: where σ nears √eps (two close values in a sample of
+        // two) the derivatives grow like 1/σ³ and no step h makes central differences accurate
+        // to 1e-7 in f64 — truncation needs h ≪ σ, rounding h ≫ ε/σ (CI seed
+        // 1796328288669714732: [3, 1, 1, 2] dx off by 4e-7). Like the activations' kinks, the
+        // region is avoided; the GPU-vs-reference rows in `check` still cover it.
+        let mut x = Vec::with_capacity(n);
+        while x.len() < n {
+            let sample = randn(&mut rng, per);
+            let mean = sample.iter().sum::<f64>() / per as f64;
+            if per == 1 || sample.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / per as f64 >= 0.09 {
+                x.extend(sample);
+            }
+        }
         let (gamma, beta) = (randn(&mut rng, per), randn(&mut rng, per));
         let (r, a) = (randn(&mut rng, n), randn(&mut rng, n));
         let eps = 1e-5;
@@ -388,11 +450,19 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
                     // Biases above every LayerNorm shift the kinks only: the penalty's gradient to
                     // them is 0 almost everywhere.
                     let a = analytic.get(&s.name).unwrap_or(&zero);
-                    gradcheck(&what, &p[&s.name], a, |v| {
+                    let with = |v: &[f64]| {
                         let mut q = p.clone();
                         q.insert(s.name.clone(), v.to_vec());
-                        penalty_of(&spec, &q, &x, gp).0
-                    });
+                        q
+                    };
+                    // The penalty is piecewise smooth in the weights: one piece per sign
+                    // pattern of the ReLU/LeakyReLU inputs.
+                    let pattern = |v: &[f64]| {
+                        let acts = cpu::net::forward(&spec, &with(v), &x, &cpu::net::Masks::new());
+                        let relu = |l: &shadergan::nn::Layer| matches!(l, shadergan::nn::Layer::Relu | shadergan::nn::Layer::LeakyRelu(_));
+                        spec.layers.iter().enumerate().filter(|(_, l)| relu(l)).flat_map(|(i, _)| acts[i].data.iter().map(|a| *a > 0.0).collect::<Vec<_>>()).collect()
+                    };
+                    gradcheck_piecewise(&what, &p[&s.name], a, |v| penalty_of(&spec, &with(v), &x, gp).0, pattern);
                 }
             }
         }
