@@ -106,12 +106,7 @@ impl Classifier {
         if !file_path.is_file() {
             return Err(Error::bad_file(&file_path, "does not exist; pass a run of `train --model classifier` (or its classifier.safetensors)"));
         }
-        let bytes = std::fs::read(&file_path).map_err(|e| Error::io(&file_path, e))?;
-        let sha256 = {
-            use sha2::Digest;
-            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
-        drop(bytes);
+        let sha256 = crate::fsutil::sha256_of_file(&file_path)?;
         let file = TensorFile::load(&file_path)?;
         let prefix = if file.tensors.keys().any(|k| k.starts_with("net.")) { "net." } else { "" };
         let is_classifier = file.metadata.get("net").map(String::as_str) == Some(NET) || file.metadata.get("objective").map(String::as_str) == Some(NET);

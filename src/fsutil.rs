@@ -7,6 +7,13 @@ use std::path::Path;
 
 use crate::error::{Error, Result};
 
+/// SHA-256 of a file's bytes, lowercase hex (how eval names a feature extractor's weights).
+pub fn sha256_of_file(path: &Path) -> Result<String> {
+    use sha2::Digest;
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    Ok(sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect())
+}
+
 /// Write `bytes` to `path` atomically.
 pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));

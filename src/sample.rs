@@ -334,12 +334,7 @@ impl Encoder {
         if !file_path.is_file() {
             return Err(Error::bad_file(&file_path, "does not exist; pass an autoencoder's run directory or its encoder.safetensors with --checkpoint"));
         }
-        let bytes = std::fs::read(&file_path).map_err(|e| crate::error::Error::io(&file_path, e))?;
-        let sha256 = {
-            use sha2::Digest;
-            sha2::Sha256::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect::<String>()
-        };
-        drop(bytes);
+        let sha256 = crate::fsutil::sha256_of_file(&file_path)?;
         let file = TensorFile::load(&file_path)?;
         match file.metadata.get("net").map(String::as_str) {
             Some("encoder") => {}
