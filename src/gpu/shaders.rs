@@ -43,6 +43,7 @@ shader!(SPECTRAL_NORM, false, "spectral_norm.wgsl", ["workgroup_sum.wgsl", "spec
 shader!(PENALTY, false, "penalty.wgsl", ["workgroup_sum.wgsl", "penalty.wgsl"]);
 shader!(VAE, false, "vae.wgsl", ["workgroup_sum.wgsl", "vae.wgsl"]);
 shader!(MASK, false, "mask.wgsl");
+shader!(PROJECTION, false, "projection.wgsl", ["workgroup_sum.wgsl", "projection.wgsl"]);
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
@@ -86,6 +87,7 @@ pub static ALL: &[&Shader] = &[
     &PENALTY,
     &VAE,
     &MASK,
+    &PROJECTION,
     &RANDOM,
     &DATA,
     &LABELS,

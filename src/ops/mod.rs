@@ -19,6 +19,7 @@ pub mod mask;
 pub mod matmul;
 pub mod optim;
 pub mod penalty;
+pub mod projection;
 pub mod random;
 pub mod reduce;
 pub mod spectral_norm;

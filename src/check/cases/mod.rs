@@ -12,6 +12,7 @@ mod distance;
 mod penalty;
 mod vae;
 mod mask;
+mod projection;
 mod spectral_norm;
 mod activation;
 mod loss;
@@ -50,6 +51,7 @@ pub fn all() -> Vec<Case> {
     v.extend(penalty::penalty_cases());
     v.extend(vae::vae_cases());
     v.extend(mask::mask_cases());
+    v.extend(projection::projection_cases());
     v.extend(activation::activation_cases());
     v.extend(loss::loss_cases());
     v.extend(optim::optim_cases());
