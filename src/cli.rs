@@ -156,6 +156,7 @@ pub struct GameArgs {
 pub enum Conditioning {
     None,
     Concat,
+    Projection,
 }
 
 impl TrainArgs {
@@ -165,6 +166,7 @@ impl TrainArgs {
         match self.conditional_flag {
             Some(Conditioning::None) => None,
             Some(Conditioning::Concat) => Some(ConditionMode::Concat),
+            Some(Conditioning::Projection) => Some(ConditionMode::Projection),
             None => (self.dataset == DatasetKind::Synthetic && self.preset == Preset::Quick).then_some(ConditionMode::Concat),
         }
     }
@@ -218,7 +220,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub ndf: Option<usize>,
     /// Class-conditional: concat appends the label as one-hot to z and as constant planes to
-    /// D's input (Mirza & Osindero 2014); none trains an unconditional GAN. Needs labelled
+    /// D's input (Mirza & Osindero 2014); projection appends it to z and ends D in
+    /// ψ(φ(x)) + ⟨embed(y), φ(x)⟩ (Miyato & Koyama 2018); none trains an unconditional GAN. Needs labelled
     /// data: synthetic (4 shapes), mnist, cifar10, or a folder with one sub-directory per
     /// class. Sample grids then show one row per class. Default: concat for the built-in
     /// shapes with the quick preset (one row per shape), none otherwise.

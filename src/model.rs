@@ -77,6 +77,9 @@ pub enum ConditionMode {
     /// The label as one-hot, appended to z in G and as K constant planes (one-hot channels)
     /// appended to D's input (Mirza & Osindero 2014; the cDCGAN of most tutorials).
     Concat,
+    /// G as with concat; D ends in the projection head D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩
+    /// on its flattened last features φ (Miyato & Koyama 2018) instead of its final layer.
+    Projection,
 }
 
 /// A class-conditional model: the mode and the number of classes K.
@@ -171,6 +174,19 @@ impl ModelConfig {
         self.conditional.map_or(0, |c| c.classes)
     }
 
+    /// The one-hot planes appended to D's input: K with concat conditioning, else none.
+    pub fn d_label_planes(&self) -> usize {
+        match self.conditional {
+            Some(Conditional { mode: ConditionMode::Concat, classes }) => classes,
+            _ => 0,
+        }
+    }
+
+    /// Whether D takes the label through a projection head (a network with a label input).
+    pub fn projection(&self) -> bool {
+        matches!(self.conditional, Some(Conditional { mode: ConditionMode::Projection, .. }))
+    }
+
     /// The latent z per sample as G's input sees it, before the label is appended:
     /// [nz, 1, 1] for the DCGAN (a 1×1 image of nz channels), [nz] for the MLP.
     pub fn latent_shape(&self) -> Vec<usize> {
@@ -253,7 +269,7 @@ impl ModelConfig {
                 let top = 1 << (self.doublings() - 1);
                 // A bias where no BatchNorm follows: see the module doc.
                 let conv = |c_in, c_out, stride, padding| self.weighted(Layer::Conv2d { c_in, c_out, kernel: 4, stride, padding, bias: self.d_norm != DNorm::BatchNorm });
-                let mut l = vec![conv(self.channels + self.classes(), self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
+                let mut l = vec![conv(self.channels + self.d_label_planes(), self.ndf, 2, 1), Layer::LeakyRelu(0.2)];
                 let (mut m, mut size) = (1, self.image_size / 2);
                 while m < top {
                     l.push(conv(self.ndf * m, self.ndf * m * 2, 2, 1));
@@ -266,24 +282,32 @@ impl ModelConfig {
                     l.push(Layer::LeakyRelu(0.2));
                     m *= 2;
                 }
-                l.push(conv(self.ndf * top, 1, 1, 0));
+                // The last 4×4 convolution to one logit is a Linear on the flattened features;
+                // the projection head replaces it, with those same features as φ.
+                match self.conditional {
+                    Some(Conditional { mode: ConditionMode::Projection, classes }) => l.extend([Layer::Flatten, Layer::Projection { features: self.ndf * top * 16, classes }]),
+                    _ => l.push(conv(self.ndf * top, 1, 1, 0)),
+                }
                 l
             }
             ModelKind::Mlp => {
                 let h = self.ndf;
-                let inp = self.channels * self.image_size * self.image_size + self.classes();
+                let inp = self.channels * self.image_size * self.image_size + self.d_label_planes();
                 let lin = |i, o| self.weighted(Layer::Linear { in_features: i, out_features: o, bias: true });
                 let mut l = vec![Layer::Flatten];
                 for (i, o) in [(inp, 4 * h), (4 * h, 2 * h), (2 * h, h)] {
                     l.extend([lin(i, o), Layer::LeakyRelu(0.2), Layer::Dropout(self.dropout)]);
                 }
-                l.push(lin(h, 1));
+                match self.conditional {
+                    Some(Conditional { mode: ConditionMode::Projection, classes }) => l.push(Layer::Projection { features: h, classes }),
+                    _ => l.push(lin(h, 1)),
+                }
                 l
             }
             ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("validate refuses what is not a GAN"),
         };
         // The image as it is, or (conditional) the view the label planes are appended to.
-        let input = if self.conditional.is_some() { self.with_label(self.image_view()) } else { vec![self.channels, self.image_size, self.image_size] };
+        let input = if self.d_label_planes() > 0 { self.with_label(self.image_view()) } else { vec![self.channels, self.image_size, self.image_size] };
         Ok(NetSpec { name: "discriminator".into(), input, layers, conv_init })
     }
 }

@@ -302,6 +302,27 @@ fn one_hot_concatenation_gradient_matches_finite_differences() {
     }
 }
 
+/// The projection head's gradients to φ, w, the bias and the embedding rows, batch 1 and a
+/// ragged batch where several samples share a class (the scatter-add) and one class is absent.
+#[test]
+fn projection_head_gradients_match_finite_differences() {
+    let mut rng = seeded("projection");
+    for (batch, features, classes) in [(1, 3, 2), (5, 7, 4)] {
+        let labels: Vec<u32> = (0..batch as u32).map(|b| (b * 2) % (classes as u32 - 1)).collect();
+        let (phi, w, e) = (randn(&mut rng, batch * features), randn(&mut rng, features), randn(&mut rng, classes * features));
+        let bias = randn(&mut rng, 1)[0];
+        let r = randn(&mut rng, batch);
+        let what = format!("projection {batch}x{features}, {classes} classes");
+        let dphi = cpu::projection::backward_input(&r, &labels, &w, &e);
+        let (dw, dbias, de) = cpu::projection::backward_params(&r, &labels, &phi, features, classes);
+        gradcheck(&format!("{what} dphi"), &phi, &dphi, |v| dot(&r, &cpu::projection::forward(v, &labels, &w, bias, &e)));
+        gradcheck(&format!("{what} dw"), &w, &dw, |v| dot(&r, &cpu::projection::forward(&phi, &labels, v, bias, &e)));
+        gradcheck(&format!("{what} dbias"), &[bias], &[dbias], |v| dot(&r, &cpu::projection::forward(&phi, &labels, &w, v[0], &e)));
+        gradcheck(&format!("{what} dembed"), &e, &de, |v| dot(&r, &cpu::projection::forward(&phi, &labels, &w, bias, v)));
+        assert!(de[(classes - 1) * features..].iter().all(|&v| v == 0.0), "{what}: an absent class's row got a gradient");
+    }
+}
+
 #[test]
 fn bce_is_finite_and_exact_for_huge_logits() {
     // −log σ(x) for x = −1000 is 1000 (to f64 precision); log σ(1000) is 0.
@@ -410,10 +431,10 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
 /// The penalty of a critic's input gradient at `x`, as a function of its parameters.
 fn penalty_of(spec: &shadergan::nn::NetSpec, p: &cpu::net::Params, x: &Tensor, gp: bool) -> (f64, Vec<f64>, Vec<Tensor>, Vec<Tensor>) {
     let masks = cpu::net::Masks::new();
-    let acts = cpu::net::forward(spec, p, x, &masks);
+    let acts = cpu::net::forward(spec, p, x, &[], &masks);
     let out = acts.last().unwrap();
     // ∂(Σ_b D(x_b))/∂x: the per-sample input gradients.
-    let (_, deltas) = cpu::net::backward_all(spec, p, &acts, &Tensor::new(&out.shape, vec![1.0; out.numel()]), &masks);
+    let (_, deltas) = cpu::net::backward_all(spec, p, &acts, &Tensor::new(&out.shape, vec![1.0; out.numel()]), &[], &masks);
     let (value, adj) = cpu::penalty::penalty(&deltas[0].data, x.shape[0], gp, 10.0, 1e-12);
     (value, adj, acts, deltas)
 }
@@ -433,7 +454,7 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
                 }
                 let x = Tensor::new(&[vec![batch], spec.input.clone()].concat(), randn(&mut rng, batch * spec.input.iter().product::<usize>()));
                 let (_, adj, acts, deltas) = penalty_of(&spec, &p, &x, gp);
-                let analytic = cpu::net::double_backward(&spec, &p, &acts, &deltas, &Tensor::new(&x.shape, adj));
+                let analytic = cpu::net::double_backward(&spec, &p, &acts, &deltas, &[], &Tensor::new(&x.shape, adj));
                 for s in spec.params() {
                     let what = format!("{} {} batch {batch} {}", spec.layers.len(), s.name, if gp { "GP" } else { "R1" });
                     let zero = vec![0.0; p[&s.name].len()];
@@ -448,7 +469,7 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
                     // The penalty is piecewise smooth in the weights: one piece per sign
                     // pattern of the ReLU/LeakyReLU inputs.
                     let pattern = |v: &[f64]| {
-                        let acts = cpu::net::forward(&spec, &with(v), &x, &cpu::net::Masks::new());
+                        let acts = cpu::net::forward(&spec, &with(v), &x, &[], &cpu::net::Masks::new());
                         let relu = |l: &shadergan::nn::Layer| matches!(l, shadergan::nn::Layer::Relu | shadergan::nn::Layer::LeakyRelu(_));
                         spec.layers.iter().enumerate().filter(|(_, l)| relu(l)).flat_map(|(i, _)| acts[i].data.iter().map(|a| *a > 0.0).collect::<Vec<_>>()).collect()
                     };

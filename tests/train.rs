@@ -241,17 +241,22 @@ fn every_gan_loss_trains_and_wgan_keeps_its_critic_clipped() {
     }
 }
 
-/// `tiny` made class-conditional on the four synthetic shapes.
+/// `tiny` made class-conditional (one-hot concatenation) on the four synthetic shapes.
 fn tiny_conditional(out: &Path, model: ModelKind) -> TrainConfig {
+    tiny_conditioned(out, model, ConditionMode::Concat)
+}
+
+fn tiny_conditioned(out: &Path, model: ModelKind, mode: ConditionMode) -> TrainConfig {
     let mut cfg = tiny(out, model);
-    cfg.model.conditional = Some(Conditional { mode: ConditionMode::Concat, classes: 4 });
+    cfg.model.conditional = Some(Conditional { mode, classes: 4 });
     cfg
 }
 
 #[test]
 fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
-    for model in [ModelKind::Dcgan, ModelKind::Mlp] {
-        let (a, b) = (tmp(&format!("cond-{model:?}")), tmp(&format!("cond-resumed-{model:?}")));
+    for (model, mode) in [ModelKind::Dcgan, ModelKind::Mlp].into_iter().flat_map(|m| [(m, ConditionMode::Concat), (m, ConditionMode::Projection)]) {
+        let tiny_conditional = |out: &Path, model| tiny_conditioned(out, model, mode);
+        let (a, b) = (tmp(&format!("cond-{model:?}-{mode:?}")), tmp(&format!("cond-resumed-{model:?}-{mode:?}")));
         let g0 = {
             let mut fresh = trainer(tiny_conditional(&a, model));
             fresh.initialize().unwrap();
@@ -260,19 +265,32 @@ fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
         let (t, records) = train(tiny_conditional(&a, model), false);
         assert!(records.iter().all(|r| r.finite()), "{model:?}: {records:?}");
         assert_ne!(g0, t.g.params.read_f32(&t.gpu).unwrap(), "{model:?}: G did not train");
-        // G's first layer takes nz + K inputs, D's first layer C + K channels (or C·S·S + K).
+        // G's first layer takes nz + K inputs either way. Concatenation: D's first layer takes
+        // C + K channels (or C·S·S + K); projection: D sees the image alone and ends in a head
+        // with an embedding of K rows.
         let gshape = TensorFile::load(&a.join("generator.safetensors")).unwrap().tensors["main.0.weight"].shape.clone();
-        let dshape = TensorFile::load(&a.join("discriminator.safetensors")).unwrap().tensors[if model == ModelKind::Dcgan { "main.0.weight" } else { "main.1.weight" }].shape.clone();
+        let d = TensorFile::load(&a.join("discriminator.safetensors")).unwrap().tensors;
+        let dshape = d[if model == ModelKind::Dcgan { "main.0.weight" } else { "main.1.weight" }].shape.clone();
+        let label_inputs = if mode == ConditionMode::Concat { 4 } else { 0 };
         match model {
             ModelKind::Dcgan => {
                 assert_eq!(gshape[0], 16 + 4, "{gshape:?}");
-                assert_eq!(dshape[1], 3 + 4, "{dshape:?}");
+                assert_eq!(dshape[1], 3 + label_inputs, "{dshape:?}");
             }
             ModelKind::Mlp => {
                 assert_eq!(gshape[1], 16 + 4, "{gshape:?}");
-                assert_eq!(dshape[1], 3 * 16 * 16 + 4, "{dshape:?}");
+                assert_eq!(dshape[1], 3 * 16 * 16 + label_inputs, "{dshape:?}");
             }
             ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("not a GAN"),
+        }
+        let embeds: Vec<_> = d.iter().filter(|(k, _)| k.ends_with(".embed.weight")).map(|(k, t)| (k.clone(), t.shape.clone())).collect();
+        if mode == ConditionMode::Projection {
+            assert!(embeds.len() == 1 && embeds[0].1[0] == 4, "{model:?}: projection head {embeds:?}");
+            let head = embeds[0].0.trim_end_matches(".embed.weight");
+            assert_eq!(d[&format!("{head}.linear.weight")].shape, vec![1, embeds[0].1[1]], "{model:?}");
+            assert_eq!(d[&format!("{head}.linear.bias")].shape, vec![1], "{model:?}");
+        } else {
+            assert!(embeds.is_empty(), "{model:?}: {embeds:?}");
         }
         // 8 columns, one row per class (4 classes).
         let grid = image::open(a.join("fake_samples.png")).unwrap();
@@ -283,7 +301,7 @@ fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
         train(cfg_b.clone(), false);
         train(TrainConfig { steps: 6, ..cfg_b }, true);
         let ta = tensors(&a.join("checkpoint.safetensors"));
-        assert_eq!(ta, tensors(&b.join("checkpoint.safetensors")), "{model:?}: 6 steps differ from 4 + resume + 2");
+        assert_eq!(ta, tensors(&b.join("checkpoint.safetensors")), "{model:?} {mode:?}: 6 steps differ from 4 + resume + 2");
     }
 }
 

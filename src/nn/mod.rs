@@ -50,6 +50,10 @@ pub enum Layer {
     /// `torch.nn.utils.spectral_norm(layer)`): `weight_orig`, `weight_u`, `weight_v` instead
     /// of `weight`.
     SpectralNorm(Box<Layer>),
+    /// The projection discriminator's head: [B, F] features φ → [B, 1],
+    /// ψ(φ) + ⟨embed(y), φ⟩ with the class labels y as the network's second input
+    /// (`Instance::labelled`); `linear.weight` [1, F], `linear.bias` [1], `embed.weight` [K, F].
+    Projection { features: usize, classes: usize },
 }
 
 impl Layer {
@@ -206,7 +210,30 @@ impl Instance {
         input: Option<&GpuTensor>,
         output_grad: Option<&GpuTensor>,
     ) -> Result<Instance> {
-        Self::build(gpu, spec, store, batch, mode, counters, dropout, input, output_grad, false)
+        Self::build(gpu, spec, store, batch, mode, counters, dropout, None, input, output_grad, false)
+    }
+
+    /// As `new` or (`second_order`) `new_second_order`, for a network whose nodes also read
+    /// the class labels (u32 [batch]): the projection discriminator. The labels tensor is
+    /// read at every recording, so the caller writes the batch's labels into it before a
+    /// forward.
+    #[allow(clippy::too_many_arguments)]
+    pub fn labelled(
+        gpu: &Gpu,
+        spec: &NetSpec,
+        store: &ParamStore,
+        batch: usize,
+        mode: Mode,
+        counters: &GpuTensor,
+        dropout: DropoutRng,
+        labels: &GpuTensor,
+        output_grad: Option<&GpuTensor>,
+        second_order: bool,
+    ) -> Result<Instance> {
+        if labels.dtype() != DType::U32 || labels.shape() != [batch] {
+            return Err(Error::shape(&spec.name, format!("labels ({}) must be u32 [{batch}], got {:?} {:?}", labels.label(), labels.dtype(), labels.shape())));
+        }
+        Self::build(gpu, spec, store, batch, mode, counters, dropout, Some(labels), None, output_grad, second_order)
     }
 
     /// As `new` (training mode), with the backward of the backward prepared for a penalty on
@@ -223,7 +250,7 @@ impl Instance {
         input: Option<&GpuTensor>,
         output_grad: Option<&GpuTensor>,
     ) -> Result<Instance> {
-        Self::build(gpu, spec, store, batch, Mode::Train, counters, dropout, input, output_grad, true)
+        Self::build(gpu, spec, store, batch, Mode::Train, counters, dropout, None, input, output_grad, true)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -235,6 +262,7 @@ impl Instance {
         mode: Mode,
         counters: &GpuTensor,
         dropout: DropoutRng,
+        labels: Option<&GpuTensor>,
         input: Option<&GpuTensor>,
         output_grad: Option<&GpuTensor>,
         second_order: bool,
@@ -286,7 +314,7 @@ impl Instance {
         let mut forward = Vec::new();
         let mut bound = Vec::with_capacity(n);
         for (i, m) in modules.iter().enumerate() {
-            let ctx = BindCtx { gpu, store, mode, counters, dropout, net: &spec.name, tag: &tag, prefix: format!("main.{i}"), weight: None };
+            let ctx = BindCtx { gpu, store, mode, counters, dropout, net: &spec.name, tag: &tag, prefix: format!("main.{i}"), weight: None, labels };
             let adjoint = second_order.then(|| module::Adjoint { input: &adjs[i], output: &adjs[i + 1] });
             let io = Io { inputs: &acts[i..=i], output: &acts[i + 1], input_grads: &grads[i..=i], output_grad: &grads[i + 1], adjoint };
             let b = m.bind(&ctx, &io)?;
@@ -317,7 +345,7 @@ impl Instance {
                 let passes = b.double_backward().ok_or_else(|| {
                     Error::invalid(
                         &tag,
-                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, spectral norm and views only", spec.layers[i].torch_name()),
+                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, spectral norm, the projection head and views only", spec.layers[i].torch_name()),
                     )
                 })?;
                 double_backward.extend(passes?);

@@ -30,6 +30,8 @@ pub struct BindCtx<'a> {
     /// The tensor (and its gradient) that stands in for `<prefix>.weight`: spectral
     /// normalisation binds the layer it wraps to W/σ instead of the stored weight.
     pub weight: Option<(GpuTensor, Option<GpuTensor>)>,
+    /// The class labels (u32 [B]) of a network with a label input (the projection head).
+    pub labels: Option<&'a GpuTensor>,
 }
 
 impl BindCtx<'_> {

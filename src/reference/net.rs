@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, reduce, spectral_norm, Tensor};
+use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, projection, reduce, spectral_norm, Tensor};
 use crate::nn::{Layer, NetSpec};
 
 /// Parameters and buffers by state-dict name.
@@ -14,10 +14,11 @@ pub type Params = HashMap<String, Vec<f64>>;
 pub type Masks = HashMap<usize, Vec<f64>>;
 
 /// Activations of every layer (acts[0] = input) in training mode (batch statistics).
-pub fn forward(spec: &NetSpec, p: &Params, input: &Tensor, masks: &Masks) -> Vec<Tensor> {
+/// `labels`: the class of each sample, for a network with a projection head (else empty).
+pub fn forward(spec: &NetSpec, p: &Params, input: &Tensor, labels: &[u32], masks: &Masks) -> Vec<Tensor> {
     let mut acts = vec![input.clone()];
     for (i, layer) in spec.layers.iter().enumerate() {
-        let y = layer_forward(layer, i, p, acts.last().expect("input"), masks);
+        let y = layer_forward(layer, i, p, acts.last().expect("input"), labels, masks);
         acts.push(y);
     }
     acts
@@ -36,7 +37,7 @@ pub fn spectral_norm_state(p: &Params, i: usize) -> ((Vec<f64>, Vec<f64>, f64), 
     (state, with_weight)
 }
 
-fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, masks: &Masks) -> Tensor {
+fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, labels: &[u32], masks: &Masks) -> Tensor {
     let w = |n: &str| &p[&format!("main.{i}.{n}")];
     let wt = |n: &str, shape: &[usize]| Tensor::new(shape, w(n).clone());
     let b = x.shape[0];
@@ -65,21 +66,23 @@ fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, masks: &Masks)
         Layer::Dropout(_) => Tensor::new(&x.shape, x.data.iter().zip(&masks[&i]).map(|(a, m)| a * m).collect()),
         Layer::Flatten => Tensor::new(&[b, x.numel() / b], x.data.clone()),
         Layer::Unflatten(s) => Tensor::new(&[vec![b], s.clone()].concat(), x.data.clone()),
-        Layer::SpectralNorm(inner) => layer_forward(inner, i, &spectral_norm_state(p, i).1, x, masks),
+        Layer::SpectralNorm(inner) => layer_forward(inner, i, &spectral_norm_state(p, i).1, x, labels, masks),
+        Layer::Projection { .. } => Tensor::new(&[b, 1], projection::forward(&x.data, labels, w("linear.weight"), w("linear.bias")[0], w("embed.weight"))),
     }
 }
 
 /// Gradients of L with ∂L/∂output = `dy`: (parameter gradients by name, ∂L/∂input).
-pub fn backward(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, masks: &Masks) -> (Params, Tensor) {
+pub fn backward(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, labels: &[u32], masks: &Masks) -> (Params, Tensor) {
     let mut grads = Params::new();
     let mut g = dy.clone();
     for (i, layer) in spec.layers.iter().enumerate().rev() {
-        g = layer_backward(layer, i, p, (&acts[i], &acts[i + 1]), &g, masks, &mut grads);
+        g = layer_backward(layer, i, p, (&acts[i], &acts[i + 1]), &g, labels, masks, &mut grads);
     }
     (grads, g)
 }
 
-fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), g: &Tensor, masks: &Masks, grads: &mut Params) -> Tensor {
+#[allow(clippy::too_many_arguments)]
+fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), g: &Tensor, labels: &[u32], masks: &Masks, grads: &mut Params) -> Tensor {
     let w = |n: &str| &p[&format!("main.{i}.{n}")];
     let wt = |n: &str, shape: &[usize]| Tensor::new(shape, w(n).clone());
     let name = |n: &str| format!("main.{i}.{n}");
@@ -133,20 +136,27 @@ fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor
         Layer::SpectralNorm(inner) => {
             // The wrapped layer on W/σ, then its weight gradient through W/σ (u, v constant).
             let ((u, v, sigma), with_weight) = spectral_norm_state(p, i);
-            let dx = layer_backward(inner, i, &with_weight, (x, y), g, masks, grads);
+            let dx = layer_backward(inner, i, &with_weight, (x, y), g, labels, masks, grads);
             let dw_sn = grads.remove(&name("weight")).expect("the wrapped layer has a weight");
             grads.insert(name("weight_orig"), spectral_norm::backward(w("weight_orig"), &dw_sn, &u, &v, sigma));
             dx
+        }
+        &Layer::Projection { features, classes } => {
+            let (dw, dbias, de) = projection::backward_params(&g.data, labels, &x.data, features, classes);
+            grads.insert(name("linear.weight"), dw);
+            grads.insert(name("linear.bias"), vec![dbias]);
+            grads.insert(name("embed.weight"), de);
+            Tensor::new(&x.shape, projection::backward_input(&g.data, labels, w("linear.weight"), w("embed.weight")))
         }
     }
 }
 
 /// As `backward`, keeping every gradient: `deltas[i]` = ∂L/∂acts[i] (deltas[n] = dy).
-pub fn backward_all(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, masks: &Masks) -> (Params, Vec<Tensor>) {
+pub fn backward_all(spec: &NetSpec, p: &Params, acts: &[Tensor], dy: &Tensor, labels: &[u32], masks: &Masks) -> (Params, Vec<Tensor>) {
     let mut grads = Params::new();
     let mut deltas = vec![dy.clone()];
     for (i, layer) in spec.layers.iter().enumerate().rev() {
-        let g = layer_backward(layer, i, p, (&acts[i], &acts[i + 1]), deltas.last().expect("dy"), masks, &mut grads);
+        let g = layer_backward(layer, i, p, (&acts[i], &acts[i + 1]), deltas.last().expect("dy"), labels, masks, &mut grads);
         deltas.push(g);
     }
     deltas.reverse();
@@ -165,12 +175,12 @@ const LN_EPS: f64 = crate::ops::layernorm::EPS as f64;
 /// LayerNorm's backward depends on its input, so P also has a gradient ∂P/∂acts[i] there;
 /// it reaches the layers below through the forward: a first-order backward from the highest
 /// such layer down, with each one's ∂P/∂input added on the way.
-pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], adj_input: &Tensor) -> Params {
+pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], labels: &[u32], adj_input: &Tensor) -> Params {
     let mut grads = Params::new();
     let mut adj = adj_input.clone();
     let mut through_input: Vec<(usize, Tensor)> = Vec::new();
     for (i, layer) in spec.layers.iter().enumerate() {
-        let (next, adj_x) = double_backward_layer(layer, i, p, (&acts[i], &acts[i + 1]), &deltas[i + 1], &adj, &mut grads);
+        let (next, adj_x) = double_backward_layer(layer, i, p, (&acts[i], &acts[i + 1]), &deltas[i + 1], labels, &adj, &mut grads);
         adj = next;
         through_input.extend(adj_x.map(|a| (i, a)).filter(|&(i, _)| i > 0));
     }
@@ -178,7 +188,7 @@ pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Te
         let mut g = adj_top.clone();
         for i in (0..*top).rev() {
             let mut layer_grads = Params::new();
-            g = layer_backward(&spec.layers[i], i, p, (&acts[i], &acts[i + 1]), &g, &Masks::new(), &mut layer_grads);
+            g = layer_backward(&spec.layers[i], i, p, (&acts[i], &acts[i + 1]), &g, labels, &Masks::new(), &mut layer_grads);
             for (k, v) in layer_grads {
                 let sum = grads.entry(k).or_insert_with(|| vec![0.0; v.len()]);
                 sum.iter_mut().zip(&v).for_each(|(s, x)| *s += x);
@@ -194,7 +204,8 @@ pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Te
 /// One layer's backward of the backward: the adjoint of its output gradient from that of its
 /// input gradient `adj`, and (LayerNorm) the adjoint of its input; P's parameter gradients into
 /// `grads`.
-fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), dy: &Tensor, adj: &Tensor, grads: &mut Params) -> (Tensor, Option<Tensor>) {
+#[allow(clippy::too_many_arguments)]
+fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor), dy: &Tensor, labels: &[u32], adj: &Tensor, grads: &mut Params) -> (Tensor, Option<Tensor>) {
     let w = |n: &str| &p[&format!("main.{i}.{n}")];
     let name = format!("main.{i}.weight");
     let b = x.shape[0];
@@ -227,10 +238,18 @@ fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, 
         Layer::SpectralNorm(inner) => {
             // The wrapped layer on W/σ; its weight part through W/σ (u, v constant).
             let ((u, v, sigma), with_weight) = spectral_norm_state(p, i);
-            let next = double_backward_layer(inner, i, &with_weight, (x, y), dy, adj, grads);
+            let next = double_backward_layer(inner, i, &with_weight, (x, y), dy, labels, adj, grads);
             let dw_sn = grads.remove(&name).expect("the wrapped layer has a weight");
             grads.insert(format!("main.{i}.weight_orig"), spectral_norm::backward(w("weight_orig"), &dw_sn, &u, &v, sigma));
             return (next.0, next.1);
+        }
+        &Layer::Projection { features, classes } => {
+            // dφ = dy·(w + E[y]): adjoint to dy is ⟨adj, w + E[y]⟩; to w and E the parameter
+            // backward with adj in place of φ; none to the bias.
+            let (dw, _, de) = projection::backward_params(&dy.data, labels, &adj.data, features, classes);
+            grads.insert(format!("main.{i}.linear.weight"), dw);
+            grads.insert(format!("main.{i}.embed.weight"), de);
+            Tensor::new(&[b, 1], projection::forward(&adj.data, labels, w("linear.weight"), 0.0, w("embed.weight")))
         }
         other => panic!("the reference has no backward of the backward of {}", other.torch_name()),
     };

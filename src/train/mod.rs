@@ -28,10 +28,13 @@
 //!     weights and running statistics
 //! ```
 //!
-//! A conditional model (`--conditional concat`) draws the real batch's labels with it (the
-//! dataset's labels of the images drawn) and random labels with each z; the label joins z as
-//! one-hot channels and D's input as K constant planes (labels.wgsl), and the pass back from D
-//! to G drops the label channels of D's input gradient.
+//! A conditional model draws the real batch's labels with it (the dataset's labels of the
+//! images drawn) and random labels with each z; the label joins z as one-hot channels
+//! (labels.wgsl). With `--conditional concat` it joins D's input as K constant planes, and the
+//! pass back from D to G drops the label channels of D's input gradient; with `projection` D
+//! reads it in its projection head from a labels tensor that holds the real batch's labels
+//! during the real forward and the fake ones (drawn a second time from the same key and
+//! counter) from the draw of z on.
 //!
 //! When the losses are read back (every `log_every` iterations and before every checkpoint),
 //! the same submit scans the whole state — both networks' weights, running statistics and
@@ -326,28 +329,32 @@ impl Trainer {
         let dlogits = GpuTensor::zeros(&gpu, &d_out_shape, DType::F32, "dlogits")?;
         // With a penalty, D also gets its backward of the backward (nn::Instance::double_backward).
         let penalised = cfg.gp.is_some() || cfg.r1.is_some();
-        let d_net = if penalised {
+        // A projection discriminator reads the labels of the batch it sees from `d_labels`:
+        // the real batch's, then the fake batch's (written before each forward).
+        let d_labels = if m.projection() { Some(GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.discriminator")?) } else { None };
+        let d_net = if let Some(labels) = &d_labels {
+            Instance::labelled(&gpu, &d_spec, &d, b, Mode::Train, &counters, dropout, labels, Some(&dlogits), penalised)?
+        } else if penalised {
             Instance::new_second_order(&gpu, &d_spec, &d, b, &counters, dropout, None, Some(&dlogits))?
         } else {
             Instance::new(&gpu, &d_spec, &d, b, Mode::Train, &counters, dropout, None, Some(&dlogits))?
         };
         let image_shape = [b, m.channels, m.image_size, m.image_size];
         let at = |per_sample: Vec<usize>, n: usize| [vec![n], per_sample].concat();
-        let g_out_grad = if classes > 0 { GpuTensor::zeros(&gpu, &image_shape, DType::F32, "generator.output.grad")? } else { d_net.input_grad().clone() };
+        // D's input is G's output, or (label planes appended) a tensor G's output is copied into.
+        let d_planes = m.d_label_planes() > 0;
+        let g_out_grad = if d_planes { GpuTensor::zeros(&gpu, &image_shape, DType::F32, "generator.output.grad")? } else { d_net.input_grad().clone() };
         let g_net = Instance::new(&gpu, &g_spec, &g, b, Mode::Train, &counters, dropout, None, Some(&g_out_grad))?;
         // Sample grids: 8×8, or one row of 8 per class (the first 16 classes).
         let grid = if classes > 0 { (8, classes.min(16)) } else { (8, GRID / 8) };
         let sampler = Instance::new(&gpu, &g_spec, g_ema.as_ref().unwrap_or(&g), grid.0 * grid.1, Mode::Eval, &counters, dropout, None, None)?;
         // Where the real batch and the latents are drawn: straight into the networks' inputs,
         // or, for a conditional model, into tensors that the label is then appended to.
-        let (real_x, z, sampler_z) = if classes > 0 {
-            (
-                GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real")?,
-                GpuTensor::zeros(&gpu, &at(m.latent_shape(), b), DType::F32, "z")?,
-                GpuTensor::zeros(&gpu, &at(m.latent_shape(), grid.0 * grid.1), DType::F32, "fixed z")?,
-            )
+        let real_x = if d_planes { GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real")? } else { d_net.input().clone() };
+        let (z, sampler_z) = if classes > 0 {
+            (GpuTensor::zeros(&gpu, &at(m.latent_shape(), b), DType::F32, "z")?, GpuTensor::zeros(&gpu, &at(m.latent_shape(), grid.0 * grid.1), DType::F32, "fixed z")?)
         } else {
-            (d_net.input().clone(), g_net.input().clone(), sampler.input().clone())
+            (g_net.input().clone(), sampler.input().clone())
         };
 
         // Targets of the losses (loss.wgsl): 1 and 0 for BCE and least squares, ±1 for the
@@ -372,13 +379,21 @@ impl Trainer {
             let fake_labels = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.fake")?;
             let d_view = |t: &GpuTensor| t.reshaped(&at(m.image_view(), t.shape()[0]));
             data.push(ops::labels::gather_labels(&gpu, &labels_gpu, &sample_info, &real_labels)?);
-            data.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &real_labels, classes, d_net.input())?);
             // Fake labels: the same counter as z, their own stream.
             let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("labels"), counter_index: slot::LATENT };
             draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, &fake_labels)?);
             draw_z.push(ops::labels::concat_one_hot(&gpu, &z, &fake_labels, classes, g_net.input())?);
-            fake_into_d = ops::labels::concat_one_hot(&gpu, &d_view(g_net.output())?, &fake_labels, classes, d_net.input())?;
-            d_grad_into_g.push(ops::labels::concat_one_hot_backward(&gpu, d_net.input_grad(), classes, &d_view(&g_out_grad)?)?);
+            if let Some(d_labels) = &d_labels {
+                // The projection head's labels: the real batch's with the real batch, then the
+                // same draw as the fake labels (same key and counter: the same values) with z.
+                data.push(ops::labels::gather_labels(&gpu, &labels_gpu, &sample_info, d_labels)?);
+                draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, d_labels)?);
+                fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
+            } else {
+                data.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &real_labels, classes, d_net.input())?);
+                fake_into_d = ops::labels::concat_one_hot(&gpu, &d_view(g_net.output())?, &fake_labels, classes, d_net.input())?;
+                d_grad_into_g.push(ops::labels::concat_one_hot_backward(&gpu, d_net.input_grad(), classes, &d_view(&g_out_grad)?)?);
+            }
             // The grid's labels: row r is class r.
             let n_grid = grid.0 * grid.1;
             let row_labels: Vec<u32> = (0..n_grid).map(|i| (i / grid.0) as u32).collect();

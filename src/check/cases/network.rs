@@ -7,7 +7,8 @@ use super::*;
 /// parameter gradient (+= into zeroed gradients), and the input gradient of the
 /// pass-through backward, which must leave the parameter gradients untouched.
 pub(super) fn network_cases() -> Vec<Case> {
-    use crate::model::{DNorm, ModelConfig, ModelKind};
+    use crate::model::{ConditionMode, Conditional, DNorm, ModelConfig, ModelKind};
+    let projection = |classes| Some(Conditional { mode: ConditionMode::Projection, classes });
     let mut v = Vec::new();
     let configs = [
         ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
@@ -24,6 +25,11 @@ pub(super) fn network_cases() -> Vec<Case> {
         ("mlp 8x8x1 sn", sn(&configs[2].1, DNorm::BatchNorm, 0.0)),
         // Not spectrally normalised: the LayerNorm critic of --d-norm layernorm.
         ("dcgan 32x32x1 layernorm", ModelConfig { d_norm: DNorm::LayerNorm, ..configs[1].1.clone() }),
+        // Not spectrally normalised: projection discriminators (a label input), with
+        // BatchNorm, without normalisation, and the MLP's (dropout included).
+        ("dcgan 16x16x3 projection", ModelConfig { conditional: projection(3), ..configs[0].1.clone() }),
+        ("dcgan 32x32x1 projection no norm", ModelConfig { conditional: projection(10), d_norm: DNorm::None, ..configs[1].1.clone() }),
+        ("mlp 8x8x1 projection", ModelConfig { conditional: projection(4), ..configs[2].1.clone() }),
     ];
     for (name, cfg) in sn_configs {
         v.push(Case::new("network", format!("network {name} discriminator"), move |gpu, rng| network_case(gpu, rng, &cfg.discriminator()?, &format!("{name} discriminator"))));
@@ -61,7 +67,15 @@ fn network_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, label: &str
     }
     let counters = GpuTensor::from_u32(gpu, &[2], &[0, rng.next_u64() as u32], "counters")?;
     let dropout = DropoutRng { seed: rng.next_u64(), counter_index: 1 };
-    let net = Instance::new(gpu, spec, &store, batch, Mode::Train, &counters, dropout, None, None)?;
+    // A projection head's labels, at random.
+    let classes = spec.layers.iter().find_map(|l| if let Layer::Projection { classes, .. } = l { Some(*classes) } else { None });
+    let labels: Vec<u32> = classes.map_or(Vec::new(), |k| (0..batch).map(|_| (rng.next_u64() % k as u64) as u32).collect());
+    let labels_gpu = GpuTensor::from_u32(gpu, &[batch], &if labels.is_empty() { vec![0; batch] } else { labels.clone() }, "labels")?;
+    let net = if classes.is_some() {
+        Instance::labelled(gpu, spec, &store, batch, Mode::Train, &counters, dropout, &labels_gpu, None, false)?
+    } else {
+        Instance::new(gpu, spec, &store, batch, Mode::Train, &counters, dropout, None, None)?
+    };
     let xs = rng.normals(net.input().numel(), 1.0);
     let dys = rng.normals(net.output().numel(), 1.0);
     net.input().write_f32(gpu, &xs)?;
@@ -77,8 +91,8 @@ fn network_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, label: &str
         }
     }
     let input = Tensor::from_f32(net.input().shape(), &xs);
-    let acts = cpu::net::forward(spec, &params, &input, &masks);
-    let (want_grads, want_dx) = cpu::net::backward(spec, &params, &acts, &Tensor::from_f32(net.output().shape(), &dys), &masks);
+    let acts = cpu::net::forward(spec, &params, &input, &labels, &masks);
+    let (want_grads, want_dx) = cpu::net::backward(spec, &params, &acts, &Tensor::from_f32(net.output().shape(), &dys), &labels, &masks);
 
     // Each layer adds its own rounding (the longest reduction here sums ≤ 4096 terms) and
     // BatchNorm divides by the batch's deviation; four times the bound of one such reduction

@@ -138,11 +138,11 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
 
     let input = Tensor::from_f32(net.input().shape(), &xs);
     let masks = cpu::net::Masks::new();
-    let acts = cpu::net::forward(spec, &params, &input, &masks);
+    let acts = cpu::net::forward(spec, &params, &input, &[], &masks);
     let ones = Tensor::new(&acts.last().expect("output").shape, vec![1.0; net.output().numel()]);
-    let (_, deltas) = cpu::net::backward_all(spec, &params, &acts, &ones, &masks);
+    let (_, deltas) = cpu::net::backward_all(spec, &params, &acts, &ones, &[], &masks);
     let (value, adj) = cpu::penalty::penalty(&deltas[0].data, batch, true, lambda as f64, ops::penalty::EPS as f64);
-    let want = cpu::net::double_backward(spec, &params, &acts, &deltas, &Tensor::new(&input.shape, adj));
+    let want = cpu::net::double_backward(spec, &params, &acts, &deltas, &[], &Tensor::new(&input.shape, adj));
     // Forward, backward and its backward: three networks' worth of reductions deep.
     let bound = 8.0 * sum_bound(4096);
     let mut rows = vec![

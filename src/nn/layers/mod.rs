@@ -8,6 +8,7 @@ mod conv_transpose2d;
 mod dropout;
 mod layernorm;
 mod linear;
+mod projection;
 mod spectral_norm;
 mod view;
 
@@ -18,6 +19,7 @@ pub use conv_transpose2d::ConvTranspose2d;
 pub use dropout::Dropout;
 pub use layernorm::LayerNorm;
 pub use linear::Linear;
+pub use projection::Projection;
 pub use spectral_norm::SpectralNorm;
 pub use view::{Flatten, Unflatten};
 
@@ -42,6 +44,7 @@ pub fn module_of(layer: &Layer) -> Box<dyn Module> {
         &Layer::Dropout(p) => Box::new(Dropout { p }),
         Layer::Flatten => Box::new(Flatten),
         Layer::Unflatten(s) => Box::new(Unflatten(s.clone())),
+        &Layer::Projection { features, classes } => Box::new(Projection { features, classes }),
         Layer::SpectralNorm(inner) => Box::new(SpectralNorm { inner: module_of(inner) }),
     }
 }

@@ -80,6 +80,7 @@ impl Module for SpectralNorm {
             tag: ctx.tag,
             prefix: ctx.prefix.clone(),
             weight: Some((w_sn.clone(), dw_sn.clone())),
+            labels: ctx.labels,
         };
         let inner = self.inner.bind(&inner_ctx, io)?;
         let mut forward = vec![
