@@ -106,6 +106,10 @@ pub struct BenchArgs {
     /// train-step: the discriminator's normalisation (batchnorm, layernorm or none).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
+    /// train-step: condition on the built-in shapes' 4 classes (concat or projection), as
+    /// train --conditional; default none.
+    #[arg(long = "conditional", value_enum, value_name = "MODE")]
+    pub conditional: Option<Conditioning>,
     /// train-step: dcgan (default), or ae / vae: the autoencoder of the same widths (encoder =
     /// D's convolutions, decoder = G), to compare with a DCGAN step.
     #[arg(long, value_enum)]
@@ -159,14 +163,23 @@ pub enum Conditioning {
     Projection,
 }
 
+impl Conditioning {
+    /// The model's mode, or None for `none`.
+    pub fn mode(self) -> Option<ConditionMode> {
+        match self {
+            Conditioning::None => None,
+            Conditioning::Concat => Some(ConditionMode::Concat),
+            Conditioning::Projection => Some(ConditionMode::Projection),
+        }
+    }
+}
+
 impl TrainArgs {
     /// The conditioning asked for, or the default: concat on the built-in shapes with the quick
     /// preset (so the first run shows one row per shape), none otherwise.
     pub fn conditional(&self) -> Option<ConditionMode> {
         match self.conditional_flag {
-            Some(Conditioning::None) => None,
-            Some(Conditioning::Concat) => Some(ConditionMode::Concat),
-            Some(Conditioning::Projection) => Some(ConditionMode::Projection),
+            Some(c) => c.mode(),
             None => (self.dataset == DatasetKind::Synthetic && self.preset == Preset::Quick).then_some(ConditionMode::Concat),
         }
     }

@@ -708,7 +708,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         Some(ModelKind::Ae | ModelKind::Vae) => return bench_autoencoder_step(adapter, args),
         Some(other) => bail!("--model {}: bench --op train-step times dcgan, ae or vae", format!("{other:?}").to_lowercase()),
     }
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: None, spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: args.conditional.and_then(|c| c.mode()).map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len() }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -759,6 +759,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         m.nz,
         args.batch,
         [
+            m.conditional.map(|c| format!(", conditional ({}, {} classes)", format!("{:?}", c.mode).to_lowercase(), c.classes)),
             args.spectral_norm.then(|| ", spectral norm in D".to_string()),
             d_norm_note(m.model, m.d_norm),
             args.gp.map(|l| format!(", WGAN-GP λ {l}")),
@@ -777,6 +778,9 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
 fn bench_autoencoder_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
     use shadergan::model::AutoencoderModel;
     use shadergan::train::autoencoder::{AutoencoderConfig, AutoencoderTrainer};
+    if let Some(mode) = args.conditional.and_then(|c| c.mode()) {
+        bail!("--conditional {}: bench --model ae|vae times the unconditional autoencoders; drop --conditional, or time a conditional GAN with --model dcgan", format!("{mode:?}").to_lowercase());
+    }
     let variational = args.model == Some(ModelKind::Vae);
     let model = AutoencoderModel { variational, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, recon: shadergan::model::Recon::Mse, arch: shadergan::model::Arch::Dcgan };
     let cfg = AutoencoderConfig {

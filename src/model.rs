@@ -18,6 +18,12 @@
 //! concatenations happen outside the networks (labels.wgsl, in the trainer and the sampler), so
 //! the state dicts stay `nn.Sequential` ones: PyTorch's cDCGAN with `torch.cat` before `main`.
 //!
+//! Mode projection (Miyato & Koyama 2018): G is conditioned as with concat; D sees the image
+//! alone (no label planes) and its last layer becomes Flatten + a Projection head,
+//! D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩ with φ the flattened features of the body. The head's
+//! parameters are `main.N.linear.weight` [1, F], `main.N.linear.bias` [1] (ψ, as a Linear)
+//! and `main.N.embed.weight` [K, F] (as an `nn.Embedding`), N the index after Flatten.
+//!
 //! MLP: the fully connected GAN of Goodfellow et al. (2014): G = Linear-ReLU ×3 → Linear-Tanh,
 //! D = Linear-LeakyReLU(0.2)-Dropout ×3 → Linear (a logit). The paper's maxout units in D are
 //! replaced by LeakyReLU, as in most reimplementations; the output is Tanh (data in [−1, 1]).

@@ -49,6 +49,17 @@ fn bad_bench_flags_are_one_line() {
 }
 
 #[test]
+fn bench_times_conditional_train_steps() {
+    let small = ["bench", "--op", "train-step", "--image-size", "16", "--channels", "1", "--width", "4", "--nz", "8", "--batch", "4", "--reps", "2", "--warmup", "1"];
+    for mode in ["concat", "projection"] {
+        let (code, stdout, stderr) = shadergan(&[&small[..], &["--conditional", mode]].concat());
+        assert_eq!(code, 0, "{stderr}");
+        assert!(stdout.contains(&format!("conditional ({mode}, 4 classes)")) && stdout.contains("ms/step") && stdout.contains("0 buffers created"), "{stdout}");
+    }
+    assert_one_line_error(&[&small[..], &["--model", "vae", "--conditional", "concat"]].concat(), &["--conditional concat", "--model dcgan"]);
+}
+
+#[test]
 fn devices_lists_the_selected_adapter() {
     let (code, stdout, stderr) = shadergan(&["devices"]);
     assert_eq!(code, 0, "{stderr}");
