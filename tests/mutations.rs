@@ -55,6 +55,7 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::DATA, "data", "let slot = j % ip.batches_per_epoch;", "let slot = j % (ip.batches_per_epoch + 1u);", "epoch boundary off by one batch"),
     (&shaders::DATA, "data", "sx = last - sx;", "sx = last - sx - 1;", "flip is off by one pixel"),
     (&shaders::LABELS, "labels", "labels_drawn[i] = mulhilo(w[i % 4u], rp.classes).x;", "labels_drawn[i] = mulhilo(w[i % 3u], rp.classes).x;", "random labels reuse a Philox word"),
+    (&shaders::LABELS, "labels", "let shift = 1u + mulhilo(w[i % 4u], mp.classes - 1u).x;", "let shift = mulhilo(w[i % 4u], mp.classes).x;", "a wrong label that can be the right one"),
     (&shaders::LABELS, "labels", "cat_labels[b] == c - cp.channels", "cat_labels[b] == c - cp.channels + 1u", "one-hot channel off by one"),
     (&shaders::LABELS, "labels", "cat_dx[i] = cat_dout[b * (bp.channels + bp.classes) * bp.plane + rem];", "cat_dx[i] = cat_dout[b * bp.channels * bp.plane + rem];", "backward ignores the label channels' stride"),
     (&shaders::RANDOM, "random", "select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));", "select(vec4<f32>(0.0), vec4<f32>(1.0), u >= vec4<f32>(dp.a));", "dropout does not rescale kept values"),

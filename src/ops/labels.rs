@@ -61,6 +61,32 @@ pub fn random_labels(gpu: &Gpu, key: RngKey, classes: usize, counters: &GpuTenso
     gpu.dispatch(&KernelRef::new(&LABELS, op), label, &[counters], &[labels], &params, grid)
 }
 
+/// `labels[i]` uniform over the classes other than `given[i]` (each < classes, classes ≥ 2):
+/// the wrong labels of a matching-aware discriminator, fresh at every counter value.
+pub fn mismatched_labels(gpu: &Gpu, key: RngKey, classes: usize, counters: &GpuTensor, given: &GpuTensor, labels: &GpuTensor) -> Result<Dispatch> {
+    let op = "mismatched_labels";
+    let n = expect_labels(op, labels, None)?;
+    expect_labels(op, given, Some(n))?;
+    if classes < 2 {
+        return Err(Error::shape(op, format!("a wrong label needs at least 2 classes, got {classes}")));
+    }
+    if counters.dtype() != DType::U32 || key.counter_index >= counters.numel() {
+        return Err(Error::shape(op, format!("counter slot {} of {:?}", key.counter_index, counters.shape())));
+    }
+    let params = LabelParams {
+        batch: u32_of(op, "labels", n)?,
+        classes: expect_classes(op, classes)?,
+        key_lo: key.seed as u32,
+        key_hi: (key.seed >> 32) as u32,
+        stream: key.stream,
+        counter_index: key.counter_index as u32,
+        ..Default::default()
+    };
+    let label = format!("{op} n={n} K={classes}");
+    let grid = Grid::for_items(gpu, &label, n as u64, 256)?;
+    gpu.dispatch(&KernelRef::new(&LABELS, op), label, &[counters, given], &[labels], &params, grid)
+}
+
 /// `labels[b] = dataset_labels[image of sample b]`, the image being the one ops::data::batch
 /// recorded in `sample_info` ([B, 8] u32).
 pub fn gather_labels(gpu: &Gpu, dataset_labels: &GpuTensor, sample_info: &GpuTensor, labels: &GpuTensor) -> Result<Dispatch> {

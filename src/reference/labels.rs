@@ -8,6 +8,13 @@ pub fn random_labels(seed: u64, stream: u32, step: u32, n: usize, classes: u32) 
     (0..n).map(|i| ((block(seed, stream, step, (i / 4) as u32)[i % 4] as u64 * classes as u64) >> 32) as u32).collect()
 }
 
+/// Wrong labels for `given` (each < classes, classes ≥ 2): (y + 1 + ⌊w·(K − 1) / 2³²⌋) mod K
+/// with w the word `random_labels` would use for label i.
+pub fn mismatched_labels(seed: u64, stream: u32, step: u32, given: &[u32], classes: u32) -> Vec<u32> {
+    let shifts = random_labels(seed, stream, step, given.len(), classes - 1);
+    given.iter().zip(shifts).map(|(&y, s)| (y + 1 + s) % classes).collect()
+}
+
 /// The labels of the images a batch drew: `image_of[b]` is sample b's dataset index.
 pub fn gather_labels(dataset_labels: &[u32], image_of: &[u32]) -> Vec<u32> {
     image_of.iter().map(|&i| dataset_labels[i as usize]).collect()

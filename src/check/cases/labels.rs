@@ -44,6 +44,38 @@ pub(super) fn labels_cases() -> Vec<Case> {
             Ok(rows)
         }));
     }
+    // Wrong labels: exact against the reference; never the given label; over a large draw,
+    // every shift 1..K−1 within 5σ of n/(K − 1).
+    for &(n, classes) in &[(1usize, 2usize), (3, 2), (17, 4), (127, 10), (30_001, 10)] {
+        v.push(Case::new("labels", format!("mismatched_labels n={n} K={classes}"), move |gpu, rng| {
+            let (seed, stream, step) = (rng.next_u64(), rng.next_u64() as u32, (rng.next_u64() % 1000) as u32);
+            let given: Vec<u32> = (0..n).map(|_| (rng.next_u64() % classes as u64) as u32).collect();
+            let counters = GpuTensor::from_u32(gpu, &[2], &[0, step], "counters")?;
+            let given_gpu = GpuTensor::from_u32(gpu, &[n], &given, "given")?;
+            let labels = GpuTensor::zeros(gpu, &[n], DType::U32, "labels")?;
+            let d = ops::labels::mismatched_labels(gpu, RngKey { seed, stream, counter_index: 1 }, classes, &counters, &given_gpu, &labels)?;
+            let got = run_labels(gpu, "mismatched labels", &[d], &labels)?;
+            let want: Vec<f64> = cpu::labels::mismatched_labels(seed, stream, step, &given, classes as u32).iter().map(|&l| l as f64).collect();
+            let shape = format!("n={n} K={classes}");
+            let same = got.iter().zip(&given).filter(|&(&g, &y)| g as u32 == y || g as usize >= classes).count();
+            let mut rows = vec![
+                Row::compare("labels", "mismatched_labels", &shape, "wg256", &got, &want, 0.0),
+                Row::scalar("labels", "mismatched_labels_equal_to_given_or_out_of_range", &shape, "wg256", same as f64, 0.0),
+            ];
+            if n >= 1000 {
+                let mut counts = vec![0usize; classes - 1];
+                for (&l, &y) in got.iter().zip(&given) {
+                    let shift = (l as usize + classes - y as usize) % classes;
+                    counts[shift.clamp(1, classes - 1) - 1] += 1;
+                }
+                let expect = n as f64 / (classes - 1) as f64;
+                let sigma = (expect * (1.0 - 1.0 / (classes - 1) as f64)).sqrt();
+                let worst = counts.iter().map(|&c| (c as f64 - expect).abs() / sigma).fold(0.0, f64::max);
+                rows.push(Row::scalar("labels", "mismatched_labels_balance_sigmas", &shape, "wg256", worst, 5.0));
+            }
+            Ok(rows)
+        }));
+    }
     // Gather: the labels of the images the data pipeline drew.
     for &(n, batch, first) in &[(1usize, 1usize, 0u32), (7, 3, 2), (1000, 64, 14)] {
         v.push(Case::new("labels", format!("gather_labels n={n} batch={batch}"), move |gpu, rng| {
