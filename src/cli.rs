@@ -271,6 +271,11 @@ pub struct TrainArgs {
     /// 0.01 with --loss wgan, none otherwise).
     #[arg(long)]
     pub clip: Option<f32>,
+    /// Matching-aware discriminator (GAN-CLS, Reed et al. 2016): real images paired with a
+    /// wrong label also count as fake, taking this share W of D's fake side (0.5 as the paper);
+    /// conditional models only.
+    #[arg(long, value_name = "W")]
+    pub mismatch_weight: Option<f32>,
     /// Keep an exponential moving average of the generator's weights (and BatchNorm statistics)
     /// with this decay, e.g. 0.999 (StyleGAN2, BigGAN). Sample grids use it; `sample` and `eval`
     /// use it unless given --no-ema. Saved as generator_ema.safetensors.

@@ -170,6 +170,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         gp: args.gp,
         r1: args.r1,
         r1_every: args.r1_every,
+        mismatch_weight: args.mismatch_weight,
         lr_d: args.lr_d.unwrap_or(lr),
         lr_g: args.lr_g.unwrap_or(lr),
         beta1: args.beta1.unwrap_or(0.5),
@@ -418,10 +419,11 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         Event::Interrupted(step) => interrupted = Some(step),
         Event::Logged(r) => {
             let msg = format!(
-                "loss_D {:.3} loss_G {:.3} D(x) {:.2} D(G(z)) {:.2}/{:.2}{} {:.0} img/s",
+                "loss_D {:.3} loss_G {:.3} D(x) {:.2}{} D(G(z)) {:.2}/{:.2}{} {:.0} img/s",
                 r.loss_d,
                 r.loss_g,
                 r.d_x,
+                r.d_x_mismatch.map(|m| format!(" D(x, wrong y) {m:.2}")).unwrap_or_default(),
                 r.d_g_z1,
                 r.d_g_z2,
                 r.penalty.map(|p| format!(" penalty {p:.3}")).unwrap_or_default(),
@@ -726,6 +728,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         gp: args.gp,
         r1: None,
         r1_every: None,
+        mismatch_weight: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -885,7 +888,7 @@ fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).
@@ -1047,7 +1050,7 @@ fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
 }
 
 /// Flags of the GAN and the classifier that mean nothing to the autoencoders.
-const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
+const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
 
 /// `train --model ae|vae`: an autoencoder or VAE on any dataset, its held-out reconstruction
 /// (and KL, negative ELBO) measured as it trains (shadergan::train::autoencoder).

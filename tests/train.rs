@@ -42,6 +42,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         gp: None,
         r1: None,
         r1_every: None,
+        mismatch_weight: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -302,6 +303,37 @@ fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
         train(TrainConfig { steps: 6, ..cfg_b }, true);
         let ta = tensors(&a.join("checkpoint.safetensors"));
         assert_eq!(ta, tensors(&b.join("checkpoint.safetensors")), "{model:?} {mode:?}: 6 steps differ from 4 + resume + 2");
+    }
+}
+
+#[test]
+fn a_matching_aware_discriminator_sees_wrong_labels_and_resumes_exactly() {
+    for mode in [ConditionMode::Concat, ConditionMode::Projection] {
+        let with = |out: &Path| TrainConfig { mismatch_weight: Some(0.5), ..tiny_conditioned(out, ModelKind::Dcgan, mode) };
+        let (a, b, plain) = (tmp(&format!("mismatch-{mode:?}")), tmp(&format!("mismatch-resumed-{mode:?}")), tmp(&format!("mismatch-none-{mode:?}")));
+        let (t, records) = train(with(&a), false);
+        assert!(!records.is_empty(), "{mode:?}: nothing logged");
+        // D(x, ŷ) is logged at every step, a probability; loss_D has its third term.
+        for r in &records {
+            let m = r.d_x_mismatch.unwrap_or_else(|| panic!("{mode:?}: no D(x, wrong y) in {r:?}"));
+            assert!(r.finite() && m > 0.0 && m < 1.0 && r.loss_d > 0.0, "{mode:?}: {r:?}");
+        }
+        let metrics = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+        assert!(metrics.lines().all(|l| l.contains("\"D_x_mismatch\"")), "{metrics}");
+        // D's BatchNorm ran 3 times per D step (real, real with wrong labels, fake) and once in
+        // the G step: num_batches_tracked says so, as PyTorch's would.
+        let steps = t.cfg.steps;
+        let d = TensorFile::load(&a.join("discriminator.safetensors")).unwrap().tensors;
+        let tracked: Vec<_> = d.iter().filter(|(k, _)| k.ends_with("num_batches_tracked")).map(|(_, v)| v.values.clone()).collect();
+        assert!(!tracked.is_empty() && tracked.iter().all(|v| *v == Values::I64(vec![(steps * 4) as i64])), "{mode:?}: {tracked:?} after {steps} steps");
+        // The wrong labels change D's update: the same run without them ends elsewhere.
+        let (t0, _) = train(tiny_conditioned(&plain, ModelKind::Dcgan, mode), false);
+        assert_ne!(t.d.params.read_f32(&t.gpu).unwrap(), t0.d.params.read_f32(&t0.gpu).unwrap(), "{mode:?}: --mismatch-weight changed nothing");
+        // 4 steps + resume + 2 = 6 straight through: the wrong labels' draws are on the counters.
+        let cfg_b = TrainConfig { steps: 4, ..with(&b) };
+        train(cfg_b.clone(), false);
+        train(TrainConfig { steps: 6, ..cfg_b }, true);
+        assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "{mode:?}: 6 steps differ from 4 + resume + 2");
     }
 }
 

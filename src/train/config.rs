@@ -139,6 +139,11 @@ pub struct TrainConfig {
     /// Lazy R1 (--r1-every k): the penalty as its own D step every k iterations (StyleGAN2).
     #[serde(default)]
     pub r1_every: Option<u64>,
+    /// The matching-aware discriminator of GAN-CLS (Reed et al. 2016, --mismatch-weight W): a
+    /// real image with a wrong label is a third batch of D's that counts as fake; D's fake
+    /// side is (1 − W)·L(D(G(z), y), fake) + W·L(D(x, ŷ), fake), W = ½ being the paper's.
+    #[serde(default)]
+    pub mismatch_weight: Option<f32>,
     pub beta1: f32,
     pub beta2: f32,
     pub seed: u64,
@@ -209,6 +214,16 @@ impl TrainConfig {
             }
             if self.clip.is_some() {
                 return bad(flag, "the penalty replaces WGAN's weight clipping; drop --clip".into());
+            }
+        }
+        if let Some(w) = self.mismatch_weight {
+            if !(w.is_finite() && w > 0.0 && w < 1.0) {
+                return bad("--mismatch-weight", format!("{w} must lie in (0, 1): the share of D's fake side given to real images with wrong labels (GAN-CLS uses 0.5)"));
+            }
+            match self.model.conditional {
+                None => return bad("--mismatch-weight", "pairs real images with wrong labels, so it needs a conditional model; add --conditional concat or projection".into()),
+                Some(c) if c.classes < 2 => return bad("--mismatch-weight", format!("a wrong label needs at least 2 classes; the dataset has {}", c.classes)),
+                Some(_) => {}
             }
         }
         if let Some(r) = self.g_ema_rampup {

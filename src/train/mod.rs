@@ -100,7 +100,8 @@ mod stat {
     pub const D_FAKE: usize = 2; // L_fake, then mean D(G(z)) before the D update
     pub const G: usize = 4; // L_G, then mean D(G(z)) after it
     pub const PENALTY: usize = 6; // the gradient penalty of the last D step (--gp, --r1)
-    pub const COUNT: usize = 8;
+    pub const MISMATCH: usize = 8; // W·L(D(x, ŷ), fake), then mean D(x, ŷ) (--mismatch-weight)
+    pub const COUNT: usize = 10;
 }
 
 /// Where G's moving average (--g-ema) is saved in a run, and its keys' prefix in the checkpoint.
@@ -135,22 +136,25 @@ pub struct Record {
     /// The gradient penalty (--gp, --r1) of the last D step, not included in loss_D.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub penalty: Option<f32>,
+    /// D(x, ŷ): D on real images with wrong labels (--mismatch-weight), whose loss is in loss_D.
+    #[serde(rename = "D_x_mismatch", skip_serializing_if = "Option::is_none")]
+    pub d_x_mismatch: Option<f32>,
     pub images_per_s: f64,
     pub elapsed_s: f64,
 }
 
 impl Record {
     pub fn finite(&self) -> bool {
-        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0)].iter().all(|v| v.is_finite())
+        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0), self.d_x_mismatch.unwrap_or(0.0)].iter().all(|v| v.is_finite())
     }
 }
 
 /// What a step that reads back returns: (L_real, D(x), L_fake, D(G(z)) before, L_G, D(G(z))
-/// after, the penalty), and the first tensor of either network, its optimizer state or running statistics
+/// after, the penalty, W·L_mismatch, D(x, ŷ)), and the first tensor of either network, its optimizer state or running statistics
 /// that holds a non-finite value, if any.
 #[derive(Clone, Debug)]
 pub struct Readback {
-    pub losses: [f32; 7],
+    pub losses: [f32; 9],
     pub nonfinite: Option<String>,
 }
 
@@ -372,6 +376,8 @@ impl Trainer {
         let mut d_grad_into_g = Vec::new();
         let mut sampler_prep = Vec::new();
         let mut input_labels = None;
+        // --mismatch-weight: the real batch again, with wrong labels, into D.
+        let mut mismatch_into_d = Vec::new();
         if classes > 0 {
             let labels_gpu = dataset.labels.as_ref().expect("checked above").iter().map(|&l| l as u32).collect::<Vec<_>>();
             let labels_gpu = GpuTensor::from_u32(&gpu, &[dataset.n], &labels_gpu, "dataset labels")?;
@@ -383,14 +389,25 @@ impl Trainer {
             let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("labels"), counter_index: slot::LATENT };
             draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, &fake_labels)?);
             draw_z.push(ops::labels::concat_one_hot(&gpu, &z, &fake_labels, classes, g_net.input())?);
+            // Wrong labels: drawn after the data counter moved, in their own stream.
+            let wrong_key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("mismatched labels"), counter_index: slot::DATA };
             if let Some(d_labels) = &d_labels {
                 // The projection head's labels: the real batch's with the real batch, then the
                 // same draw as the fake labels (same key and counter: the same values) with z.
                 data.push(ops::labels::gather_labels(&gpu, &labels_gpu, &sample_info, d_labels)?);
+                if cfg.mismatch_weight.is_some() {
+                    // D's input still holds the real batch; only the head's labels change.
+                    mismatch_into_d.push(ops::labels::mismatched_labels(&gpu, wrong_key, classes, &counters, &real_labels, d_labels)?);
+                }
                 draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, d_labels)?);
                 fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
             } else {
                 data.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &real_labels, classes, d_net.input())?);
+                if cfg.mismatch_weight.is_some() {
+                    let wrong = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.mismatched")?;
+                    mismatch_into_d.push(ops::labels::mismatched_labels(&gpu, wrong_key, classes, &counters, &real_labels, &wrong)?);
+                    mismatch_into_d.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &wrong, classes, d_net.input())?);
+                }
                 fake_into_d = ops::labels::concat_one_hot(&gpu, &d_view(g_net.output())?, &fake_labels, classes, d_net.input())?;
                 d_grad_into_g.push(ops::labels::concat_one_hot_backward(&gpu, d_net.input_grad(), classes, &d_view(&g_out_grad)?)?);
             }
@@ -479,6 +496,13 @@ impl Trainer {
             d_forward(&mut p)?;
             p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
             p.extend(d_net.backward_params.iter().cloned());
+            if let Some(w) = cfg.mismatch_weight {
+                // GAN-CLS: the real images with wrong labels are fake, W of the fake side.
+                p.extend(mismatch_into_d.iter().cloned());
+                d_forward(&mut p)?;
+                p.extend(loss(d_fake.0, d_fake.1, stat::MISMATCH, d_fake.2 * w)?);
+                p.extend(d_net.backward_params.iter().cloned());
+            }
             if let (Some(gamma), None) = (cfg.r1, lazy_r1) {
                 // R1 on the real batch just forwarded.
                 penalty_passes(&mut p, ops::penalty::Penalty::R1 { gamma })?;
@@ -488,7 +512,7 @@ impl Trainer {
             p.extend(g_net.forward.iter().cloned());
             p.push(fake_into_d.clone());
             d_forward(&mut p)?;
-            p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2)?);
+            p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2 * (1.0 - cfg.mismatch_weight.unwrap_or(0.0)))?);
             p.extend(d_net.backward_params.iter().cloned());
             if let (Some((kept, eps, key)), Some(lambda)) = (&gp_inputs, cfg.gp) {
                 // x̂ = ε·x + (1 − ε)·G(z) into D's input, then the penalty of D at x̂.
@@ -708,10 +732,12 @@ impl Trainer {
     }
 
     /// BatchNorm training forwards so far: G runs once per D step, D three times per iteration
-    /// with one D step (real, fake, and in the G step) — PyTorch's num_batches_tracked.
+    /// with one D step (real, fake, and in the G step; four with --mismatch-weight, the real
+    /// images with wrong labels) — PyTorch's num_batches_tracked.
     pub fn bn_forwards(&self) -> (u64, u64) {
         let k = self.cfg.d_steps as u64;
-        (self.step * k, self.step * (2 * k + 1))
+        let per_d_step = if self.cfg.mismatch_weight.is_some() { 3 } else { 2 };
+        (self.step * k, self.step * (per_d_step * k + 1))
     }
 
     /// Record and submit one iteration; with `read_losses`, also scan the whole state for
@@ -746,7 +772,7 @@ impl Trainer {
             return Ok(None);
         }
         let bytes = map_read(&self.gpu, &self.stats_staging, "losses")?;
-        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..28]);
+        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..4 * 9]);
         let slots: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.guard_staging, "state guard")?[..4 * self.guard_regions.len()]);
         let nonfinite = self.guard_regions.iter().zip(&slots).find_map(|(&(net, which, n), &slot)| {
             let store = match net {
@@ -756,7 +782,7 @@ impl Trainer {
             };
             ops::finite::decode(slot, n).map(|i| store.locate(which, i))
         });
-        Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5], v[6]], nonfinite }))
+        Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]], nonfinite }))
     }
 
     /// Write the grid of G(fixed latents) (running statistics) to `path`: 8×8, or for a
@@ -950,12 +976,15 @@ impl runner::Objective for Trainer {
         Record {
             step: self.step,
             epoch: self.epoch(self.step),
-            loss_d: l[0] + l[2],
+            // Each loss kernel wrote its scaled term: with --mismatch-weight W, L_fake holds
+            // (1 − W)·L and slot 7 W·L_mismatch (0 without it: the slot is never written).
+            loss_d: l[0] + l[2] + l[7],
             loss_g: l[4],
             d_x: l[1],
             d_g_z1: l[3],
             d_g_z2: l[5],
             penalty: (self.cfg.gp.is_some() || self.cfg.r1.is_some()).then_some(l[6]),
+            d_x_mismatch: self.cfg.mismatch_weight.map(|_| l[8]),
             images_per_s,
             elapsed_s,
         }
