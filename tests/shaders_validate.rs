@@ -161,6 +161,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::VAE, "VaeParams", size_of::<ops::vae::VaeParams>()),
         (&sh::MASK, "MaskParams", size_of::<ops::mask::MaskParams>()),
         (&sh::PROJECTION, "ProjectionParams", size_of::<ops::projection::ProjectionParams>()),
+        (&sh::POOL, "PoolParams", size_of::<ops::pool::PoolParams>()),
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),

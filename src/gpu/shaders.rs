@@ -44,6 +44,7 @@ shader!(PENALTY, false, "penalty.wgsl", ["workgroup_sum.wgsl", "penalty.wgsl"]);
 shader!(VAE, false, "vae.wgsl", ["workgroup_sum.wgsl", "vae.wgsl"]);
 shader!(MASK, false, "mask.wgsl");
 shader!(PROJECTION, false, "projection.wgsl", ["workgroup_sum.wgsl", "projection.wgsl"]);
+shader!(POOL, false, "pool.wgsl");
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
@@ -88,6 +89,7 @@ pub static ALL: &[&Shader] = &[
     &VAE,
     &MASK,
     &PROJECTION,
+    &POOL,
     &RANDOM,
     &DATA,
     &LABELS,

@@ -19,6 +19,7 @@ pub mod mask;
 pub mod matmul;
 pub mod optim;
 pub mod penalty;
+pub mod pool;
 pub mod projection;
 pub mod random;
 pub mod reduce;

@@ -20,6 +20,7 @@ pub mod matmul;
 pub mod net;
 pub mod optim;
 pub mod penalty;
+pub mod pool;
 pub mod projection;
 pub mod random;
 pub mod reduce;

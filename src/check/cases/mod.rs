@@ -13,6 +13,7 @@ mod penalty;
 mod vae;
 mod mask;
 mod projection;
+mod pool;
 mod spectral_norm;
 mod activation;
 mod loss;
@@ -52,6 +53,7 @@ pub fn all() -> Vec<Case> {
     v.extend(vae::vae_cases());
     v.extend(mask::mask_cases());
     v.extend(projection::projection_cases());
+    v.extend(pool::pool_cases());
     v.extend(activation::activation_cases());
     v.extend(loss::loss_cases());
     v.extend(optim::optim_cases());
