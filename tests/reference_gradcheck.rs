@@ -323,6 +323,32 @@ fn projection_head_gradients_match_finite_differences() {
     }
 }
 
+/// Average and max pooling: the input gradients against finite differences (max: elements
+/// whose stencil moves an argmax are skipped), and the passes of the backward of the backward
+/// as the transposes of the backwards: ⟨backward(dy), a⟩ = ⟨dy, double_backward(a)⟩.
+#[test]
+fn pooling_gradients_match_finite_differences() {
+    use cpu::pool::*;
+    let mut rng = seeded("pool");
+    for (n, h, w, k, s, p) in [(1, 1, 1, 1, 1, 0), (2, 5, 7, 2, 2, 0), (1, 6, 5, 3, 2, 1), (3, 4, 4, 3, 1, 1)] {
+        let (oh, ow) = (out_side(h, k, s, p), out_side(w, k, s, p));
+        let x = randn(&mut rng, n * h * w);
+        let r = randn(&mut rng, n * oh * ow);
+        let a = randn(&mut rng, n * h * w);
+        let what = format!("pool {n}x{h}x{w} k={k} s={s} p={p}");
+        gradcheck(&format!("{what} avg"), &x, &avg_pool_backward(&r, n, h, w, k, s, p), |v| dot(&r, &avg_pool(v, n, h, w, k, s, p)));
+        let (_, arg) = max_pool(&x, n, h, w, k, s, p);
+        let bits = |v: &[f64]| max_pool(v, n, h, w, k, s, p).1.iter().flat_map(|&a| (0..32).map(move |b| (a >> b) & 1 == 1)).collect::<Vec<bool>>();
+        gradcheck_piecewise(&format!("{what} max"), &x, &max_pool_backward(&r, &arg, n, h, w, oh, ow), |v| dot(&r, &max_pool(v, n, h, w, k, s, p).0), bits);
+        for (pass, lhs, rhs) in [
+            ("avg", dot(&avg_pool_backward(&r, n, h, w, k, s, p), &a), dot(&r, &avg_pool(&a, n, h, w, k, s, p))),
+            ("max", dot(&max_pool_backward(&r, &arg, n, h, w, oh, ow), &a), dot(&r, &max_pool_gather(&a, &arg, n, h, w, oh, ow))),
+        ] {
+            assert!((lhs - rhs).abs() <= 1e-12 * lhs.abs().max(1.0), "{what} {pass}: ⟨backward(dy), a⟩ = {lhs} but ⟨dy, double backward(a)⟩ = {rhs}");
+        }
+    }
+}
+
 #[test]
 fn bce_is_finite_and_exact_for_huge_logits() {
     // −log σ(x) for x = −1000 is 1000 (to f64 precision); log σ(1000) is 0.
@@ -425,7 +451,23 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
         ],
         conv_init: init,
     };
-    vec![dcgan.discriminator().unwrap(), mlp, convt, layernorm]
+    // Max pooling over LeakyReLU, then average pooling (overlapping, padded) over ReLU.
+    let pooling = NetSpec {
+        name: "critic".into(),
+        input: vec![1, 7, 7],
+        layers: vec![
+            Layer::Conv2d { c_in: 1, c_out: 2, kernel: 3, stride: 1, padding: 1, bias: true },
+            Layer::LeakyRelu(0.2),
+            Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 },
+            Layer::Conv2d { c_in: 2, c_out: 2, kernel: 3, stride: 1, padding: 1, bias: true },
+            Layer::Relu,
+            Layer::AvgPool2d { kernel: 3, stride: 2, padding: 1 },
+            Layer::Flatten,
+            Layer::Linear { in_features: 8, out_features: 1, bias: true },
+        ],
+        conv_init: init,
+    };
+    vec![dcgan.discriminator().unwrap(), mlp, convt, layernorm, pooling]
 }
 
 /// The penalty of a critic's input gradient at `x`, as a function of its parameters.
@@ -467,11 +509,23 @@ fn gradient_penalty_weight_gradients_match_finite_differences() {
                         q
                     };
                     // The penalty is piecewise smooth in the weights: one piece per sign
-                    // pattern of the ReLU/LeakyReLU inputs.
+                    // pattern of the ReLU/LeakyReLU inputs and per choice of every max pool.
                     let pattern = |v: &[f64]| {
+                        use shadergan::nn::Layer;
                         let acts = cpu::net::forward(&spec, &with(v), &x, &[], &cpu::net::Masks::new());
-                        let relu = |l: &shadergan::nn::Layer| matches!(l, shadergan::nn::Layer::Relu | shadergan::nn::Layer::LeakyRelu(_));
-                        spec.layers.iter().enumerate().filter(|(_, l)| relu(l)).flat_map(|(i, _)| acts[i].data.iter().map(|a| *a > 0.0).collect::<Vec<_>>()).collect()
+                        let mut bits = Vec::new();
+                        for (i, l) in spec.layers.iter().enumerate() {
+                            match *l {
+                                Layer::Relu | Layer::LeakyRelu(_) => bits.extend(acts[i].data.iter().map(|a| *a > 0.0)),
+                                Layer::MaxPool2d { kernel, stride, padding } => {
+                                    let s = &acts[i].shape;
+                                    let argmax = cpu::pool::max_pool(&acts[i].data, s[0] * s[1], s[2], s[3], kernel, stride, padding).1;
+                                    bits.extend(argmax.iter().flat_map(|&a| (0..32).map(move |b| (a >> b) & 1 == 1)));
+                                }
+                                _ => {}
+                            }
+                        }
+                        bits
                     };
                     gradcheck_piecewise(&what, &p[&s.name], a, |v| penalty_of(&spec, &with(v), &x, gp).0, pattern);
                 }

@@ -54,6 +54,12 @@ pub enum Layer {
     /// ψ(φ) + ⟨embed(y), φ⟩ with the class labels y as the network's second input
     /// (`Instance::labelled`); `linear.weight` [1, F], `linear.bias` [1], `embed.weight` [K, F].
     Projection { features: usize, classes: usize },
+    /// PyTorch `nn.AvgPool2d(kernel, stride, padding)`: the mean of each window, padding
+    /// counted as zeros. No parameters.
+    AvgPool2d { kernel: usize, stride: usize, padding: usize },
+    /// PyTorch `nn.MaxPool2d(kernel, stride, padding)`: the maximum of each window (the first
+    /// on a tie). No parameters.
+    MaxPool2d { kernel: usize, stride: usize, padding: usize },
 }
 
 impl Layer {
@@ -345,7 +351,7 @@ impl Instance {
                 let passes = b.double_backward().ok_or_else(|| {
                     Error::invalid(
                         &tag,
-                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, spectral norm, the projection head and views only", spec.layers[i].torch_name()),
+                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, spectral norm, the projection head, 2-D max and average pooling and views only", spec.layers[i].torch_name()),
                     )
                 })?;
                 double_backward.extend(passes?);

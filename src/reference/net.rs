@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, projection, reduce, spectral_norm, Tensor};
+use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, pool, projection, reduce, spectral_norm, Tensor};
 use crate::nn::{Layer, NetSpec};
 
 /// Parameters and buffers by state-dict name.
@@ -68,6 +68,14 @@ fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, labels: &[u32]
         Layer::Unflatten(s) => Tensor::new(&[vec![b], s.clone()].concat(), x.data.clone()),
         Layer::SpectralNorm(inner) => layer_forward(inner, i, &spectral_norm_state(p, i).1, x, labels, masks),
         Layer::Projection { .. } => Tensor::new(&[b, 1], projection::forward(&x.data, labels, w("linear.weight"), w("linear.bias")[0], w("embed.weight"))),
+        &Layer::AvgPool2d { kernel, stride, padding } => {
+            let (n, h, wd) = planes(x);
+            Tensor::new(&pooled(x, kernel, stride, padding), pool::avg_pool(&x.data, n, h, wd, kernel, stride, padding))
+        }
+        &Layer::MaxPool2d { kernel, stride, padding } => {
+            let (n, h, wd) = planes(x);
+            Tensor::new(&pooled(x, kernel, stride, padding), pool::max_pool(&x.data, n, h, wd, kernel, stride, padding).0)
+        }
     }
 }
 
@@ -148,7 +156,26 @@ fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor
             grads.insert(name("embed.weight"), de);
             Tensor::new(&x.shape, projection::backward_input(&g.data, labels, w("linear.weight"), w("embed.weight")))
         }
+        &Layer::AvgPool2d { kernel, stride, padding } => {
+            let (n, h, wd) = planes(x);
+            Tensor::new(&x.shape, pool::avg_pool_backward(&g.data, n, h, wd, kernel, stride, padding))
+        }
+        &Layer::MaxPool2d { kernel, stride, padding } => {
+            let (n, h, wd) = planes(x);
+            let argmax = pool::max_pool(&x.data, n, h, wd, kernel, stride, padding).1;
+            Tensor::new(&x.shape, pool::max_pool_backward(&g.data, &argmax, n, h, wd, y.shape[2], y.shape[3]))
+        }
     }
+}
+
+/// (B·C, H, W) of an NCHW tensor: the planes a pooling works on.
+fn planes(x: &Tensor) -> (usize, usize, usize) {
+    (x.shape[0] * x.shape[1], x.shape[2], x.shape[3])
+}
+
+/// [B, C, OH, OW] of pooling x [B, C, H, W].
+fn pooled(x: &Tensor, k: usize, s: usize, p: usize) -> Vec<usize> {
+    vec![x.shape[0], x.shape[1], pool::out_side(x.shape[2], k, s, p), pool::out_side(x.shape[3], k, s, p)]
 }
 
 /// As `backward`, keeping every gradient: `deltas[i]` = ∂L/∂acts[i] (deltas[n] = dy).
@@ -170,7 +197,8 @@ const LN_EPS: f64 = crate::ops::layernorm::EPS as f64;
 /// ∂P/∂deltas[0] and the gradients `deltas` of `backward_all`, P's gradient with respect to
 /// every parameter (biases above every LayerNorm get none: ReLU-family networks' input
 /// gradients do not depend on them almost everywhere). Conv2d, ConvTranspose2d, Linear, ReLU,
-/// LeakyReLU, LayerNorm, spectral norm and views.
+/// LeakyReLU, LayerNorm, spectral norm, the projection head, 2-D max and average pooling and
+/// views.
 ///
 /// LayerNorm's backward depends on its input, so P also has a gradient ∂P/∂acts[i] there;
 /// it reaches the layers below through the forward: a first-order backward from the highest
@@ -250,6 +278,16 @@ fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, 
             grads.insert(format!("main.{i}.linear.weight"), dw);
             grads.insert(format!("main.{i}.embed.weight"), de);
             Tensor::new(&[b, 1], projection::forward(&adj.data, labels, w("linear.weight"), 0.0, w("embed.weight")))
+        }
+        // dx = Bᵀ·dy: the adjoint of dy is B·adj (nothing reaches x: the argmax is constant).
+        &Layer::AvgPool2d { kernel, stride, padding } => {
+            let (n, h, wd) = planes(x);
+            Tensor::new(&y.shape, pool::avg_pool(&adj.data, n, h, wd, kernel, stride, padding))
+        }
+        &Layer::MaxPool2d { kernel, stride, padding } => {
+            let (n, h, wd) = planes(x);
+            let argmax = pool::max_pool(&x.data, n, h, wd, kernel, stride, padding).1;
+            Tensor::new(&y.shape, pool::max_pool_gather(&adj.data, &argmax, n, h, wd, y.shape[2], y.shape[3]))
         }
         other => panic!("the reference has no backward of the backward of {}", other.torch_name()),
     };

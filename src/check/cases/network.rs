@@ -31,6 +31,7 @@ pub(super) fn network_cases() -> Vec<Case> {
         ("dcgan 32x32x1 projection no norm", ModelConfig { conditional: projection(10), d_norm: DNorm::None, ..configs[1].1.clone() }),
         ("mlp 8x8x1 projection", ModelConfig { conditional: projection(4), ..configs[2].1.clone() }),
     ];
+    v.push(Case::new("network", "network conv+maxpool+avgpool critic".to_string(), |gpu, rng| network_case(gpu, rng, &super::penalty::pooling_critic(), "conv+maxpool+avgpool critic")));
     for (name, cfg) in sn_configs {
         v.push(Case::new("network", format!("network {name} discriminator"), move |gpu, rng| network_case(gpu, rng, &cfg.discriminator()?, &format!("{name} discriminator"))));
     }

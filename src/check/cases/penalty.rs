@@ -88,7 +88,29 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
         ("conv+layernorm", layernorm_critic()),
         ("mlp 5x5", mlp),
         ("convT+conv", convt),
+        ("conv+maxpool+avgpool", pooling_critic()),
     ]
+}
+
+/// A small conv net with 2-D max and average pooling (overlapping, padded windows) below a
+/// Linear head: the pooling modules' passes inside a network, first and second order.
+pub fn pooling_critic() -> crate::nn::NetSpec {
+    use crate::nn::{Init, Layer, NetSpec};
+    NetSpec {
+        name: "critic".into(),
+        input: vec![2, 9, 9],
+        layers: vec![
+            Layer::Conv2d { c_in: 2, c_out: 3, kernel: 3, stride: 1, padding: 1, bias: true },
+            Layer::LeakyRelu(0.2),
+            Layer::MaxPool2d { kernel: 2, stride: 2, padding: 0 },
+            Layer::Conv2d { c_in: 3, c_out: 4, kernel: 3, stride: 1, padding: 1, bias: true },
+            Layer::Relu,
+            Layer::AvgPool2d { kernel: 3, stride: 2, padding: 1 },
+            Layer::Flatten,
+            Layer::Linear { in_features: 16, out_features: 1, bias: true },
+        ],
+        conv_init: Init::Normal { mean: 0.0, std: 0.02 },
+    }
 }
 
 /// LayerNorm right after each convolution, the second over a ragged [2, 4, 4], with biases

@@ -8,6 +8,7 @@ mod conv_transpose2d;
 mod dropout;
 mod layernorm;
 mod linear;
+mod pool;
 mod projection;
 mod spectral_norm;
 mod view;
@@ -19,6 +20,7 @@ pub use conv_transpose2d::ConvTranspose2d;
 pub use dropout::Dropout;
 pub use layernorm::LayerNorm;
 pub use linear::Linear;
+pub use pool::{Pool2d, PoolKind};
 pub use projection::Projection;
 pub use spectral_norm::SpectralNorm;
 pub use view::{Flatten, Unflatten};
@@ -26,6 +28,7 @@ pub use view::{Flatten, Unflatten};
 use super::module::Module;
 use super::Layer;
 use crate::ops::activation::Activation;
+use crate::ops::pool::Window;
 
 /// The module that implements `layer`.
 pub fn module_of(layer: &Layer) -> Box<dyn Module> {
@@ -45,6 +48,8 @@ pub fn module_of(layer: &Layer) -> Box<dyn Module> {
         Layer::Flatten => Box::new(Flatten),
         Layer::Unflatten(s) => Box::new(Unflatten(s.clone())),
         &Layer::Projection { features, classes } => Box::new(Projection { features, classes }),
+        &Layer::AvgPool2d { kernel, stride, padding } => Box::new(Pool2d { kind: PoolKind::Avg, window: Window { kernel, stride, padding } }),
+        &Layer::MaxPool2d { kernel, stride, padding } => Box::new(Pool2d { kind: PoolKind::Max, window: Window { kernel, stride, padding } }),
         Layer::SpectralNorm(inner) => Box::new(SpectralNorm { inner: module_of(inner) }),
     }
 }
