@@ -90,6 +90,11 @@ fn projection() {
 }
 
 #[test]
+fn pool() {
+    check_op("pool");
+}
+
+#[test]
 fn penalty() {
     check_op("penalty");
 }
@@ -151,7 +156,7 @@ fn network() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "mask", "projection", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
+    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "mask", "projection", "pool", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }
