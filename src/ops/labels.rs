@@ -40,9 +40,9 @@ fn expect_classes(op: &str, classes: usize) -> Result<u32> {
     u32_of(op, "classes", classes)
 }
 
-/// `labels[i]` uniform in [0, classes), fresh at every value of counters[key.counter_index].
-pub fn random_labels(gpu: &Gpu, key: RngKey, classes: usize, counters: &GpuTensor, labels: &GpuTensor) -> Result<Dispatch> {
-    let op = "random_labels";
+/// A Philox label draw of `op` into `labels` ([n] u32; `reads` after `counters`): both draws
+/// share the key, the counter slot and the grid, one invocation per label.
+fn draw(gpu: &Gpu, op: &'static str, key: RngKey, classes: usize, counters: &GpuTensor, reads: &[&GpuTensor], labels: &GpuTensor) -> Result<Dispatch> {
     let n = expect_labels(op, labels, None)?;
     if counters.dtype() != DType::U32 || key.counter_index >= counters.numel() {
         return Err(Error::shape(op, format!("counter slot {} of {:?}", key.counter_index, counters.shape())));
@@ -58,33 +58,23 @@ pub fn random_labels(gpu: &Gpu, key: RngKey, classes: usize, counters: &GpuTenso
     };
     let label = format!("{op} n={n} K={classes}");
     let grid = Grid::for_items(gpu, &label, n as u64, 256)?;
-    gpu.dispatch(&KernelRef::new(&LABELS, op), label, &[counters], &[labels], &params, grid)
+    gpu.dispatch(&KernelRef::new(&LABELS, op), label, &[&[counters][..], reads].concat(), &[labels], &params, grid)
+}
+
+/// `labels[i]` uniform in [0, classes), fresh at every value of counters[key.counter_index].
+pub fn random_labels(gpu: &Gpu, key: RngKey, classes: usize, counters: &GpuTensor, labels: &GpuTensor) -> Result<Dispatch> {
+    draw(gpu, "random_labels", key, classes, counters, &[], labels)
 }
 
 /// `labels[i]` uniform over the classes other than `given[i]` (each < classes, classes ≥ 2):
 /// the wrong labels of a matching-aware discriminator, fresh at every counter value.
 pub fn mismatched_labels(gpu: &Gpu, key: RngKey, classes: usize, counters: &GpuTensor, given: &GpuTensor, labels: &GpuTensor) -> Result<Dispatch> {
     let op = "mismatched_labels";
-    let n = expect_labels(op, labels, None)?;
-    expect_labels(op, given, Some(n))?;
+    expect_labels(op, given, Some(expect_labels(op, labels, None)?))?;
     if classes < 2 {
         return Err(Error::shape(op, format!("a wrong label needs at least 2 classes, got {classes}")));
     }
-    if counters.dtype() != DType::U32 || key.counter_index >= counters.numel() {
-        return Err(Error::shape(op, format!("counter slot {} of {:?}", key.counter_index, counters.shape())));
-    }
-    let params = LabelParams {
-        batch: u32_of(op, "labels", n)?,
-        classes: expect_classes(op, classes)?,
-        key_lo: key.seed as u32,
-        key_hi: (key.seed >> 32) as u32,
-        stream: key.stream,
-        counter_index: key.counter_index as u32,
-        ..Default::default()
-    };
-    let label = format!("{op} n={n} K={classes}");
-    let grid = Grid::for_items(gpu, &label, n as u64, 256)?;
-    gpu.dispatch(&KernelRef::new(&LABELS, op), label, &[counters, given], &[labels], &params, grid)
+    draw(gpu, op, key, classes, counters, &[given], labels)
 }
 
 /// `labels[b] = dataset_labels[image of sample b]`, the image being the one ops::data::batch
