@@ -17,6 +17,11 @@
 //          L = scale · (1/n) Σᵢ ℓᵢ and ∂L/∂xᵢ = scale · (∂ℓ/∂x)ᵢ / n, n = elements (rows for
 //          softmax); out[out_index] = L, out[out_index + 1] = (1/n) Σ statᵢ. `scale` = −1 with
 //          BCE and t = 0 gives the saturating minimax generator loss log(1 − D(G(z))).
+// LAYOUT   logits and dlogits may be a column view of a wider tensor: element i (softmax:
+//          row b's class c) sits at i·stride + offset (b·stride + offset + c). A contiguous
+//          loss has stride 1 (softmax: C) and offset 0. ACGAN's discriminator output [B, 1+K]
+//          takes the GAN loss on column 0 (stride 1+K, offset 0) and the class cross-entropy
+//          on columns 1..K (stride 1+K, offset 1): the two calls write disjoint parts of dlogits.
 // STABLE   BCE takes no exp of a positive number, so |x| of 100, 1e4 or 1e30 stays finite:
 //          log1p(u) for u = e^−|x| ∈ (0, 1] uses log(1+u)·u/((1+u)−1) (exact to a few ulps
 //          even where 1+u rounds to 1); σ(x) − t is formed without cancelling when σ(x) and t
@@ -31,7 +36,7 @@
 //          loss_finish: 1 workgroup of WG over the `groups` partial pairs.
 // GRID     elementwise_loss, softmax_cross_entropy: ceil(n/CHUNK) workgroups folded to (x, y)
 //          (Grid::linear), g = wid.x + wid.y·nwg.x, guard g < groups. loss_finish: (1, 1, 1).
-// WRITES   dlogits: overwrite (=). out[out_index], out[out_index + 1]: overwrite, by the only
+// WRITES   dlogits: overwrite (=) at the view's positions only; the rest is untouched. out[out_index], out[out_index + 1]: overwrite, by the only
 //          workgroup or by loss_finish. partials[2g], partials[2g + 1]: overwrite (scratch).
 // BINDINGS elementwise_loss:      0 logits r | 1 targets r | 2 dlogits rw | 3 out rw
 //                                 | 4 partials rw | 5 params
@@ -50,8 +55,9 @@ struct LossParams {
     kind: u32,       // elementwise_loss: 0 BCE, 1 least squares, 2 hinge, 3 linear
     groups: u32,     // workgroups of the first pass; 1 → it writes `out` itself
     classes: u32,    // softmax: C
-    _pad0: u32,
-    _pad1: u32,
+    stride: u32,     // elementwise: logits between consecutive elements (1: contiguous);
+                     // softmax: logits between consecutive rows (C: contiguous)
+    offset: u32,     // where element 0 (softmax: row 0's class 0) sits in logits/dlogits
 }
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
@@ -144,12 +150,13 @@ fn elementwise_loss(
     var loss_acc = 0.0;
     var prob_acc = 0.0;
     for (var i = g * CHUNK + t; i < end; i += WG) {
-        let v = logits[i];
+        let at = i * p.stride + p.offset;
+        let v = logits[at];
         let tgt = targets[i];
         let e = element_loss(p.kind, v, tgt);
         loss_acc += e.x;
         prob_acc += e.z;
-        dlogits[i] = p.scale * e.y * inv_n;
+        dlogits[at] = p.scale * e.y * inv_n;
     }
     reduce_and_store(t, g, loss_acc, prob_acc);
 }
@@ -168,7 +175,7 @@ fn softmax_cross_entropy(
     var loss_acc = 0.0;
     var hit_acc = 0.0;
     for (var b = g * CHUNK + t; b < end; b += WG) {
-        let row = b * c_n;
+        let row = b * p.stride + p.offset;
         var best = logits[row];
         var arg = 0u;
         for (var c = 1u; c < c_n; c++) {

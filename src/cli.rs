@@ -106,7 +106,7 @@ pub struct BenchArgs {
     /// train-step: the discriminator's normalisation (batchnorm, layernorm or none).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
-    /// train-step: condition on the built-in shapes' 4 classes (concat or projection), as
+    /// train-step: condition on the built-in shapes' 4 classes (concat, projection or acgan), as
     /// train --conditional; default none.
     #[arg(long = "conditional", value_enum, value_name = "MODE")]
     pub conditional: Option<Conditioning>,
@@ -161,6 +161,7 @@ pub enum Conditioning {
     None,
     Concat,
     Projection,
+    Acgan,
 }
 
 impl Conditioning {
@@ -170,6 +171,7 @@ impl Conditioning {
             Conditioning::None => None,
             Conditioning::Concat => Some(ConditionMode::Concat),
             Conditioning::Projection => Some(ConditionMode::Projection),
+            Conditioning::Acgan => Some(ConditionMode::Acgan),
         }
     }
 }
@@ -234,7 +236,9 @@ pub struct TrainArgs {
     pub ndf: Option<usize>,
     /// Class-conditional: concat appends the label as one-hot to z and as constant planes to
     /// D's input (Mirza & Osindero 2014); projection appends it to z and ends D in
-    /// ψ(φ(x)) + ⟨embed(y), φ(x)⟩ (Miyato & Koyama 2018); none trains an unconditional GAN. Needs labelled
+    /// ψ(φ(x)) + ⟨embed(y), φ(x)⟩ (Miyato & Koyama 2018); acgan appends it to z and gives D,
+    /// which never sees it, K class logits beside its real/fake logit, whose cross-entropy
+    /// both networks add to their losses (Odena et al. 2017); none trains an unconditional GAN. Needs labelled
     /// data: synthetic (4 shapes), mnist, cifar10, or a folder with one sub-directory per
     /// class. Sample grids then show one row per class. Default: concat for the built-in
     /// shapes with the quick preset (one row per shape), none otherwise.
@@ -273,7 +277,7 @@ pub struct TrainArgs {
     pub clip: Option<f32>,
     /// Matching-aware discriminator (GAN-CLS, Reed et al. 2016): real images paired with a
     /// wrong label also count as fake, taking this share W of D's fake side (0.5 as the paper);
-    /// conditional models only.
+    /// concat and projection only (ACGAN's D is not given the label).
     #[arg(long, value_name = "W")]
     pub mismatch_weight: Option<f32>,
     /// Keep an exponential moving average of the generator's weights (and BatchNorm statistics)

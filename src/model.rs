@@ -24,6 +24,13 @@
 //! parameters are `main.N.linear.weight` [1, F], `main.N.linear.bias` [1] (ψ, as a Linear)
 //! and `main.N.embed.weight` [K, F] (as an `nn.Embedding`), N the index after Flatten.
 //!
+//! Mode acgan (Odena et al. 2017): G is conditioned as with concat; D sees the image alone and
+//! its last layer (the 4×4 convolution, the MLP's Linear) has 1 + K outputs instead of 1:
+//! output 0 is the real/fake logit, outputs 1..=K the class logits of the auxiliary
+//! classifier. One layer with 1 + K outputs is the two heads (source and class) of the paper
+//! on the same features; in PyTorch, `main` is the same `nn.Sequential` and the trainer
+//! splits `out[:, 0]` from `out[:, 1:]`.
+//!
 //! MLP: the fully connected GAN of Goodfellow et al. (2014): G = Linear-ReLU ×3 → Linear-Tanh,
 //! D = Linear-LeakyReLU(0.2)-Dropout ×3 → Linear (a logit). The paper's maxout units in D are
 //! replaced by LeakyReLU, as in most reimplementations; the output is Tanh (data in [−1, 1]).
@@ -86,6 +93,11 @@ pub enum ConditionMode {
     /// G as with concat; D ends in the projection head D(x, y) = ψ(φ(x)) + ⟨embed(y), φ(x)⟩
     /// on its flattened last features φ (Miyato & Koyama 2018) instead of its final layer.
     Projection,
+    /// G as with concat; D sees the image alone and its last layer has 1 + K outputs: the
+    /// real/fake logit and K class logits, whose softmax cross-entropy against the label (the
+    /// dataset's for real images, the one asked for for fakes) both networks add to their
+    /// losses (Odena et al. 2017, the auxiliary-classifier GAN).
+    Acgan,
 }
 
 /// A class-conditional model: the mode and the number of classes K.
@@ -184,6 +196,14 @@ impl ModelConfig {
     pub fn d_label_planes(&self) -> usize {
         match self.conditional {
             Some(Conditional { mode: ConditionMode::Concat, classes }) => classes,
+            _ => 0,
+        }
+    }
+
+    /// The class logits D outputs after its real/fake logit: K for ACGAN, else none.
+    pub fn aux_classes(&self) -> usize {
+        match self.conditional {
+            Some(Conditional { mode: ConditionMode::Acgan, classes }) => classes,
             _ => 0,
         }
     }
@@ -292,7 +312,7 @@ impl ModelConfig {
                 // the projection head replaces it, with those same features as φ.
                 match self.conditional {
                     Some(Conditional { mode: ConditionMode::Projection, classes }) => l.extend([Layer::Flatten, Layer::Projection { features: self.ndf * top * 16, classes }]),
-                    _ => l.push(conv(self.ndf * top, 1, 1, 0)),
+                    _ => l.push(conv(self.ndf * top, 1 + self.aux_classes(), 1, 0)),
                 }
                 l
             }
@@ -306,7 +326,7 @@ impl ModelConfig {
                 }
                 match self.conditional {
                     Some(Conditional { mode: ConditionMode::Projection, classes }) => l.push(Layer::Projection { features: h, classes }),
-                    _ => l.push(lin(h, 1)),
+                    _ => l.push(lin(h, 1 + self.aux_classes())),
                 }
                 l
             }

@@ -255,7 +255,8 @@ fn tiny_conditioned(out: &Path, model: ModelKind, mode: ConditionMode) -> TrainC
 
 #[test]
 fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
-    for (model, mode) in [ModelKind::Dcgan, ModelKind::Mlp].into_iter().flat_map(|m| [(m, ConditionMode::Concat), (m, ConditionMode::Projection)]) {
+    let modes = [ConditionMode::Concat, ConditionMode::Projection, ConditionMode::Acgan];
+    for (model, mode) in [ModelKind::Dcgan, ModelKind::Mlp].into_iter().flat_map(|m| modes.map(|mode| (m, mode))) {
         let tiny_conditional = |out: &Path, model| tiny_conditioned(out, model, mode);
         let (a, b) = (tmp(&format!("cond-{model:?}-{mode:?}")), tmp(&format!("cond-resumed-{model:?}-{mode:?}")));
         let g0 = {
@@ -292,6 +293,27 @@ fn conditional_gans_train_resume_exactly_and_grid_one_row_per_class() {
             assert_eq!(d[&format!("{head}.linear.bias")].shape, vec![1], "{model:?}");
         } else {
             assert!(embeds.is_empty(), "{model:?}: {embeds:?}");
+        }
+        // D's last layer: 1 output, or ACGAN's real/fake logit and 4 class logits.
+        let last = d.keys().filter(|k| k.ends_with(".weight")).max_by_key(|k| k.split('.').nth(1).and_then(|i| i.parse::<usize>().ok())).unwrap();
+        if mode != ConditionMode::Projection {
+            assert_eq!(d[last].shape[0], if mode == ConditionMode::Acgan { 1 + 4 } else { 1 }, "{model:?} {mode:?}: {last}");
+        }
+        // ACGAN logs its auxiliary classifier's losses and accuracies, and D's loss holds its
+        // class losses; the other modes log none of them.
+        for r in &records {
+            if mode == ConditionMode::Acgan {
+                let (c_real, c_fake, c_g) = (r.c_real.unwrap(), r.c_fake.unwrap(), r.c_g.unwrap());
+                let (acc_real, acc_fake) = (r.acc_real.unwrap(), r.acc_fake.unwrap());
+                assert!(c_real > 0.0 && c_fake > 0.0 && c_g > 0.0 && r.loss_d > c_real + c_fake && r.loss_g > c_g, "{model:?}: {r:?}");
+                assert!((0.0..=1.0).contains(&acc_real) && (0.0..=1.0).contains(&acc_fake), "{model:?}: {r:?}");
+            } else {
+                assert!(r.c_real.is_none() && r.acc_fake.is_none(), "{model:?} {mode:?}: {r:?}");
+            }
+        }
+        if mode == ConditionMode::Acgan {
+            let metrics = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+            assert!(metrics.lines().all(|l| l.contains("\"C_real\"") && l.contains("\"acc_fake\"")), "{metrics}");
         }
         // 8 columns, one row per class (4 classes).
         let grid = image::open(a.join("fake_samples.png")).unwrap();
@@ -335,6 +357,10 @@ fn a_matching_aware_discriminator_sees_wrong_labels_and_resumes_exactly() {
         train(TrainConfig { steps: 6, ..cfg_b }, true);
         assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "{mode:?}: 6 steps differ from 4 + resume + 2");
     }
+    // ACGAN's D never sees the label, so a wrong one has nothing to act on.
+    let acgan = TrainConfig { mismatch_weight: Some(0.5), ..tiny_conditioned(&tmp("mismatch-acgan"), ModelKind::Dcgan, ConditionMode::Acgan) };
+    let err = acgan.validate().expect_err("refused").to_string();
+    assert!(err.contains("--mismatch-weight") && err.contains("concat or projection"), "{err}");
 }
 
 #[test]

@@ -23,8 +23,10 @@ pub struct LossParams {
     pub kind: u32,
     pub groups: u32,
     pub classes: u32,
-    pub _pad0: u32,
-    pub _pad1: u32,
+    /// Logits between consecutive elements (softmax: rows) of a column view; see `LAYOUT`.
+    pub stride: u32,
+    /// Where element 0 (softmax: row 0's first class) sits in logits and dlogits.
+    pub offset: u32,
 }
 const _: () = assert!(std::mem::size_of::<LossParams>() % 16 == 0);
 
@@ -89,20 +91,78 @@ pub fn elementwise(
     out_index: usize,
     scale: f32,
 ) -> Result<Vec<Dispatch>> {
-    let op = kind.name();
     let n = logits.numel();
     if targets.numel() != n || dlogits.numel() != n {
         return Err(Error::shape(
-            op,
+            kind.name(),
             format!("logits {:?}, targets {:?} and gradient {:?} must have the same size", logits.shape(), targets.shape(), dlogits.shape()),
         ));
     }
+    elementwise_view(gpu, kind, logits, (n, 1, 0), targets, dlogits, out, out_index, scale)
+}
+
+/// `elementwise` on one column of logits [B, S, …] (S·… values per row): element b is
+/// logits[b, column], its target targets[b]; only that column of dlogits (the shape of
+/// logits) is written. ACGAN's discriminator takes its GAN loss on column 0 this way.
+#[allow(clippy::too_many_arguments)]
+pub fn elementwise_column(
+    gpu: &Gpu,
+    kind: Elementwise,
+    logits: &GpuTensor,
+    column: usize,
+    targets: &GpuTensor,
+    dlogits: &GpuTensor,
+    out: &GpuTensor,
+    out_index: usize,
+    scale: f32,
+) -> Result<Vec<Dispatch>> {
+    let (rows, width) = rows_of(kind.name(), logits, dlogits)?;
+    if column >= width || targets.numel() != rows {
+        return Err(Error::shape(kind.name(), format!("column {column} of {:?} with {} targets: the column must exist and each row needs a target", logits.shape(), targets.numel())));
+    }
+    elementwise_view(gpu, kind, logits, (rows, width, column), targets, dlogits, out, out_index, scale)
+}
+
+/// (rows, values per row) of a [B, …] logits tensor whose gradient has its shape.
+fn rows_of(op: &str, logits: &GpuTensor, dlogits: &GpuTensor) -> Result<(usize, usize)> {
+    let shape = logits.shape();
+    if shape.len() < 2 || shape.iter().any(|&d| d == 0) || dlogits.shape() != shape {
+        return Err(Error::shape(op, format!("logits must be [B, C, …] with no empty dimension and the gradient of its shape; got {shape:?} and {:?}", dlogits.shape())));
+    }
+    Ok((shape[0], logits.numel() / shape[0]))
+}
+
+/// The elements (n, stride, offset) of logits a loss reads.
+#[allow(clippy::too_many_arguments)]
+fn elementwise_view(
+    gpu: &Gpu,
+    kind: Elementwise,
+    logits: &GpuTensor,
+    (n, stride, offset): (usize, usize, usize),
+    targets: &GpuTensor,
+    dlogits: &GpuTensor,
+    out: &GpuTensor,
+    out_index: usize,
+    scale: f32,
+) -> Result<Vec<Dispatch>> {
+    let op = kind.name();
     if n == 0 {
         return Err(Error::shape(op, "no logits"));
     }
     check_out(op, out, out_index)?;
-    let params = LossParams { n: u32_of(op, "logits", n)?, out_index: out_index as u32, scale, kind: kind as u32, groups: 0, classes: 0, _pad0: 0, _pad1: 0 };
-    launch(gpu, "elementwise_loss", format!("{op} {:?}", logits.shape()), [logits, targets], dlogits, out, params, n)
+    u32_of(op, "logits", logits.numel())?;
+    let params = LossParams {
+        n: u32_of(op, "logits", n)?,
+        out_index: out_index as u32,
+        scale,
+        kind: kind as u32,
+        groups: 0,
+        classes: 0,
+        stride: stride as u32,
+        offset: offset as u32,
+    };
+    let column = if stride == 1 { String::new() } else { format!(" column {offset}") };
+    launch(gpu, "elementwise_loss", format!("{op} {:?}{column}", logits.shape()), [logits, targets], dlogits, out, params, n)
 }
 
 /// BCE with logits (see `elementwise`), the DCGAN loss.
@@ -114,20 +174,48 @@ pub fn bce_with_logits(gpu: &Gpu, logits: &GpuTensor, targets: &GpuTensor, dlogi
 /// over rows into out[out_index], the accuracy (argmax = label) into out[out_index + 1],
 /// dlogits [B, C] = ∂L/∂logits (overwrite). A label ≥ C is read as C − 1.
 pub fn softmax_cross_entropy(gpu: &Gpu, logits: &GpuTensor, labels: &GpuTensor, dlogits: &GpuTensor, out: &GpuTensor, out_index: usize, scale: f32) -> Result<Vec<Dispatch>> {
-    let op = "softmax_cross_entropy";
     let shape = logits.shape();
-    if shape.len() != 2 || shape[1] == 0 || shape[0] == 0 {
-        return Err(Error::shape(op, format!("logits must be [B, C] with B, C ≥ 1, got {shape:?}")));
+    if shape.len() != 2 {
+        return Err(Error::shape("softmax_cross_entropy", format!("logits must be [B, C] with B, C ≥ 1, got {shape:?}")));
     }
-    let (rows, classes) = (shape[0], shape[1]);
-    if labels.dtype() != DType::U32 || labels.numel() != rows || dlogits.shape() != shape {
-        return Err(Error::shape(
-            op,
-            format!("labels must be u32 [{rows}] and the gradient {shape:?}; got {:?} {:?} and {:?}", labels.dtype(), labels.shape(), dlogits.shape()),
-        ));
+    softmax_cross_entropy_columns(gpu, logits, 0, shape[1], labels, dlogits, out, out_index, scale)
+}
+
+/// `softmax_cross_entropy` over the columns first..first + classes of logits [B, S, …] (S·…
+/// values per row); only those columns of dlogits (the shape of logits) are written.
+/// ACGAN's discriminator takes its class loss on columns 1..=K this way.
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_cross_entropy_columns(
+    gpu: &Gpu,
+    logits: &GpuTensor,
+    first: usize,
+    classes: usize,
+    labels: &GpuTensor,
+    dlogits: &GpuTensor,
+    out: &GpuTensor,
+    out_index: usize,
+    scale: f32,
+) -> Result<Vec<Dispatch>> {
+    let op = "softmax_cross_entropy";
+    let (rows, width) = rows_of(op, logits, dlogits)?;
+    if classes == 0 || first + classes > width {
+        return Err(Error::shape(op, format!("columns {first}..{} of {:?}: need at least one class inside the row", first + classes, logits.shape())));
+    }
+    if labels.dtype() != DType::U32 || labels.numel() != rows {
+        return Err(Error::shape(op, format!("labels must be u32 [{rows}]; got {:?} {:?}", labels.dtype(), labels.shape())));
     }
     check_out(op, out, out_index)?;
     u32_of(op, "logits", logits.numel())?;
-    let params = LossParams { n: u32_of(op, "rows", rows)?, out_index: out_index as u32, scale, kind: 0, groups: 0, classes: classes as u32, _pad0: 0, _pad1: 0 };
-    launch(gpu, op, format!("{op} {shape:?}"), [logits, labels], dlogits, out, params, rows)
+    let params = LossParams {
+        n: u32_of(op, "rows", rows)?,
+        out_index: out_index as u32,
+        scale,
+        kind: 0,
+        groups: 0,
+        classes: classes as u32,
+        stride: width as u32,
+        offset: first as u32,
+    };
+    let columns = if classes == width { String::new() } else { format!(" columns {first}..{}", first + classes) };
+    launch(gpu, op, format!("{op} {:?}{columns}", logits.shape()), [logits, labels], dlogits, out, params, rows)
 }

@@ -222,6 +222,9 @@ impl TrainConfig {
             }
             match self.model.conditional {
                 None => return bad("--mismatch-weight", "pairs real images with wrong labels, so it needs a conditional model; add --conditional concat or projection".into()),
+                Some(c) if c.mode == crate::model::ConditionMode::Acgan => {
+                    return bad("--mismatch-weight", "ACGAN's discriminator is never given the label (it predicts it), so a wrong label changes nothing; use --conditional concat or projection".into());
+                }
                 Some(c) if c.classes < 2 => return bad("--mismatch-weight", format!("a wrong label needs at least 2 classes; the dataset has {}", c.classes)),
                 Some(_) => {}
             }

@@ -34,7 +34,10 @@
 //! pass back from D to G drops the label channels of D's input gradient; with `projection` D
 //! reads it in its projection head from a labels tensor that holds the real batch's labels
 //! during the real forward and the fake ones (drawn a second time from the same key and
-//! counter) from the draw of z on.
+//! counter) from the draw of z on. With `acgan` D never sees the label: its output is
+//! [B, 1 + K], the GAN loss takes column 0 and the softmax cross-entropy of columns 1..=K
+//! against the label (real: the dataset's; fake: the one G was asked for) is added to D's real
+//! and fake losses and to G's loss, all into one dlogits before each backward.
 //!
 //! When the losses are read back (every `log_every` iterations and before every checkpoint),
 //! the same submit scans the whole state — both networks' weights, running statistics and
@@ -101,7 +104,12 @@ mod stat {
     pub const G: usize = 4; // L_G, then mean D(G(z)) after it
     pub const PENALTY: usize = 6; // the gradient penalty of the last D step (--gp, --r1)
     pub const MISMATCH: usize = 8; // W·L(D(x, ŷ), fake), then mean D(x, ŷ) (--mismatch-weight)
-    pub const COUNT: usize = 10;
+    // ACGAN's class cross-entropy, then the auxiliary classifier's accuracy: on the real batch
+    // and on the fake batch in D's step, and on the fake batch in G's step.
+    pub const AUX_REAL: usize = 10;
+    pub const AUX_FAKE: usize = 12;
+    pub const AUX_G: usize = 14;
+    pub const COUNT: usize = 16;
 }
 
 /// Where G's moving average (--g-ema) is saved in a run, and its keys' prefix in the checkpoint.
@@ -139,22 +147,38 @@ pub struct Record {
     /// D(x, ŷ): D on real images with wrong labels (--mismatch-weight), whose loss is in loss_D.
     #[serde(rename = "D_x_mismatch", skip_serializing_if = "Option::is_none")]
     pub d_x_mismatch: Option<f32>,
+    /// ACGAN: the auxiliary classifier's cross-entropy on the real batch and on the fake batch
+    /// of D's step (both in loss_D), and on the fake batch of G's step (in loss_G).
+    #[serde(rename = "C_real", skip_serializing_if = "Option::is_none")]
+    pub c_real: Option<f32>,
+    #[serde(rename = "C_fake", skip_serializing_if = "Option::is_none")]
+    pub c_fake: Option<f32>,
+    #[serde(rename = "C_G", skip_serializing_if = "Option::is_none")]
+    pub c_g: Option<f32>,
+    /// ACGAN: the share of the real batch, and of G's batch in G's step, whose class D's
+    /// auxiliary classifier names right.
+    #[serde(rename = "acc_real", skip_serializing_if = "Option::is_none")]
+    pub acc_real: Option<f32>,
+    #[serde(rename = "acc_fake", skip_serializing_if = "Option::is_none")]
+    pub acc_fake: Option<f32>,
     pub images_per_s: f64,
     pub elapsed_s: f64,
 }
 
 impl Record {
     pub fn finite(&self) -> bool {
-        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0), self.d_x_mismatch.unwrap_or(0.0)].iter().all(|v| v.is_finite())
+        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0), self.d_x_mismatch.unwrap_or(0.0), self.c_real.unwrap_or(0.0), self.c_g.unwrap_or(0.0)]
+            .iter()
+            .all(|v| v.is_finite())
     }
 }
 
-/// What a step that reads back returns: (L_real, D(x), L_fake, D(G(z)) before, L_G, D(G(z))
-/// after, the penalty, W·L_mismatch, D(x, ŷ)), and the first tensor of either network, its optimizer state or running statistics
-/// that holds a non-finite value, if any.
+/// What a step that reads back returns: the statistics tensor (each loss and its mean
+/// statistic at the slots of `stat`), and the first tensor of either network, its optimizer
+/// state or running statistics that holds a non-finite value, if any.
 #[derive(Clone, Debug)]
 pub struct Readback {
-    pub losses: [f32; 9],
+    pub losses: [f32; stat::COUNT],
     pub nonfinite: Option<String>,
 }
 
@@ -401,6 +425,9 @@ impl Trainer {
                 }
                 draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, d_labels)?);
                 fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
+            } else if m.aux_classes() > 0 {
+                // ACGAN: D sees the image alone; the labels only enter its class loss.
+                fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
             } else {
                 data.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &real_labels, classes, d_net.input())?);
                 if cfg.mismatch_weight.is_some() {
@@ -430,7 +457,24 @@ impl Trainer {
             Ok(())
         };
         let logits = d_net.output();
-        let loss = |kind: Elementwise, targets: &GpuTensor, at: usize, scale: f32| ops::loss::elementwise(&gpu, kind, logits, targets, &dlogits, &stats, at, scale);
+        // ACGAN's D outputs [B, 1 + K]: the GAN loss takes column 0, the class cross-entropy
+        // columns 1..=K; together they write all of dlogits.
+        let aux = m.aux_classes();
+        let loss = |kind: Elementwise, targets: &GpuTensor, at: usize, scale: f32| {
+            if aux > 0 {
+                ops::loss::elementwise_column(&gpu, kind, logits, 0, targets, &dlogits, &stats, at, scale)
+            } else {
+                ops::loss::elementwise(&gpu, kind, logits, targets, &dlogits, &stats, at, scale)
+            }
+        };
+        // The auxiliary classifier's loss against `labels` (ACGAN; nothing otherwise).
+        let class_loss = |labels: Option<&GpuTensor>, at: usize| -> Result<Vec<Dispatch>> {
+            match labels {
+                Some(labels) if aux > 0 => ops::loss::softmax_cross_entropy_columns(&gpu, logits, 1, aux, labels, &dlogits, &stats, at, 1.0),
+                _ => Ok(Vec::new()),
+            }
+        };
+        let (real_labels, fake_labels) = (input_labels.as_ref().map(|l| &l.0), input_labels.as_ref().map(|l| &l.1));
         // (D on real, D on fake, G): the loss kind, its targets and its scale.
         let (d_real, d_fake, g_loss) = match cfg.loss {
             GanLoss::Ns => ((Elementwise::BceWithLogits, &ones, 1.0), (Elementwise::BceWithLogits, &zeros, 1.0), (Elementwise::BceWithLogits, &ones, 1.0)),
@@ -495,6 +539,7 @@ impl Trainer {
             p.push(ops::elementwise::fill(&gpu, &d.grads, 0.0)?);
             d_forward(&mut p)?;
             p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
+            p.extend(class_loss(real_labels, stat::AUX_REAL)?);
             p.extend(d_net.backward_params.iter().cloned());
             if let Some(w) = cfg.mismatch_weight {
                 // GAN-CLS: the real images with wrong labels are fake, W of the fake side.
@@ -513,6 +558,7 @@ impl Trainer {
             p.push(fake_into_d.clone());
             d_forward(&mut p)?;
             p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2 * (1.0 - cfg.mismatch_weight.unwrap_or(0.0)))?);
+            p.extend(class_loss(fake_labels, stat::AUX_FAKE)?);
             p.extend(d_net.backward_params.iter().cloned());
             if let (Some((kept, eps, key)), Some(lambda)) = (&gp_inputs, cfg.gp) {
                 // x̂ = ε·x + (1 − ε)·G(z) into D's input, then the penalty of D at x̂.
@@ -543,6 +589,7 @@ impl Trainer {
         p.push(ops::elementwise::fill(&gpu, &g.grads, 0.0)?);
         d_forward(&mut p)?;
         p.extend(loss(g_loss.0, g_loss.1, stat::G, g_loss.2)?);
+        p.extend(class_loss(fake_labels, stat::AUX_G)?);
         p.extend(d_net.backward_input_only.iter().cloned());
         p.extend(d_grad_into_g);
         p.extend(g_net.backward_params.iter().cloned());
@@ -772,7 +819,8 @@ impl Trainer {
             return Ok(None);
         }
         let bytes = map_read(&self.gpu, &self.stats_staging, "losses")?;
-        let v: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[..4 * 9]);
+        let mut losses = [0.0f32; stat::COUNT];
+        losses.copy_from_slice(&bytemuck::pod_collect_to_vec::<u8, f32>(&bytes[..4 * stat::COUNT]));
         let slots: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.guard_staging, "state guard")?[..4 * self.guard_regions.len()]);
         let nonfinite = self.guard_regions.iter().zip(&slots).find_map(|(&(net, which, n), &slot)| {
             let store = match net {
@@ -782,7 +830,7 @@ impl Trainer {
             };
             ops::finite::decode(slot, n).map(|i| store.locate(which, i))
         });
-        Ok(Some(Readback { losses: [v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8]], nonfinite }))
+        Ok(Some(Readback { losses, nonfinite }))
     }
 
     /// Write the grid of G(fixed latents) (running statistics) to `path`: 8×8, or for a
@@ -973,18 +1021,26 @@ impl runner::Objective for Trainer {
 
     fn record(&self, r: Readback, _score: Option<()>, images_per_s: f64, elapsed_s: f64) -> Record {
         let l = r.losses;
+        let acgan = self.cfg.model.aux_classes() > 0;
+        // Each loss kernel wrote its scaled term: with --mismatch-weight W, L_fake holds
+        // (1 − W)·L and MISMATCH W·L_mismatch; slots of terms the run does not have are never
+        // written and stay 0.
+        let aux = |at: usize| acgan.then_some(l[at]);
         Record {
             step: self.step,
             epoch: self.epoch(self.step),
-            // Each loss kernel wrote its scaled term: with --mismatch-weight W, L_fake holds
-            // (1 − W)·L and slot 7 W·L_mismatch (0 without it: the slot is never written).
-            loss_d: l[0] + l[2] + l[7],
-            loss_g: l[4],
-            d_x: l[1],
-            d_g_z1: l[3],
-            d_g_z2: l[5],
-            penalty: (self.cfg.gp.is_some() || self.cfg.r1.is_some()).then_some(l[6]),
-            d_x_mismatch: self.cfg.mismatch_weight.map(|_| l[8]),
+            loss_d: l[stat::D_REAL] + l[stat::D_FAKE] + l[stat::MISMATCH] + l[stat::AUX_REAL] + l[stat::AUX_FAKE],
+            loss_g: l[stat::G] + l[stat::AUX_G],
+            d_x: l[stat::D_REAL + 1],
+            d_g_z1: l[stat::D_FAKE + 1],
+            d_g_z2: l[stat::G + 1],
+            penalty: (self.cfg.gp.is_some() || self.cfg.r1.is_some()).then_some(l[stat::PENALTY]),
+            d_x_mismatch: self.cfg.mismatch_weight.map(|_| l[stat::MISMATCH + 1]),
+            c_real: aux(stat::AUX_REAL),
+            c_fake: aux(stat::AUX_FAKE),
+            c_g: aux(stat::AUX_G),
+            acc_real: aux(stat::AUX_REAL + 1),
+            acc_fake: aux(stat::AUX_G + 1),
             images_per_s,
             elapsed_s,
         }

@@ -125,5 +125,65 @@ pub(super) fn loss_cases() -> Vec<Case> {
             ])
         }));
     }
+    // ACGAN's head: logits [B, 1+K(, 1, 1)], BCE on column 0 and cross-entropy on columns
+    // 1..=K into one NaN-poisoned gradient, so an element either call leaves unwritten (or a
+    // call that strays into the other's columns) fails; batch 1, ragged, two passes.
+    for &(rows, classes, spatial) in &[(1usize, 1usize, false), (17, 10, true), (64, 3, false), (1500, 10, true)] {
+        v.push(Case::new("loss", format!("acgan head {rows}x(1+{classes})"), move |gpu, rng| {
+            let width = 1 + classes;
+            let xs = rng.normals(rows * width, 2.0);
+            let ts: Vec<f32> = (0..rows).map(|_| (rng.next_u64() % 2) as f32).collect();
+            let labels: Vec<u32> = (0..rows).map(|_| (rng.next_u64() % classes as u64) as u32).collect();
+            let lab: Vec<usize> = labels.iter().map(|&l| l as usize).collect();
+            let xd = f64s(&xs);
+            let (source, class): (Vec<f64>, Vec<f64>) = (xd.iter().step_by(width).copied().collect(), xd.chunks(width).flat_map(|r| r[1..].to_vec()).collect());
+            let (bce_ref, p_ref) = cpu::loss::elementwise(cpu::loss::Kind::Bce, &source, &f64s(&ts), 1.0);
+            let bce_grad = cpu::loss::elementwise_grad(cpu::loss::Kind::Bce, &source, &f64s(&ts), 1.0);
+            let (ce_ref, acc_ref) = cpu::loss::softmax_cross_entropy(&class, classes, &lab, 0.5);
+            let ce_grad = cpu::loss::softmax_cross_entropy_grad(&class, classes, &lab, 0.5);
+            let grad_ref: Vec<f64> = (0..rows).flat_map(|b| std::iter::once(bce_grad[b]).chain(ce_grad[b * classes..(b + 1) * classes].iter().copied())).collect();
+            let shape_t: Vec<usize> = if spatial { vec![rows, width, 1, 1] } else { vec![rows, width] };
+            let logits = upload(gpu, &shape_t, &xs, "logits")?;
+            let targets = upload(gpu, &[rows], &ts, "targets")?;
+            let labels_t = GpuTensor::from_u32(gpu, &[rows], &labels, "labels")?;
+            let dlogits = GpuTensor::zeros(gpu, &shape_t, DType::F32, "dlogits")?;
+            let out = GpuTensor::zeros(gpu, &[4], DType::F32, "loss")?;
+            out.poison(gpu)?;
+            let mut d = ops::loss::elementwise_column(gpu, Elementwise::BceWithLogits, &logits, 0, &targets, &dlogits, &out, 0, 1.0)?;
+            d.extend(ops::loss::softmax_cross_entropy_columns(gpu, &logits, 1, classes, &labels_t, &dlogits, &out, 2, 0.5)?);
+            let got_grad = run_poisoned(gpu, "acgan head", &d, &dlogits)?;
+            let got_out = out.read_f32(gpu)?;
+            let shape = format!("{shape_t:?}");
+            let kernel = if rows > ops::loss::CHUNK { "2-pass" } else { "wg256" };
+            let k_bound = sum_bound(rows + classes).max(TRANSCENDENTAL_BOUND);
+            // Both losses are sums of non-negative terms: no cancellation.
+            Ok(vec![
+                Row::compare("loss", "column_bce_value", &shape, kernel, &got_out[0..1], &[bce_ref], k_bound),
+                Row::compare("loss", "column_bce_mean_stat", &shape, kernel, &got_out[1..2], &[p_ref], k_bound),
+                Row::compare("loss", "columns_softmax_ce_value", &shape, kernel, &got_out[2..3], &[ce_ref], k_bound),
+                Row::compare("loss", "columns_softmax_ce_accuracy", &shape, kernel, &got_out[3..4], &[acc_ref], 2.0 * super::F32_U),
+                Row::compare("loss", "columns_gradient", &shape, kernel, &got_grad, &grad_ref, TRANSCENDENTAL_BOUND),
+            ])
+        }));
+    }
+    // A column view writes its column only: the others keep their poison.
+    v.push(Case::new("loss", "column view [33, 3] column 1", |gpu, rng| {
+        let (rows, width) = (33usize, 3usize);
+        let xs = rng.normals(rows * width, 2.0);
+        let ts: Vec<f32> = (0..rows).map(|_| rng.normals(1, 1.0)[0]).collect();
+        let column: Vec<f64> = f64s(&xs).into_iter().skip(1).step_by(width).collect();
+        let grad_ref = cpu::loss::elementwise_grad(cpu::loss::Kind::LeastSquares, &column, &f64s(&ts), 1.0);
+        let logits = upload(gpu, &[rows, width], &xs, "logits")?;
+        let targets = upload(gpu, &[rows], &ts, "targets")?;
+        let dlogits = GpuTensor::zeros(gpu, &[rows, width], DType::F32, "dlogits")?;
+        let out = GpuTensor::zeros(gpu, &[2], DType::F32, "loss")?;
+        let got = run_poisoned(gpu, "column view", &ops::loss::elementwise_column(gpu, Elementwise::LeastSquares, &logits, 1, &targets, &dlogits, &out, 0, 1.0)?, &dlogits)?;
+        let got_column: Vec<f32> = got.iter().skip(1).step_by(width).copied().collect();
+        let others_written = got.iter().enumerate().filter(|(i, g)| i % width != 1 && !g.is_nan()).count();
+        Ok(vec![
+            Row::compare("loss", "column_gradient", "[33, 3] column 1", "wg256", &got_column, &grad_ref, TRANSCENDENTAL_BOUND),
+            Row::scalar("loss", "column_others_untouched", "[33, 3] column 1", "wg256", others_written as f64, 0.0),
+        ])
+    }));
     v
 }
