@@ -1,5 +1,5 @@
 // optim.wgsl — Adam (with L2 or decoupled weight decay), SGD (with optional momentum) and
-// RMSprop, updating parameters in place.
+// RMSprop, updating parameters in place, and the learning-rate schedule.
 //
 // MATH     adam_step, t = counters[counter_index] (already incremented for this step, t ≥ 1):
 //            g  = grad + wd·param                     (L2, PyTorch Adam; skipped when decoupled)
@@ -27,19 +27,30 @@
 //            With rampup r > 0 (StyleGAN2's ema_rampup), a plain EMA whose half-life grows with
 //            training: β_t = min(β, 0.5^(1/(r·t))), w = 1 − β_t (≈ 1 early on: the average
 //            follows the network while it still moves fast).
+//          lr_schedule (one invocation), i = counters[counter_index] (iterations completed),
+//          p = min(i / horizon, 1), warm = min(1, (i + 1) / warmup) (1 without warm-up):
+//            lrs[out_index] = base · warm · f(p),  f = 1 (constant), 1 − p (linear),
+//            ½(1 + cos πp) (cosine)
+//          Adam and RMSprop read their learning rate from lrs[lr_index] (a GPU tensor, not the
+//          uniform), so a schedule — this kernel, recorded before the optimizer steps, or the
+//          host writing the tensor — changes it between steps without rebuilding a dispatch.
 //          The step count lives on the GPU (a u32 in `counters`, bumped by
 //          elementwise.wgsl:counter_add once per optimizer step) so a training step needs no
 //          host write and several optimizer steps can share one submission.
 // LAYOUT   param, grad, m, v, buf: same length, contiguous, padded to 4 → array<vec4<f32>>.
 //          A whole model's parameters can be one flat buffer: one dispatch updates them all.
-// WORK     1 invocation = 1 vec4. WG = 256.
+// WORK     1 invocation = 1 vec4. WG = 256. lr_schedule: 1 invocation.
 // GRID     ceil(n4/256) workgroups folded to (x, y) (Grid::linear); guard i < n4.
+//          lr_schedule: (1, 1, 1), one workgroup of 1.
 // WRITES   param, m, v, buf, avg: updated in place (read-modify-write). grad, live are only read.
-// BINDINGS adam_step:         0 grad r | 1 counters r (u32) | 2 param rw | 3 m rw | 4 v rw | 5 params
+//          lr_schedule: lrs[out_index] overwritten, nothing else.
+// BINDINGS adam_step:         0 grad r | 1 counters r (u32) | 2 lrs r | 3 param rw | 4 m rw
+//                             | 5 v rw | 6 params
 //          sgd_step:          0 grad r | 1 param rw | 2 params
 //          sgd_momentum_step: 0 grad r | 1 param rw | 2 buf rw | 3 params
-//          rmsprop_step:      0 grad r | 1 param rw | 2 sq rw | 3 params
+//          rmsprop_step:      0 grad r | 1 lrs r | 2 param rw | 3 sq rw | 4 params
 //          ema_update:        0 live r | 1 counters r (u32) | 2 avg rw | 3 params
+//          lr_schedule:       0 counters r (u32) | 1 lrs rw | 2 params
 // REF      src/reference/optim.rs   TESTS src/check/cases/optim.rs (op "optim")
 
 const WG: u32 = 256u;
@@ -47,7 +58,7 @@ const WG: u32 = 256u;
 struct AdamParams {
     n4: u32,             // ceil(n / 4)
     counter_index: u32,  // counters[counter_index] = t
-    lr: f32,
+    lr_index: u32,       // the learning rate is lrs[lr_index]
     beta1: f32,
     beta2: f32,
     eps: f32,
@@ -64,14 +75,15 @@ struct SgdParams {
 
 @group(0) @binding(0) var<storage, read> grad: array<vec4<f32>>;
 @group(0) @binding(1) var<storage, read> counters: array<u32>;
-@group(0) @binding(2) var<storage, read_write> param: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> m: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> v: array<vec4<f32>>;
-@group(0) @binding(5) var<uniform> ap: AdamParams;
+@group(0) @binding(2) var<storage, read> lrs: array<f32>;
+@group(0) @binding(3) var<storage, read_write> param: array<vec4<f32>>;
+@group(0) @binding(4) var<storage, read_write> m: array<vec4<f32>>;
+@group(0) @binding(5) var<storage, read_write> v: array<vec4<f32>>;
+@group(0) @binding(6) var<uniform> ap: AdamParams;
 
 struct RmspropParams {
     n4: u32,
-    lr: f32,
+    lr_index: u32,       // the learning rate is lrs[lr_index]
     alpha: f32,          // smoothing of the squared-gradient average (PyTorch: 0.99)
     eps: f32,
     weight_decay: f32,
@@ -79,6 +91,26 @@ struct RmspropParams {
     _pad1: u32,
     _pad2: u32,
 }
+
+@group(0) @binding(1) var<storage, read> rms_lrs: array<f32>;
+@group(0) @binding(2) var<storage, read_write> rms_param: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read_write> rms_sq: array<vec4<f32>>;
+@group(0) @binding(4) var<uniform> rp: RmspropParams;
+
+struct ScheduleParams {
+    counter_index: u32,  // counters[counter_index] = i, iterations completed
+    out_index: u32,      // lrs[out_index] ← the learning rate of iteration i
+    base: f32,
+    kind: u32,           // 0 constant, 1 linear, 2 cosine
+    horizon: u32,        // iterations over which f falls from 1 to 0 (≥ 1)
+    warmup: u32,         // iterations of linear warm-up (0: none)
+    _pad0: u32,
+    _pad1: u32,
+}
+
+@group(0) @binding(0) var<storage, read> sched_counters: array<u32>;
+@group(0) @binding(1) var<storage, read_write> sched_lrs: array<f32>;
+@group(0) @binding(2) var<uniform> sched: ScheduleParams;
 
 struct EmaParams {
     n4: u32,
@@ -95,7 +127,6 @@ struct EmaParams {
 @group(0) @binding(2) var<uniform> sp: SgdParams;
 @group(0) @binding(2) var<storage, read_write> sgd_buf: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> smp: SgdParams;
-@group(0) @binding(3) var<uniform> rp: RmspropParams;
 
 fn flat_index(gid: vec3<u32>, nwg: vec3<u32>) -> u32 {
     return gid.x + gid.y * nwg.x * WG;
@@ -130,10 +161,11 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     let i = flat_index(gid, nwg);
     if (i >= ap.n4) { return; }
     let t = f32(counters[ap.counter_index]);
+    let lr = lrs[ap.lr_index];
     var w = param[i];
     var g = grad[i];
     if (ap.decoupled != 0u) {
-        w = w * (1.0 - ap.lr * ap.weight_decay);
+        w = w * (1.0 - lr * ap.weight_decay);
     } else {
         g = g + ap.weight_decay * w;
     }
@@ -143,7 +175,7 @@ fn adam_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgro
     v[i] = v_new;
     let bias1 = one_minus_pow(ap.beta1, t);
     let bias2 = one_minus_pow(ap.beta2, t);
-    param[i] = w - ap.lr * (m_new / bias1) / (sqrt(v_new / bias2) + ap.eps);
+    param[i] = w - lr * (m_new / bias1) / (sqrt(v_new / bias2) + ap.eps);
 }
 
 @compute @workgroup_size(WG)
@@ -168,11 +200,28 @@ fn sgd_momentum_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num
 fn rmsprop_step(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
     let i = flat_index(gid, nwg);
     if (i >= rp.n4) { return; }
-    let w = sgd_param[i];
+    let w = rms_param[i];
     let g = grad[i] + rp.weight_decay * w;
-    let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;
-    sgd_buf[i] = sq;
-    sgd_param[i] = w - rp.lr * g / (sqrt(sq) + rp.eps);
+    let sq = rp.alpha * rms_sq[i] + (1.0 - rp.alpha) * g * g;
+    rms_sq[i] = sq;
+    rms_param[i] = w - rms_lrs[rp.lr_index] * g / (sqrt(sq) + rp.eps);
+}
+
+@compute @workgroup_size(1)
+fn lr_schedule() {
+    let i = f32(sched_counters[sched.counter_index]);
+    let p = min(i / f32(sched.horizon), 1.0);
+    var f = 1.0;
+    switch sched.kind {
+        case 1u: { f = 1.0 - p; }
+        case 2u: { f = 0.5 * (1.0 + cos(3.14159265358979 * p)); }
+        default: {}
+    }
+    var warm = 1.0;
+    if (sched.warmup > 0u) {
+        warm = min(1.0, (i + 1.0) / f32(sched.warmup));
+    }
+    sched_lrs[sched.out_index] = sched.base * warm * f;
 }
 
 @compute @workgroup_size(WG)

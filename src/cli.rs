@@ -280,6 +280,15 @@ pub struct TrainArgs {
     /// concat and projection only (ACGAN's D is not given the label).
     #[arg(long, value_name = "W")]
     pub mismatch_weight: Option<f32>,
+    /// How both learning rates move over the run's --steps: constant, linear (to 0 at the
+    /// last step) or cosine (½(1 + cos πp)). Computed on the GPU from its step counter each
+    /// iteration; logged as lr_D and lr_G. GANs only.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub lr_schedule: Option<shadergan::ops::optim::ScheduleKind>,
+    /// Linear learning-rate warm-up over the first N iterations (lr·(i + 1)/N), before and
+    /// together with --lr-schedule. GANs only.
+    #[arg(long, value_name = "N")]
+    pub lr_warmup: Option<u64>,
     /// Keep an exponential moving average of the generator's weights (and BatchNorm statistics)
     /// with this decay, e.g. 0.999 (StyleGAN2, BigGAN). Sample grids use it; `sample` and `eval`
     /// use it unless given --no-ema. Saved as generator_ema.safetensors.

@@ -171,6 +171,12 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         r1: args.r1,
         r1_every: args.r1_every,
         mismatch_weight: args.mismatch_weight,
+        // The horizon is this run's steps; a resume keeps it (the schedule is in config.json).
+        lr_schedule: (args.lr_schedule.is_some() || args.lr_warmup.is_some()).then(|| shadergan::ops::optim::Schedule {
+            kind: args.lr_schedule.unwrap_or(shadergan::ops::optim::ScheduleKind::Constant),
+            horizon: steps,
+            warmup: args.lr_warmup.unwrap_or(0),
+        }),
         lr_d: args.lr_d.unwrap_or(lr),
         lr_g: args.lr_g.unwrap_or(lr),
         beta1: args.beta1.unwrap_or(0.5),
@@ -729,6 +735,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         r1: None,
         r1_every: None,
         mismatch_weight: None,
+        lr_schedule: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -888,7 +895,7 @@ fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).
@@ -1050,7 +1057,7 @@ fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
 }
 
 /// Flags of the GAN and the classifier that mean nothing to the autoencoders.
-const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
+const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
 
 /// `train --model ae|vae`: an autoencoder or VAE on any dataset, its held-out reconstruction
 /// (and KL, negative ELBO) measured as it trains (shadergan::train::autoencoder).

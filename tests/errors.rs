@@ -104,11 +104,16 @@ fn bad_optimizer_hyperparameters_are_refused() {
     let p = zeros(&[8]);
     let (g, m, v) = (zeros(&[8]), zeros(&[8]), zeros(&[8]));
     let counters = GpuTensor::zeros(gpu(), &[1], DType::U32, "counters").unwrap();
+    let lrs = ops::optim::learning_rates(gpu(), &[1e-3]).unwrap();
+    let lr = ops::optim::Lr { tensor: &lrs, index: 0 };
     let cfg = ops::optim::AdamConfig { beta1: 1.0, ..Default::default() };
-    let err = ops::optim::adam_step(gpu(), &cfg, &g, &counters, 0, &p, &m, &v).unwrap_err();
+    let err = ops::optim::adam_step(gpu(), &cfg, lr, &g, &counters, 0, &p, &m, &v).unwrap_err();
     assert!(err.to_string().contains("betas"), "{err}");
-    let cfg = ops::optim::AdamConfig { lr: f32::NAN, ..Default::default() };
-    assert!(ops::optim::adam_step(gpu(), &cfg, &g, &counters, 0, &p, &m, &v).is_err());
+    // A learning rate that is not a number, or a slot past the tensor.
+    assert!(ops::optim::learning_rates(gpu(), &[f32::NAN]).is_err());
+    let past = ops::optim::Lr { tensor: &lrs, index: 1 };
+    let err = ops::optim::adam_step(gpu(), &Default::default(), past, &g, &counters, 0, &p, &m, &v).unwrap_err();
+    assert!(err.to_string().contains("learning rate slot 1"), "{err}");
 }
 
 #[test]

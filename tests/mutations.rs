@@ -73,7 +73,8 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::SPECTRAL_NORM, "spectral_norm", "- (bw_dot[0] / (s * s)) * bw_u[r] * bw_v[c];", "- (bw_dot[0] / s) * bw_u[r] * bw_v[c];", "backward through W/σ divides the projection by σ, not σ²"),
     (&shaders::PENALTY, "penalty", "fin_coef[b] = scale * 2.0 * (n - 1.0) / n;", "fin_coef[b] = scale * 2.0 * (n - 1.0);", "WGAN-GP adjoint without the 1/‖g‖ of the norm's derivative"),
     (&shaders::PENALTY, "penalty", "for (var k = lid; k < pp.per_sample; k += WG) {", "for (var k = lid; k < pp.per_sample; k += 2u * WG) {", "per-sample norms skip half the elements"),
-    (&shaders::OPTIM, "optim", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g * g;", "let sq = rp.alpha * sgd_buf[i] + (1.0 - rp.alpha) * g;", "RMSprop averages g instead of g²"),
+    (&shaders::OPTIM, "optim", "let sq = rp.alpha * rms_sq[i] + (1.0 - rp.alpha) * g * g;", "let sq = rp.alpha * rms_sq[i] + (1.0 - rp.alpha) * g;", "RMSprop averages g instead of g²"),
+    (&shaders::OPTIM, "optim", "warm = min(1.0, (i + 1.0) / f32(sched.warmup));", "warm = min(1.0, i / f32(sched.warmup));", "warm-up starts at 0 (the first step does not move)"),
     (&shaders::ELEMENTWISE, "elementwise", "min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(fill_p.beta))", "min(max(fill_y[i], vec4<f32>(fill_p.alpha)), vec4<f32>(-fill_p.alpha))", "clamp's upper bound is −lo"),
     (&shaders::ELEMENTWISE, "elementwise", "axpby_p.beta * axpby_y[i]", "axpby_p.alpha * axpby_y[i]", "axpby scales y by alpha"),
 ];

@@ -155,6 +155,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::OPTIM, "SgdParams", size_of::<ops::optim::SgdParams>()),
         (&sh::OPTIM, "RmspropParams", size_of::<ops::optim::RmspropParams>()),
         (&sh::OPTIM, "EmaParams", size_of::<ops::optim::EmaParams>()),
+        (&sh::OPTIM, "ScheduleParams", size_of::<ops::optim::ScheduleParams>()),
         (&sh::SPECTRAL_NORM, "SnParams", size_of::<ops::spectral_norm::SnParams>()),
         (&sh::SPECTRAL_NORM, "ElemParams", size_of::<ops::spectral_norm::ElemParams>()),
         (&sh::PENALTY, "PenaltyParams", size_of::<ops::penalty::PenaltyParams>()),

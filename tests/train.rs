@@ -43,6 +43,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         r1: None,
         r1_every: None,
         mismatch_weight: None,
+        lr_schedule: None,
         lr_d: 2e-4,
         lr_g: 2e-4,
         beta1: 0.5,
@@ -637,4 +638,48 @@ fn ema_follows_its_recursion(cfg: TrainConfig) {
             assert!(read(&t.g_ema.as_ref().unwrap().params) == read(&t.g.params), "at step 1 the bias-corrected average is a copy");
         }
     }
+}
+
+#[test]
+fn a_learning_rate_schedule_runs_on_the_gpu_logs_what_it_used_and_resumes_exactly() {
+    use shadergan::ops::optim::{Schedule, ScheduleKind};
+    for (kind, warmup) in [(ScheduleKind::Linear, 2u64), (ScheduleKind::Cosine, 0)] {
+        let schedule = Schedule { kind, horizon: 6, warmup };
+        // Lazy R1 scales D's rate by k/(k + 1): the schedule multiplies what the optimizer
+        // would use without it.
+        let with = |out: &Path| TrainConfig {
+            lr_schedule: Some(schedule),
+            lr_d: 4e-4,
+            log_every: 1,
+            r1: Some(1.0),
+            r1_every: Some(2),
+            model: ModelConfig { d_norm: DNorm::None, ..tiny(out, ModelKind::Dcgan).model },
+            ..tiny(out, ModelKind::Dcgan)
+        };
+        let (a, b, plain) = (tmp(&format!("sched-{kind:?}")), tmp(&format!("sched-resumed-{kind:?}")), tmp(&format!("sched-none-{kind:?}")));
+        let (t, records) = train(with(&a), false);
+        assert_eq!(records.len(), 6, "{records:?}");
+        for r in &records {
+            // Step s logs iteration s − 1's rates, as the GPU computed them.
+            let f = shadergan::reference::optim::lr_schedule_factor(&schedule, r.step - 1);
+            let (want_d, want_g) = (4e-4 * (2.0 / 3.0) * f, 2e-4 * f);
+            let (got_d, got_g) = (r.lr_d.expect("lr_D logged") as f64, r.lr_g.expect("lr_G logged") as f64);
+            assert!((got_d - want_d).abs() <= 1e-6 * 4e-4 && (got_g - want_g).abs() <= 1e-6 * 2e-4, "{kind:?} step {}: ({got_d}, {got_g}) vs ({want_d}, {want_g})", r.step);
+        }
+        let metrics = std::fs::read_to_string(a.join("metrics.jsonl")).unwrap();
+        assert!(metrics.lines().all(|l| l.contains("\"lr_D\"") && l.contains("\"lr_G\"")), "{metrics}");
+        // It changes the run: the constant rates end elsewhere.
+        let (t0, r0) = train(TrainConfig { lr_schedule: None, ..with(&plain) }, false);
+        assert!(r0.iter().all(|r| r.lr_d.is_none()), "a run without a schedule logs no rates");
+        assert_ne!(t.g.params.read_f32(&t.gpu).unwrap(), t0.g.params.read_f32(&t0.gpu).unwrap(), "{kind:?}: the schedule changed nothing");
+        // 4 steps + resume + 2 = 6 straight through: the horizon is the config's (6), and the
+        // iteration is the GPU's counter, restored with the checkpoint.
+        let cfg_b = TrainConfig { steps: 4, ..with(&b) };
+        train(cfg_b.clone(), false);
+        train(TrainConfig { steps: 6, ..cfg_b }, true);
+        assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "{kind:?}: 6 steps differ from 4 + resume + 2");
+    }
+    // A schedule without a horizon is refused by its flag.
+    let bad = TrainConfig { lr_schedule: Some(Schedule { kind: ScheduleKind::Linear, horizon: 0, warmup: 0 }), ..tiny(&tmp("sched-bad"), ModelKind::Dcgan) };
+    assert!(bad.validate().unwrap_err().to_string().contains("--lr-schedule"));
 }

@@ -66,3 +66,18 @@ pub fn ema_update(avg: &mut [f64], live: &[f64], beta: f64, t: u32, rampup: Opti
         *a += w * (l - *a);
     }
 }
+
+/// The learning-rate schedule's factor at iteration i (0-based): warm-up min(1, (i + 1)/warmup)
+/// (1 without) times f(p), p = min(i/horizon, 1): 1 (constant), 1 − p (linear),
+/// ½(1 + cos πp) (cosine). optim.wgsl:lr_schedule writes base · this.
+pub fn lr_schedule_factor(schedule: &crate::ops::optim::Schedule, i: u64) -> f64 {
+    use crate::ops::optim::ScheduleKind;
+    let p = (i as f64 / schedule.horizon.max(1) as f64).min(1.0);
+    let f = match schedule.kind {
+        ScheduleKind::Constant => 1.0,
+        ScheduleKind::Linear => 1.0 - p,
+        ScheduleKind::Cosine => 0.5 * (1.0 + (std::f64::consts::PI * p).cos()),
+    };
+    let warm = if schedule.warmup > 0 { ((i + 1) as f64 / schedule.warmup as f64).min(1.0) } else { 1.0 };
+    warm * f
+}

@@ -302,7 +302,9 @@ impl AutoencoderTrainer {
         let nets = Nets::new(&gpu, &cfg, &encoder_spec, &decoder_spec, &encoder, &decoder, b, Mode::Train, &counters)?;
         let sample_info = GpuTensor::zeros(&gpu, &[b, 8], DType::U32, "sample_info")?;
         let tick = |s: usize| ops::elementwise::counter_add(&gpu, &counters, s, 1);
-        let adam = AdamConfig { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false };
+        let adam = AdamConfig { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false };
+        // A constant learning rate, in the GPU tensor Adam reads it from.
+        let lrs = ops::optim::learning_rates(&gpu, &[cfg.lr])?;
         let no_augment = AugmentConfig { flip: false, shift: 0, brightness: 0.0 };
 
         let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.images())?;
@@ -336,7 +338,7 @@ impl AutoencoderTrainer {
         p.extend(nets.code_gradient(&gpu, &counters, KlWeight { beta: cfg.beta, warmup: cfg.kl_warmup, counter_index: slot::ADAM })?);
         p.extend(nets.enc.backward_params.iter().cloned());
         for store in [&encoder, &decoder] {
-            p.push(ops::optim::adam_step(&gpu, &adam, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
+            p.push(ops::optim::adam_step(&gpu, &adam, ops::optim::Lr { tensor: &lrs, index: 0 }, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
         }
 
         let heldout = Heldout::new(&gpu, &cfg, dataset, &held_idx, &encoder_spec, &decoder_spec, &encoder, &decoder, &counters)?;

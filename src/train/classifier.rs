@@ -183,7 +183,9 @@ impl ClassifierTrainer {
         let sample_info = GpuTensor::zeros(&gpu, &[b, 8], DType::U32, "sample_info")?;
         let batch_labels = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels")?;
         let tick = |s: usize| ops::elementwise::counter_add(&gpu, &counters, s, 1);
-        let adam = AdamConfig { lr: cfg.lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false };
+        let adam = AdamConfig { beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false };
+        // A constant learning rate, in the GPU tensor Adam reads it from.
+        let lrs = ops::optim::learning_rates(&gpu, &[cfg.lr])?;
 
         let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, cfg.augment.kernel(), &counters, slot::DATA, &sample_info, net.input())?;
         p.push(ops::labels::gather_labels(&gpu, &train_labels, &sample_info, &batch_labels)?);
@@ -196,7 +198,7 @@ impl ClassifierTrainer {
         p.extend(ops::loss::softmax_cross_entropy(&gpu, net.output(), &batch_labels, &dlogits, &stats, 0, 1.0)?);
         p.extend(net.backward_params.iter().cloned());
         p.push(tick(slot::ADAM)?);
-        p.push(ops::optim::adam_step(&gpu, &adam, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
+        p.push(ops::optim::adam_step(&gpu, &adam, ops::optim::Lr { tensor: &lrs, index: 0 }, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
 
         let heldout_images = crate::data::to_unit_range(&held.pixels);
         let eval_net = EvalNet::new(&gpu, m, &spec, &store, spec.max_batch(&gpu.limits)?.clamp(1, 500).min(held.n))?;

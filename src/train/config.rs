@@ -144,6 +144,10 @@ pub struct TrainConfig {
     /// side is (1 − W)·L(D(G(z), y), fake) + W·L(D(x, ŷ), fake), W = ½ being the paper's.
     #[serde(default)]
     pub mismatch_weight: Option<f32>,
+    /// How both learning rates move over the run (--lr-schedule, --lr-warmup); None: constant.
+    /// Its horizon is fixed when the run starts, so a resumed run keeps it.
+    #[serde(default)]
+    pub lr_schedule: Option<crate::ops::optim::Schedule>,
     pub beta1: f32,
     pub beta2: f32,
     pub seed: u64,
@@ -185,6 +189,14 @@ impl TrainConfig {
             && !(b.is_finite() && b > 0.0 && b < 1.0)
         {
             return bad("--g-ema", format!("{b} must lie in (0, 1); StyleGAN2 and BigGAN use about 0.999"));
+        }
+        if let Some(sch) = &self.lr_schedule {
+            if sch.horizon == 0 || sch.horizon > u32::MAX as u64 {
+                return bad("--lr-schedule", format!("its horizon, the run's --steps ({}), must lie in 1..={}", sch.horizon, u32::MAX));
+            }
+            if sch.warmup > u32::MAX as u64 {
+                return bad("--lr-warmup", format!("{} exceeds {}", sch.warmup, u32::MAX));
+            }
         }
         if let Some(k) = self.r1_every {
             if k == 0 {

@@ -119,9 +119,11 @@ pub const EMA_PREFIX: &str = "netG_ema.";
 /// Images in the fixed-latent sample grid (8×8).
 pub const GRID: usize = 64;
 
-/// The Adam settings of the run (PyTorch's eps 1e-8; no weight decay).
-fn adam(cfg: &TrainConfig, lr: f32) -> AdamConfig {
-    AdamConfig { lr, beta1: cfg.beta1, beta2: cfg.beta2, eps: 1e-8, weight_decay: 0.0, decoupled: false }
+/// Slots of the learning-rate tensor both optimizers read (optim.wgsl).
+pub mod lr_slot {
+    pub const D: usize = 0;
+    pub const G: usize = 1;
+    pub const COUNT: usize = 2;
 }
 
 /// One line of metrics.jsonl.
@@ -161,6 +163,12 @@ pub struct Record {
     pub acc_real: Option<f32>,
     #[serde(rename = "acc_fake", skip_serializing_if = "Option::is_none")]
     pub acc_fake: Option<f32>,
+    /// With --lr-schedule/--lr-warmup: the learning rates of this step's D and G updates, as
+    /// the GPU computed them (D's includes lazy R1's correction).
+    #[serde(rename = "lr_D", skip_serializing_if = "Option::is_none")]
+    pub lr_d: Option<f32>,
+    #[serde(rename = "lr_G", skip_serializing_if = "Option::is_none")]
+    pub lr_g: Option<f32>,
     pub images_per_s: f64,
     pub elapsed_s: f64,
 }
@@ -179,6 +187,8 @@ impl Record {
 #[derive(Clone, Debug)]
 pub struct Readback {
     pub losses: [f32; stat::COUNT],
+    /// The learning rates D's and G's last steps used (`lr_slot`).
+    pub lrs: [f32; lr_slot::COUNT],
     pub nonfinite: Option<String>,
 }
 
@@ -199,6 +209,9 @@ pub struct Trainer {
     pub n_images: usize,
     counters: GpuTensor,
     stats: GpuTensor,
+    /// The learning rates D's and G's optimizers read (`lr_slot`): written once here, or by
+    /// the schedule at the start of every iteration (--lr-schedule); read back after `stats`.
+    lrs: GpuTensor,
     stats_staging: wgpu::Buffer,
     /// The state guard: one u32 slot per region of `guard_regions`, written by a scan for the
     /// first non-finite value (ops::finite), recorded after the step whenever losses are read.
@@ -323,9 +336,15 @@ impl Trainer {
         let stores: Vec<&ParamStore> = [Some(&g), Some(&d), g_ema.as_ref()].into_iter().flatten().collect();
         let counters = GpuTensor::zeros(&gpu, &[slot::COUNT], DType::U32, "counters")?;
         let stats = GpuTensor::zeros(&gpu, &[stat::COUNT], DType::F32, "losses")?;
+        // Lazy R1 (--r1-every k, StyleGAN2): the penalty is its own D step every k iterations,
+        // weighted γ·k, and D's Adam takes lr·r and β^r with r = k/(k + 1) for every step.
+        let lazy_r1 = cfg.r1.zip(cfg.r1_every);
+        let d_ratio = lazy_r1.map_or(1.0, |(_, k)| k as f32 / (k as f32 + 1.0));
+        let base_lrs = [cfg.lr_d * d_ratio, cfg.lr_g];
+        let lrs = ops::optim::learning_rates(&gpu, &base_lrs)?;
         let stats_staging = gpu.create_buffer(&wgpu::BufferDescriptor {
             label: Some("losses readback"),
-            size: stats.binding_size(),
+            size: stats.binding_size() + lrs.binding_size(),
             usage: wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         })?;
@@ -487,16 +506,14 @@ impl Trainer {
             // critic: E[D(G(z))] − E[D(x)]; G: −E[D(G(z))]
             GanLoss::Wgan => ((Elementwise::Linear, &ones, 1.0), (Elementwise::Linear, &minus_ones, 1.0), (Elementwise::Linear, &ones, 1.0)),
         };
-        // Lazy R1 (--r1-every k, StyleGAN2): the penalty is its own D step every k iterations,
-        // weighted γ·k, and D's Adam takes lr·r and β^r with r = k/(k + 1) for every step.
-        let lazy_r1 = cfg.r1.zip(cfg.r1_every);
-        let d_ratio = lazy_r1.map_or(1.0, |(_, k)| k as f32 / (k as f32 + 1.0));
-        let step = |store: &ParamStore, lr: f32, slot: usize| -> Result<Dispatch> {
-            let ratio = if slot == slot::D_ADAM { d_ratio } else { 1.0 };
+        let step = |store: &ParamStore, slot: usize| -> Result<Dispatch> {
+            let (ratio, lr) = if slot == slot::D_ADAM { (d_ratio, lr_slot::D) } else { (1.0, lr_slot::G) };
+            let lr = ops::optim::Lr { tensor: &lrs, index: lr };
             match cfg.optimizer {
                 Optimizer::Adam => {
-                    let a = AdamConfig { beta1: cfg.beta1.powf(ratio), beta2: cfg.beta2.powf(ratio), ..adam(&cfg, lr * ratio) };
-                    ops::optim::adam_step(&gpu, &a, &store.grads, &counters, slot, &store.params, &store.adam_m, &store.adam_v)
+                    // PyTorch's eps 1e-8; no weight decay.
+                    let a = AdamConfig { beta1: cfg.beta1.powf(ratio), beta2: cfg.beta2.powf(ratio), eps: 1e-8, weight_decay: 0.0, decoupled: false };
+                    ops::optim::adam_step(&gpu, &a, lr, &store.grads, &counters, slot, &store.params, &store.adam_m, &store.adam_v)
                 }
                 // PyTorch's defaults (alpha 0.99, eps 1e-8); the squared-gradient average lives
                 // where Adam keeps its second moment.
@@ -530,6 +547,12 @@ impl Trainer {
         };
 
         let mut p: Vec<Dispatch> = Vec::new();
+        if let Some(schedule) = &cfg.lr_schedule {
+            // This iteration's learning rates from the iterations completed (G's step count).
+            for (slot, base) in [lr_slot::D, lr_slot::G].into_iter().zip(base_lrs) {
+                p.push(ops::optim::lr_schedule(&gpu, schedule, base, &counters, slot::G_ADAM, ops::optim::Lr { tensor: &lrs, index: slot })?);
+            }
+        }
         for _ in 0..cfg.d_steps {
             p.extend(data.iter().cloned());
             p.push(tick(slot::DATA)?);
@@ -569,7 +592,7 @@ impl Trainer {
                 penalty_passes(&mut p, ops::penalty::Penalty::Gp { lambda })?;
             }
             p.push(tick(slot::D_ADAM)?);
-            p.push(step(&d, cfg.lr_d, slot::D_ADAM)?);
+            p.push(step(&d, slot::D_ADAM)?);
             if let Some(c) = cfg.clip {
                 // WGAN's weight clipping: every trainable tensor of the critic into [−c, c].
                 p.push(ops::elementwise::clamp(&gpu, &d.params, -c, c)?);
@@ -583,7 +606,7 @@ impl Trainer {
             d_forward(&mut r1_step)?;
             penalty_passes(&mut r1_step, ops::penalty::Penalty::R1 { gamma: gamma * k as f32 })?;
             r1_step.push(tick(slot::D_ADAM)?);
-            r1_step.push(step(&d, cfg.lr_d, slot::D_ADAM)?);
+            r1_step.push(step(&d, slot::D_ADAM)?);
         }
         let g_start = p.len();
         p.push(ops::elementwise::fill(&gpu, &g.grads, 0.0)?);
@@ -594,7 +617,7 @@ impl Trainer {
         p.extend(d_grad_into_g);
         p.extend(g_net.backward_params.iter().cloned());
         p.push(tick(slot::G_ADAM)?);
-        p.push(step(&g, cfg.lr_g, slot::G_ADAM)?);
+        p.push(step(&g, slot::G_ADAM)?);
         if let (Some(ema), Some(beta)) = (&g_ema, cfg.g_ema) {
             // After the step, with t = G's step count: weights, then running statistics.
             p.push(ops::optim::ema_update(&gpu, beta, cfg.g_ema_rampup, &g.params, &counters, slot::G_ADAM, &ema.params)?);
@@ -629,6 +652,7 @@ impl Trainer {
             g_ema,
             counters,
             stats,
+            lrs,
             stats_staging,
             guard,
             guard_staging,
@@ -811,6 +835,7 @@ impl Trainer {
                 }
             }
             enc.copy_buffer_to_buffer(self.stats.buffer(), 0, &self.stats_staging, 0, self.stats.binding_size());
+            enc.copy_buffer_to_buffer(self.lrs.buffer(), 0, &self.stats_staging, self.stats.binding_size(), self.lrs.binding_size());
             enc.copy_buffer_to_buffer(self.guard.buffer(), 0, &self.guard_staging, 0, self.guard.binding_size());
         }
         self.gpu.queue.submit([enc.finish()]);
@@ -821,6 +846,9 @@ impl Trainer {
         let bytes = map_read(&self.gpu, &self.stats_staging, "losses")?;
         let mut losses = [0.0f32; stat::COUNT];
         losses.copy_from_slice(&bytemuck::pod_collect_to_vec::<u8, f32>(&bytes[..4 * stat::COUNT]));
+        // The learning rates of the step just taken.
+        let at = self.stats.binding_size() as usize;
+        let lrs: Vec<f32> = bytemuck::pod_collect_to_vec(&bytes[at..at + 4 * lr_slot::COUNT]);
         let slots: Vec<u32> = bytemuck::pod_collect_to_vec(&map_read(&self.gpu, &self.guard_staging, "state guard")?[..4 * self.guard_regions.len()]);
         let nonfinite = self.guard_regions.iter().zip(&slots).find_map(|(&(net, which, n), &slot)| {
             let store = match net {
@@ -830,7 +858,7 @@ impl Trainer {
             };
             ops::finite::decode(slot, n).map(|i| store.locate(which, i))
         });
-        Ok(Some(Readback { losses, nonfinite }))
+        Ok(Some(Readback { losses, lrs: [lrs[lr_slot::D], lrs[lr_slot::G]], nonfinite }))
     }
 
     /// Write the grid of G(fixed latents) (running statistics) to `path`: 8×8, or for a
@@ -1041,6 +1069,8 @@ impl runner::Objective for Trainer {
             c_g: aux(stat::AUX_G),
             acc_real: aux(stat::AUX_REAL + 1),
             acc_fake: aux(stat::AUX_G + 1),
+            lr_d: self.cfg.lr_schedule.map(|_| r.lrs[lr_slot::D]),
+            lr_g: self.cfg.lr_schedule.map(|_| r.lrs[lr_slot::G]),
             images_per_s,
             elapsed_s,
         }

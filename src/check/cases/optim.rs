@@ -31,18 +31,20 @@ pub(super) fn optim_cases() -> Vec<Case> {
             };
             // lr is large so that the step itself (not the parameter) is measured: the
             // comparison is on Δparam = new − old.
-            let cfg = AdamConfig { lr: 0.1, beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: wd, decoupled };
+            let (lr, cfg) = (0.1f32, AdamConfig { beta1: 0.5, beta2: 0.999, eps: 1e-8, weight_decay: wd, decoupled });
             let (p0, g, m0, v0) = (rng.normals(n, 1.0), rng.normals(n, 1.0), rng.normals(n, 0.1), rng.uniforms(n, 0.0, 1.0));
             let (mut p, mut m, mut vv) = (f64s(&p0), f64s(&m0), f64s(&v0));
-            let hyper = (cfg.lr as f64, cfg.beta1 as f64, cfg.beta2 as f64, cfg.eps as f64);
+            let hyper = (lr as f64, cfg.beta1 as f64, cfg.beta2 as f64, cfg.eps as f64);
             cpu::optim::adam_step(&mut p, &f64s(&g), &mut m, &mut vv, t, hyper, wd as f64, decoupled);
             let counters = GpuTensor::from_u32(gpu, &[2], &[99, t - 1], "counters")?;
+            // The learning rate is read from a tensor, at a slot other than 0.
+            let lrs = upload(gpu, &[3], &[f32::NAN, lr, f32::NAN], "lrs")?;
             let (param, grad) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?);
             let (mt, vt) = (upload(gpu, &[n], &m0, "m")?, upload(gpu, &[n], &v0, "v")?);
             // The step counter is bumped on the GPU first, as the trainer does.
             let d = [
                 ops::elementwise::counter_add(gpu, &counters, 1, 1)?,
-                ops::optim::adam_step(gpu, &cfg, &grad, &counters, 1, &param, &mt, &vt)?,
+                ops::optim::adam_step(gpu, &cfg, ops::optim::Lr { tensor: &lrs, index: 1 }, &grad, &counters, 1, &param, &mt, &vt)?,
             ];
             let got = run_read(gpu, "adam", &d, &[&param, &mt, &vt])?;
             let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
@@ -89,7 +91,8 @@ pub(super) fn optim_cases() -> Vec<Case> {
             let (mut p, mut sq) = (f64s(&p0), f64s(&s0));
             cpu::optim::rmsprop_step(&mut p, &f64s(&g), &mut sq, (lr as f64, alpha as f64, eps as f64), wd as f64);
             let (param, grad, st) = (upload(gpu, &[n], &p0, "param")?, upload(gpu, &[n], &g, "grad")?, upload(gpu, &[n], &s0, "sq")?);
-            let d = ops::optim::rmsprop_step(gpu, lr, alpha, eps, wd, &grad, &param, &st)?;
+            let lrs = upload(gpu, &[2], &[f32::NAN, lr], "lrs")?;
+            let d = ops::optim::rmsprop_step(gpu, ops::optim::Lr { tensor: &lrs, index: 1 }, alpha, eps, wd, &grad, &param, &st)?;
             let got = run_read(gpu, "rmsprop", &[d], &[&param, &st])?;
             let delta_gpu: Vec<f32> = got[0].iter().zip(&p0).map(|(a, b)| a - b).collect();
             let delta_ref: Vec<f64> = p.iter().zip(&p0).map(|(a, &b)| a - b as f64).collect();
@@ -97,6 +100,34 @@ pub(super) fn optim_cases() -> Vec<Case> {
             Ok(vec![
                 Row::compare("optim", "rmsprop_delta_param", &shape, "vec4", &delta_gpu, &delta_ref, step_bound(&p, &delta_ref)),
                 Row::compare("optim", "rmsprop_square_avg", &shape, "vec4", &got[1], &sq, ELEMENTWISE_BOUND),
+            ])
+        }));
+    }
+    // The learning-rate schedule: each kind, with and without warm-up, at the first iteration,
+    // inside the warm-up, mid-way, at and past the horizon. The slot is NaN-poisoned and its
+    // neighbours must keep their poison.
+    use ops::optim::{Schedule, ScheduleKind};
+    for &(kind, horizon, warmup) in &[(ScheduleKind::Constant, 1u64, 0u64), (ScheduleKind::Linear, 1000, 0), (ScheduleKind::Cosine, 3000, 100), (ScheduleKind::Linear, 7, 3)] {
+        v.push(Case::new("optim", format!("lr_schedule {kind:?} horizon={horizon} warmup={warmup}"), move |gpu, rng| {
+            let schedule = Schedule { kind, horizon, warmup };
+            let base = rng.uniforms(1, 1e-5, 1e-2)[0];
+            let steps: Vec<u64> = [0, 1, warmup.saturating_sub(1), warmup, horizon / 3, horizon / 2, horizon - 1, horizon, horizon + 5].into_iter().chain((0..3).map(|_| rng.next_u64() % (horizon + 1))).collect();
+            let lrs = GpuTensor::zeros(gpu, &[3], DType::F32, "lrs")?;
+            let counters = GpuTensor::zeros(gpu, &[2], DType::U32, "counters")?;
+            let d = ops::optim::lr_schedule(gpu, &schedule, base, &counters, 1, ops::optim::Lr { tensor: &lrs, index: 2 })?;
+            let (mut got, mut want, mut untouched) = (Vec::new(), Vec::new(), 0usize);
+            for &i in &steps {
+                counters.write_u32(gpu, &[7, i as u32])?;
+                let out = run_poisoned(gpu, "lr_schedule", std::slice::from_ref(&d), &lrs)?;
+                untouched += out[..2].iter().filter(|x| x.is_nan()).count();
+                got.push(out[2]);
+                want.push(base as f64 * cpu::optim::lr_schedule_factor(&schedule, i));
+            }
+            let shape = format!("horizon={horizon} warmup={warmup} base={base:.2e}, {} iterations", steps.len());
+            Ok(vec![
+                // cos and a few roundings of values ≤ 1.
+                Row::compare("optim", &format!("lr_schedule_{kind:?}").to_lowercase(), &shape, "1 invocation", &got, &want, TRANSCENDENTAL_BOUND),
+                Row::scalar("optim", "lr_schedule_other_slots_untouched", &shape, "1 invocation", (2 * steps.len() - untouched) as f64, 0.0),
             ])
         }));
     }
