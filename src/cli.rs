@@ -532,6 +532,10 @@ pub struct SampleArgs {
     /// Output: a PNG grid (8 per row), or with --single a directory of PNGs.
     #[arg(long, default_value = "samples.png")]
     pub out: PathBuf,
+    /// Whether --out was given (set from the parsed matches): --encode's default is
+    /// codes.safetensors, not samples.png.
+    #[arg(skip)]
+    pub out_given: bool,
     /// One PNG per sample (into the --out directory) instead of a grid.
     #[arg(long)]
     pub single: bool,

@@ -658,8 +658,8 @@ fn encode(adapter: &AdapterArgs, args: &SampleArgs, images: &Path) -> Result<()>
     if let Some((flag, _)) = drawing.iter().find(|(_, given)| *given) {
         bail!("{flag} draws samples; --encode writes the codes of images instead: drop one of them");
     }
-    // --out keeps its default for drawing (samples.png); encoding writes tensors.
-    let out = if args.out == Path::new("samples.png") { PathBuf::from("codes.safetensors") } else { args.out.clone() };
+    // --out's default is for drawing (samples.png); encoding writes tensors.
+    let out = if args.out_given { args.out.clone() } else { PathBuf::from("codes.safetensors") };
     if out.extension().and_then(|e| e.to_str()) != Some("safetensors") {
         bail!("--out {}: --encode writes a .safetensors file (e.g. --out codes.safetensors)", out.display());
     }

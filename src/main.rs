@@ -61,7 +61,9 @@ fn run(cli: Cli, matches: &clap::ArgMatches) -> Result<ExitCode> {
             let sub = matches.subcommand_matches("train").expect("the train subcommand was parsed");
             Ok(if commands::train(&cli.adapter, &args, sub)? { ExitCode::SUCCESS } else { ExitCode::from(commands::INTERRUPTED) })
         }
-        Command::Sample(args) => {
+        Command::Sample(mut args) => {
+            let sub = matches.subcommand_matches("sample").expect("the sample subcommand was parsed");
+            args.out_given = sub.value_source("out") == Some(clap::parser::ValueSource::CommandLine);
             commands::sample(&cli.adapter, &args)?;
             Ok(ExitCode::SUCCESS)
         }

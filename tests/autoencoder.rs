@@ -336,6 +336,8 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
         (out.join("decoder.safetensors"), vec![], vec!["decoder", "encoder.safetensors"]),
         (out.clone(), vec!["--n", "3"], vec!["--n", "--encode"]),
         (out.clone(), vec!["--out", "codes.png"], vec!["--out", ".safetensors"]),
+        // An explicit --out samples.png is taken at its word (not as the drawing default).
+        (out.clone(), vec!["--out", "samples.png"], vec!["--out samples.png", ".safetensors"]),
     ] {
         let args = [&["sample", "--checkpoint", checkpoint.to_str().unwrap(), "--encode", pngs.to_str().unwrap()][..], &extra].concat();
         common::assert_one_error(&args, &[], &needles);

@@ -153,6 +153,9 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--mismatch-weight", "0.5", "--conditional", "none"], &["--mismatch-weight", "--conditional concat"]);
     assert_error(&["train", "--out", o, "--mismatch-weight", "1"], &["--mismatch-weight", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "vae", "--mismatch-weight", "0.5"], &["--mismatch-weight", "not an autoencoder setting"]);
+    assert_error(&["train", "--out", o, "--mismatch-weight", "0.5", "--conditional", "acgan"], &["--mismatch-weight", "concat or projection"]);
+    assert_error(&["train", "--out", o, "--model", "classifier", "--lr-schedule", "cosine"], &["--lr-schedule"]);
+    assert_error(&["train", "--out", o, "--model", "vae", "--lr-warmup", "10"], &["--lr-warmup", "not an autoencoder setting"]);
     assert_error(&["train", "--out", o, "--g-ema=-0.5"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--g-ema-rampup", "0.05"], &["--g-ema-rampup", "--g-ema 0.999"]);
     assert_error(&["train", "--out", o, "--g-ema", "0.999", "--g-ema-rampup", "0"], &["--g-ema-rampup", "positive"]);

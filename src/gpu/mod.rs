@@ -256,7 +256,13 @@ pub struct Allocations {
 impl Gpu {
     /// Open the adapter the user asked for (flags, then environment, then the best one).
     pub fn new(choice: &AdapterChoice) -> Result<Gpu> {
-        let entry = choose_adapter(&choice.clone().with_env())?;
+        let choice = choice.clone().with_env();
+        let entry = choose_adapter(&choice)?;
+        // Picked by default, GL means no Vulkan/Metal/DX12 driver answered: say so, because GL
+        // runs the same kernels several times slower and the fix is one install away.
+        if choice.backend.is_none() && entry.info.backend == wgpu::Backend::Gl {
+            eprintln!("warning: no Vulkan, Metal or DX12 adapter found, using OpenGL ({}); {NO_ADAPTER_HINT}", entry.info.name);
+        }
         Gpu::from_adapter(entry.adapter)
     }
 

@@ -254,7 +254,7 @@ pub struct Trainer {
 }
 
 /// Whether a stop flag is raised.
-fn stopping(flag: &Option<std::sync::Arc<std::sync::atomic::AtomicBool>>) -> bool {
+fn stopping(flag: Option<&std::sync::Arc<std::sync::atomic::AtomicBool>>) -> bool {
     flag.as_ref().is_some_and(|f| f.load(std::sync::atomic::Ordering::SeqCst))
 }
 

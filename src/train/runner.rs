@@ -118,7 +118,7 @@ pub fn run<O: Objective>(o: &mut O, mut on_event: impl FnMut(RunEvent<O::Record>
     while o.step() < c.steps {
         let next = o.step() + 1;
         // Interrupted: this step is the last, read back and checkpointed like the final one.
-        let interrupted = super::stopping(&o.stop_flag().cloned());
+        let interrupted = super::stopping(o.stop_flag());
         let last = next == c.steps || interrupted;
         let eval = next % c.eval_every == 0 || last;
         let log = next % c.log_every == 0 || last || (eval && o.logs_when_evaluating());
