@@ -491,6 +491,12 @@ pub struct EvalArgs {
     pub dataset: Option<DatasetKind>,
     #[arg(long)]
     pub data: Option<PathBuf>,
+    /// Held-out real images to measure realism and diversity against (Fréchet distance, KID,
+    /// precision/recall, density/coverage) instead of the whole --dataset: a folder of
+    /// PNG/JPEG or a safetensors with `images` [N, C, H, W] in [−1, 1], at the samples' size.
+    /// Memorisation and the floors still use --dataset's training images and held-out tenth.
+    #[arg(long)]
+    pub reference: Option<PathBuf>,
 }
 
 /// BatchNorm statistics when sampling.

@@ -283,18 +283,18 @@ fn draw(gpu: &Gpu, args: &EvalArgs, path: &Path, classifier: Option<&Classifier>
     Ok(Samples { images, n, requested, source, channels: g.channels, size: g.image_size })
 }
 
-/// `--fake`: a folder of images or a safetensors file with `images` [N, C, H, W] in [−1, 1],
+/// `--fake` (or `--reference`, named by `flag` in errors): a folder of images or a safetensors file with `images` [N, C, H, W] in [−1, 1],
 /// at the classifier's size and channels (refused otherwise: resizing would change the scores).
-fn load_fake(path: &Path, expect: Option<(usize, usize)>) -> Result<Samples> {
+fn load_fake(flag: &str, path: &Path, expect: Option<(usize, usize)>) -> Result<Samples> {
     let square = |c: usize, h: usize, w: usize| -> Result<(usize, usize)> {
         if h != w || !matches!(c, 1 | 3) {
-            bail!("--fake {}: the images are {w}x{h} with {c} channel(s); eval takes square grayscale or RGB images", path.display());
+            bail!("{flag} {}: the images are {w}x{h} with {c} channel(s); eval takes square grayscale or RGB images", path.display());
         }
         Ok((c, h))
     };
     let (images, n, channels, size) = if path.is_dir() {
-        let first = first_image(path)?.with_context(|| format!("--fake {}: the folder holds no .png, .jpg or .jpeg files", path.display()))?;
-        let img = image::open(&first).with_context(|| format!("--fake {}: cannot read {}", path.display(), first.display()))?;
+        let first = first_image(path)?.with_context(|| format!("{flag} {}: the folder holds no .png, .jpg or .jpeg files", path.display()))?;
+        let img = image::open(&first).with_context(|| format!("{flag} {}: cannot read {}", path.display(), first.display()))?;
         let c = if img.color().has_color() { 3 } else { 1 };
         let (channels, size) = match expect {
             Some(e) => e,
@@ -302,7 +302,7 @@ fn load_fake(path: &Path, expect: Option<(usize, usize)>) -> Result<Samples> {
         };
         if (img.width() as usize, img.height() as usize, c) != (size, size, channels) {
             bail!(
-                "--fake {}: {} is {}x{} with {c} channel(s), but the classifier takes {size}x{size} with {channels}; give images of the classifier's size",
+                "{flag} {}: {} is {}x{} with {c} channel(s), but the classifier takes {size}x{size} with {channels}; give images of the classifier's size",
                 path.display(),
                 first.display(),
                 img.width(),
@@ -312,21 +312,21 @@ fn load_fake(path: &Path, expect: Option<(usize, usize)>) -> Result<Samples> {
         let ds = data::load(data::DatasetKind::Folder, Some(path), size, channels, None, 0, false)?;
         (data::to_unit_range(&ds.pixels), ds.n, channels, size)
     } else {
-        let bytes = std::fs::read(path).with_context(|| format!("--fake {}: cannot read it", path.display()))?;
-        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("--fake {}: not a safetensors file ({e}); give a folder of PNG/JPEG or a safetensors with `images`", path.display()))?;
-        let t = file.tensor("images").map_err(|_| anyhow::anyhow!("--fake {}: has no tensor `images` [N, C, H, W]", path.display()))?;
+        let bytes = std::fs::read(path).with_context(|| format!("{flag} {}: cannot read it", path.display()))?;
+        let file = safetensors::SafeTensors::deserialize(&bytes).map_err(|e| anyhow::anyhow!("{flag} {}: not a safetensors file ({e}); give a folder of PNG/JPEG or a safetensors with `images`", path.display()))?;
+        let t = file.tensor("images").map_err(|_| anyhow::anyhow!("{flag} {}: has no tensor `images` [N, C, H, W]", path.display()))?;
         let shape = t.shape().to_vec();
         let (channels, size) = match (expect, shape.len()) {
             (Some(e), _) => e,
             (None, 4) => square(shape[1], shape[2], shape[3])?,
-            (None, _) => bail!("--fake {}: `images` has shape {shape:?}, not [N, C, H, W]", path.display()),
+            (None, _) => bail!("{flag} {}: `images` has shape {shape:?}, not [N, C, H, W]", path.display()),
         };
         if t.dtype() != safetensors::Dtype::F32 || shape.len() != 4 || shape[1..] != [channels, size, size] || shape[0] == 0 {
-            bail!("--fake {}: `images` is {:?} {shape:?}, the classifier needs F32 [N, {channels}, {size}, {size}] in [−1, 1]", path.display(), t.dtype());
+            bail!("{flag} {}: `images` is {:?} {shape:?}, the classifier needs F32 [N, {channels}, {size}, {size}] in [−1, 1]", path.display(), t.dtype());
         }
         let images: Vec<f32> = t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         if let Some(i) = images.iter().position(|v| !v.is_finite()) {
-            bail!("--fake {}: `images` holds a non-finite value at element {i}", path.display());
+            bail!("{flag} {}: `images` holds a non-finite value at element {i}", path.display());
         }
         (images, shape[0], channels, size)
     };
@@ -361,7 +361,11 @@ fn features(v: &[Classified]) -> Vec<f32> {
 /// Scores against real images, with the floors of the held-out tenth.
 #[derive(Serialize)]
 struct RealScores {
+    /// What realism and diversity are measured against: --reference, or the whole dataset.
     reference: String,
+    reference_images: usize,
+    /// The dataset whose split gives the floors and the training images of memorisation.
+    dataset: String,
     train_images: usize,
     heldout_images: usize,
     frechet_distance: f64,
@@ -390,6 +394,9 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     if args.data.is_some() && args.dataset.is_none() {
         bail!("--data needs --dataset (mnist, cifar10, folder, …) to say how to read it");
     }
+    if let (Some(r), None) = (&args.reference, &args.dataset) {
+        bail!("--reference {}: memorisation and the floors need the training images too; add --dataset (and --data)", r.display());
+    }
     if args.trials == 0 || args.trials > 100_000 {
         bail!("--trials {} is outside 1..=100000", args.trials);
     }
@@ -412,7 +419,7 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     let default = args.classifier.is_none() && args.extractor.is_none();
     let trained = default || args.classifier.is_some() || args.extractor.as_deref().is_some_and(|e| e.starts_with("classifier:") || e.starts_with("encoder:"));
     // --fake images are read once, first when their shape picks the default classifier.
-    let fake_first = if default && args.fake.is_some() { Some(load_fake(&source_path, None)?) } else { None };
+    let fake_first = if default && args.fake.is_some() { Some(load_fake("--fake", &source_path, None)?) } else { None };
     let shape = match (&fake_first, default) {
         (Some(s), _) => (s.channels, s.size),
         (None, true) => generator_shape(&gpu, args)?,
@@ -421,7 +428,7 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     let early = if trained { Some(Extractor::open(&gpu, args, shape)?) } else { None };
     let samples = match (fake_first, &args.fake) {
         (Some(s), _) => s,
-        (None, Some(_)) => load_fake(&source_path, early.as_ref().and_then(Extractor::takes))?,
+        (None, Some(_)) => load_fake("--fake", &source_path, early.as_ref().and_then(Extractor::takes))?,
         (None, None) => draw(&gpu, args, &source_path, early.as_ref().and_then(Extractor::trained))?,
     };
     let extractor = match early {
@@ -513,13 +520,31 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     let (train_f, held_f) = (rows(&real_f, dim, &train), rows(&real_f, dim, &held));
     let (train_px, held_px) = (rows(&real_px, per_image, &train), rows(&real_px, per_image, &held));
     let matched = held.len().min(n);
+    // Realism and diversity are measured against --reference when given (a held-out folder or
+    // safetensors of the same size), else against every image of the dataset; the floors and
+    // memorisation always use the dataset's fixed split.
+    let reference = match &args.reference {
+        Some(path) => {
+            let r = load_fake("--reference", path, Some((channels, size)))?;
+            if r.n <= dim {
+                bail!("--reference {}: {} images, but the Fréchet distance needs more images than feature dimensions ({dim}); give more images", path.display(), r.n);
+            }
+            let (f, _) = extractor.features(gpu, &r.images, r.n)?;
+            Some((f, r.n, r.source))
+        }
+        None => None,
+    };
+    let (ref_f, ref_n, ref_name) = match &reference {
+        Some((f, n, name)) => (&f[..], *n, name.clone()),
+        None => (&real_f[..], ds.n, ds.source.clone()),
+    };
     lap("real images: load and classify");
 
     // Realism and diversity of the whole distribution.
-    let fd = metrics::frechet_distance_of(fake_f, &real_f, dim)?;
+    let fd = metrics::frechet_distance_of(fake_f, ref_f, dim)?;
     let fd_matched = metrics::frechet_distance_of(&fake_f[..matched * dim], &train_f, dim).ok();
     let fd_floor = metrics::frechet_distance_of(&held_f[..matched * dim], &train_f, dim).ok();
-    let kid = metrics::kid_on_gpu(gpu, fake_f, &real_f, dim, 100, 1000, args.seed)?;
+    let kid = metrics::kid_on_gpu(gpu, fake_f, ref_f, dim, 100, 1000, args.seed)?;
     let kid_floor = metrics::kid_on_gpu(gpu, &held_f, &train_f, dim, 100, 1000, args.seed).ok();
     lap("Fréchet distance and KID (host, f64)");
 
@@ -530,8 +555,11 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         bail!("--n {n}: precision/recall need more than {} samples and held-out images", prdc::K_DC);
     }
     let ball_radii = |scan: &DistanceScan, set: &[f32], m: usize, k: usize| -> Result<Radii> { Ok(Radii::of(&Knn::compute(gpu, scan, set, m, k, true)?)) };
-    let real_scan = DistanceScan::new(gpu, &real_f, ds.n, dim, 4096)?;
-    let real_radii = ball_radii(&real_scan, &real_f, ds.n, prdc::K_DC)?;
+    if ref_n < need {
+        bail!("--reference: precision/recall need more than {} reference images", prdc::K_DC);
+    }
+    let real_scan = DistanceScan::new(gpu, ref_f, ref_n, dim, 4096)?;
+    let real_radii = ball_radii(&real_scan, ref_f, ref_n, prdc::K_DC)?;
     let train_scan = DistanceScan::new(gpu, &train_f, train.len(), dim, 4096)?;
     let train_radii = ball_radii(&train_scan, &train_f, train.len(), prdc::K_DC)?;
 
@@ -626,7 +654,9 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     lap("panels and plot");
 
     Ok(RealScores {
-        reference: ds.source.clone(),
+        reference: ref_name,
+        reference_images: ref_n,
+        dataset: ds.source.clone(),
         train_images: train.len(),
         heldout_images: held.len(),
         frechet_distance: fd,
@@ -676,7 +706,11 @@ fn print_real(real: Option<&RealScores>, t_samples: f64, seconds: f64) {
         return;
     };
     let (nh, nt) = (s.heldout_images, s.train_images);
-    println!("against {} ({nt} training images, {nh} held out):", s.reference);
+    if s.reference == s.dataset {
+        println!("against {} ({nt} training images, {nh} held out):", s.reference);
+    } else {
+        println!("against {} ({} images); floors and memorisation from {} ({nt} training images, {nh} held out):", s.reference, s.reference_images, s.dataset);
+    }
     println!("                              samples   {nh} samples   held-out floor");
     let opt = |v: Option<f64>| v.map_or("—".to_string(), |v| format!("{v:.4}"));
     println!("  Fréchet distance        {:>11.4}   {:>11}   {:>11}", s.frechet_distance, opt(s.frechet_distance_matched), opt(s.frechet_distance_heldout_floor));

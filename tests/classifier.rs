@@ -240,6 +240,22 @@ fn eval_trains_the_default_classifier_once_and_reuses_it() {
     assert!(stderr.contains("cached in"), "{stderr}");
     let fake_report: serde_json::Value = serde_json::from_slice(&std::fs::read(fake_out.join("eval.json")).unwrap()).unwrap();
     assert_eq!(fake_report["extractor_sha256"], first["extractor_sha256"]);
+    // --reference: realism and diversity against other real images, here the samples
+    // themselves: FD(X, X) = 0, KID unbiased ≈ 0 and every sample inside the other set's
+    // balls; memorisation and the floors still come from the dataset.
+    let ref_out = gan.join("reference-eval");
+    let (code, stdout, stderr) = common::shadergan_env(&["eval", "--fake", fake.to_str().unwrap(), "--reference", fake.to_str().unwrap(), "--dataset", "synthetic", "--trials", "2", "--classifier-steps", "30", "--out", ref_out.to_str().unwrap()], &env);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("floors and memorisation from"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(ref_out.join("eval.json")).unwrap()).unwrap();
+    // The real-image scores sit at the report's top level.
+    let real = &r;
+    assert!(real["reference"].as_str().unwrap().ends_with("fake.safetensors") && real["reference_images"] == 200, "{real}");
+    assert!(real["frechet_distance"].as_f64().unwrap().abs() < 1e-6, "{real}");
+    assert!(real["prdc"]["precision"] == 1.0 && real["prdc"]["recall"] == 1.0 && real["prdc"]["coverage"] == 1.0, "{real}");
+    assert_eq!(real["heldout_images"], fake_report["heldout_images"], "the floors keep the dataset's split");
+    common::assert_one_error(&["eval", "--fake", fake.to_str().unwrap(), "--reference", fake.to_str().unwrap(), "--classifier-steps", "30"], &env, &["--reference", "--dataset"]);
+    common::assert_one_error(&["eval", "--fake", fake.to_str().unwrap(), "--reference", gan.join("nothing-here").to_str().unwrap(), "--dataset", "synthetic", "--trials", "2", "--classifier-steps", "30"], &env, &["--reference", "nothing-here"]);
 
     // No labels, no dataset: nothing to train it on.
     let unlabelled = tmp("default-unlabelled");
