@@ -105,6 +105,11 @@ fn labels() {
 }
 
 #[test]
+fn embedding() {
+    check_op("embedding");
+}
+
+#[test]
 fn activation() {
     check_op("activation");
 }
@@ -156,7 +161,7 @@ fn network() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "mask", "projection", "pool", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
+    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "mask", "projection", "pool", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "embedding", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }

@@ -302,6 +302,30 @@ fn one_hot_concatenation_gradient_matches_finite_differences() {
     }
 }
 
+/// The learned label input (--label-embedding): E[y]'s gradient to the table (labels shared
+/// by several samples, one class absent) and the plane concatenation's gradient to the
+/// vectors, through the two in a row as the trainer records them.
+#[test]
+fn label_embedding_gradients_match_finite_differences() {
+    let mut rng = seeded("label embedding");
+    for (b, c, p, classes, dim) in [(1, 1, 1, 1, 1), (5, 2, 6, 4, 3), (3, 3, 1, 10, 2)] {
+        let labels: Vec<u32> = (0..b).map(|n| ((n * 3 + 1) % classes.min(3)) as u32).collect();
+        let x = randn(&mut rng, b * c * p);
+        let table = randn(&mut rng, classes * dim);
+        let r = randn(&mut rng, b * (c + dim) * p);
+        let what = format!("label embedding {b}x{c}x{p}, {classes}x{dim}");
+        let out_of = |table: &[f64], x: &[f64]| cpu::embedding::concat_planes(x, &cpu::embedding::forward(&labels, table, dim), b, c, p, dim);
+        let dv = cpu::embedding::concat_planes_backward(&r, b, c, p, dim);
+        let dtable = cpu::embedding::backward(&labels, &dv, classes, dim);
+        gradcheck(&format!("{what} dtable"), &table, &dtable, |v| dot(&r, &out_of(v, &x)));
+        let v0 = cpu::embedding::forward(&labels, &table, dim);
+        gradcheck(&format!("{what} dvectors"), &v0, &dv, |v| dot(&r, &cpu::embedding::concat_planes(&x, v, b, c, p, dim)));
+        // x's gradient is the first C channels, as for the one-hot concatenation.
+        let dx = cpu::labels::concat_one_hot_backward(&r, b, c, p, dim);
+        gradcheck(&format!("{what} dx"), &x, &dx, |v| dot(&r, &out_of(&table, v)));
+    }
+}
+
 /// The projection head's gradients to φ, w, the bias and the embedding rows, batch 1 and a
 /// ragged batch where several samples share a class (the scatter-add) and one class is absent.
 #[test]

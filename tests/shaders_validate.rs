@@ -166,6 +166,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::RANDOM, "RngParams", size_of::<ops::random::RngParams>()),
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),
+        (&sh::EMBEDDING, "EmbeddingParams", size_of::<ops::embedding::EmbeddingParams>()),
         (&sh::BATCHNORM, "BnParams", size_of::<ops::batchnorm::BnParams>()),
         (&sh::LAYERNORM, "LnParams", size_of::<ops::layernorm::LnParams>()),
         (&sh::MATMUL, "MatmulParams", size_of::<ops::matmul::MatmulParams>()),

@@ -48,6 +48,7 @@ shader!(POOL, false, "pool.wgsl");
 shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
+shader!(EMBEDDING, false, "embedding.wgsl");
 shader!(BATCHNORM, false, "batchnorm.wgsl");
 shader!(LAYERNORM, false, "layernorm.wgsl");
 shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
@@ -93,6 +94,7 @@ pub static ALL: &[&Shader] = &[
     &RANDOM,
     &DATA,
     &LABELS,
+    &EMBEDDING,
     &BATCHNORM,
     &LAYERNORM,
     &MATMUL,

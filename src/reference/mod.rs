@@ -11,6 +11,7 @@ pub mod conv2d;
 pub mod conv_transpose2d;
 pub mod data;
 pub mod distance;
+pub mod embedding;
 pub mod finite;
 pub mod labels;
 pub mod layernorm;

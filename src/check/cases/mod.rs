@@ -20,6 +20,7 @@ mod loss;
 mod optim;
 mod random;
 mod data;
+mod embedding;
 mod labels;
 mod batchnorm;
 mod layernorm;
@@ -60,6 +61,7 @@ pub fn all() -> Vec<Case> {
     v.extend(random::random_cases());
     v.extend(data::data_cases());
     v.extend(labels::labels_cases());
+    v.extend(embedding::embedding_cases());
     v.extend(batchnorm::batchnorm_cases());
     v.extend(layernorm::layernorm_cases());
     v.extend(matmul::matmul_cases());
