@@ -280,6 +280,11 @@ pub struct TrainArgs {
     /// concat and projection only (ACGAN's D is not given the label).
     #[arg(long, value_name = "W")]
     pub mismatch_weight: Option<f32>,
+    /// Code the class label as a learned N-vector (an nn.Embedding(K, N) in each network,
+    /// `label_emb.weight`) instead of one-hot: appended to z in G, and with concat as N
+    /// constant planes to D's input. Needs --conditional.
+    #[arg(long, value_name = "N")]
+    pub label_embedding: Option<usize>,
     /// How both learning rates move over the run's --steps: constant, linear (to 0 at the
     /// last step) or cosine (½(1 + cos πp)). Computed on the GPU from its step counter each
     /// iteration; logged as lr_D and lr_G. GANs only.

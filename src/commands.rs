@@ -136,6 +136,9 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         let m = if model == ModelKind::Dcgan { "dcgan" } else { "mlp" };
         PathBuf::from("runs").join(format!("{}-{m}", format!("{:?}", args.dataset).to_lowercase()))
     });
+    if args.label_embedding.is_some() && args.conditional().is_none() {
+        bail!("--label-embedding codes the class label, so it needs a conditional model; add --conditional concat, projection or acgan");
+    }
     let cfg = TrainConfig {
         model: ModelConfig {
             model,
@@ -147,7 +150,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
             dropout: args.dropout,
             conditional: match (args.conditional(), args.dataset.classes()) {
                 (None, _) => None,
-                (Some(mode), Some(classes)) => Some(Conditional { mode, classes }),
+                (Some(mode), Some(classes)) => Some(Conditional { mode, classes, embedding: args.label_embedding }),
                 // A folder's classes are its sub-directories, known once it is read (`train`
                 // sets them then).
                 (Some(_), None) => None,
@@ -329,7 +332,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
                 dataset.source
             );
         }
-        cfg.model.conditional = Some(Conditional { mode, classes: dataset.classes });
+        cfg.model.conditional = Some(Conditional { mode, classes: dataset.classes, embedding: args.label_embedding });
         cfg.validate()?;
     }
     let gpu = open_gpu(adapter)?;
@@ -379,7 +382,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     eprintln!(
         "model: {:?}{} {}x{}x{} nz={} ngf={} ndf={} (G {} / D {} parameters), batch {}, {} steps, loss {:?}, {:?} lr {}/{}, {} D steps{}, seed {}",
         c.model.model,
-        c.model.conditional.map(|k| format!(" conditional ({:?}, {} classes)", k.mode, k.classes).to_lowercase()).unwrap_or_default(),
+        c.model.conditional.map(|k| format!(" conditional ({:?}, {} classes{})", k.mode, k.classes, k.embedding.map(|n| format!(", label embedding {n}")).unwrap_or_default()).to_lowercase()).unwrap_or_default(),
         c.model.channels,
         c.model.image_size,
         c.model.image_size,
@@ -716,7 +719,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         Some(ModelKind::Ae | ModelKind::Vae) => return bench_autoencoder_step(adapter, args),
         Some(other) => bail!("--model {}: bench --op train-step times dcgan, ae or vae", format!("{other:?}").to_lowercase()),
     }
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: args.conditional.and_then(|c| c.mode()).map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len() }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: args.conditional.and_then(|c| c.mode()).map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len(), embedding: None }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -895,7 +898,7 @@ fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).
@@ -1057,7 +1060,7 @@ fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
 }
 
 /// Flags of the GAN and the classifier that mean nothing to the autoencoders.
-const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
+const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
 
 /// `train --model ae|vae`: an autoencoder or VAE on any dataset, its held-out reconstruction
 /// (and KL, negative ELBO) measured as it trains (shadergan::train::autoencoder).

@@ -17,6 +17,10 @@
 //! with K one-hot planes appended (the MLP's: the flattened image with one_hot(y) appended). The
 //! concatenations happen outside the networks (labels.wgsl, in the trainer and the sampler), so
 //! the state dicts stay `nn.Sequential` ones: PyTorch's cDCGAN with `torch.cat` before `main`.
+//! With `--label-embedding N` the label is a learned N-vector instead of one-hot: G's input
+//! is cat(z, E_G[y]) and D's input the image with N constant planes of E_D[y] (the MLP's: E_D[y]
+//! appended to the flat image), each table an `nn.Embedding(K, N)` registered beside `main`
+//! as `label_emb` (`label_emb.weight` [K, N] in each state dict; nn::label).
 //!
 //! Mode projection (Miyato & Koyama 2018): G is conditioned as with concat; D sees the image
 //! alone (no label planes) and its last layer becomes Flatten + a Projection head,
@@ -100,12 +104,20 @@ pub enum ConditionMode {
     Acgan,
 }
 
-/// A class-conditional model: the mode and the number of classes K.
+/// A class-conditional model: the mode, the number of classes K and how the label is coded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Conditional {
     pub mode: ConditionMode,
     pub classes: usize,
+    /// `--label-embedding N`: the label joins G's input (and, with concat, D's) as a learned
+    /// N-vector E[y] (`label_emb.weight` [K, N] in each network's state dict) instead of
+    /// one-hot. None: one-hot (and every model saved before this existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<usize>,
 }
+
+/// The widest learned label embedding (--label-embedding).
+pub const MAX_LABEL_EMBEDDING: usize = 1024;
 
 /// The most classes a conditional model takes (grids show one row per class).
 pub const MAX_CLASSES: usize = 1000;
@@ -179,6 +191,11 @@ impl ModelConfig {
         {
             return bad("--conditional", format!("{} classes is outside 1..={MAX_CLASSES}", c.classes));
         }
+        if let Some(n) = self.conditional.and_then(|c| c.embedding)
+            && !(1..=MAX_LABEL_EMBEDDING).contains(&n)
+        {
+            return bad("--label-embedding", format!("{n} is outside 1..={MAX_LABEL_EMBEDDING}"));
+        }
         Ok(())
     }
 
@@ -192,18 +209,31 @@ impl ModelConfig {
         self.conditional.map_or(0, |c| c.classes)
     }
 
-    /// The one-hot planes appended to D's input: K with concat conditioning, else none.
+    /// The channels the label adds to G's input: K one-hot, or N with --label-embedding N
+    /// (0 when unconditional).
+    pub fn label_width(&self) -> usize {
+        self.conditional.map_or(0, |c| c.embedding.unwrap_or(c.classes))
+    }
+
+    /// The label planes appended to D's input: the label's width with concat conditioning,
+    /// else none.
     pub fn d_label_planes(&self) -> usize {
         match self.conditional {
-            Some(Conditional { mode: ConditionMode::Concat, classes }) => classes,
+            Some(Conditional { mode: ConditionMode::Concat, .. }) => self.label_width(),
             _ => 0,
         }
+    }
+
+    /// The learned label embedding of a network whose input takes `width` label channels.
+    fn label_embedding(&self, width: usize) -> Option<crate::nn::label::LabelEmbedding> {
+        let c = self.conditional?;
+        c.embedding.filter(|_| width > 0).map(|dim| crate::nn::label::LabelEmbedding { classes: c.classes, dim })
     }
 
     /// The class logits D outputs after its real/fake logit: K for ACGAN, else none.
     pub fn aux_classes(&self) -> usize {
         match self.conditional {
-            Some(Conditional { mode: ConditionMode::Acgan, classes }) => classes,
+            Some(Conditional { mode: ConditionMode::Acgan, classes, .. }) => classes,
             _ => 0,
         }
     }
@@ -231,10 +261,10 @@ impl ModelConfig {
         }
     }
 
-    /// `shape` with the label's K one-hot channels appended to its first dimension.
-    fn with_label(&self, shape: Vec<usize>) -> Vec<usize> {
+    /// `shape` with `width` label channels appended to its first dimension.
+    fn with_label(&self, shape: Vec<usize>, width: usize) -> Vec<usize> {
         let mut s = shape;
-        s[0] += self.classes();
+        s[0] += width;
         s
     }
 
@@ -258,7 +288,7 @@ impl ModelConfig {
                     output_padding: 0,
                     bias: false,
                 };
-                let mut l = vec![convt(self.nz + self.classes(), self.ngf * m, 1, 0), Layer::BatchNorm2d { channels: self.ngf * m }, Layer::Relu];
+                let mut l = vec![convt(self.nz + self.label_width(), self.ngf * m, 1, 0), Layer::BatchNorm2d { channels: self.ngf * m }, Layer::Relu];
                 while m > 1 {
                     l.extend([convt(self.ngf * m, self.ngf * m / 2, 2, 1), Layer::BatchNorm2d { channels: self.ngf * m / 2 }, Layer::Relu]);
                     m /= 2;
@@ -271,7 +301,7 @@ impl ModelConfig {
                 let out = self.channels * self.image_size * self.image_size;
                 let lin = |i, o| Layer::Linear { in_features: i, out_features: o, bias: true };
                 vec![
-                    lin(self.nz + self.classes(), h),
+                    lin(self.nz + self.label_width(), h),
                     Layer::Relu,
                     lin(h, 2 * h),
                     Layer::Relu,
@@ -284,7 +314,8 @@ impl ModelConfig {
             }
             ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("validate refuses what is not a GAN"),
         };
-        Ok(NetSpec { name: "generator".into(), input: self.with_label(self.latent_shape()), layers, conv_init })
+        let input = self.with_label(self.latent_shape(), self.label_width());
+        Ok(NetSpec { name: "generator".into(), input, layers, conv_init, label_embedding: self.label_embedding(self.label_width()) })
     }
 
     pub fn discriminator(&self) -> Result<NetSpec> {
@@ -311,7 +342,7 @@ impl ModelConfig {
                 // The last 4×4 convolution to one logit is a Linear on the flattened features;
                 // the projection head replaces it, with those same features as φ.
                 match self.conditional {
-                    Some(Conditional { mode: ConditionMode::Projection, classes }) => l.extend([Layer::Flatten, Layer::Projection { features: self.ndf * top * 16, classes }]),
+                    Some(Conditional { mode: ConditionMode::Projection, classes, .. }) => l.extend([Layer::Flatten, Layer::Projection { features: self.ndf * top * 16, classes }]),
                     _ => l.push(conv(self.ndf * top, 1 + self.aux_classes(), 1, 0)),
                 }
                 l
@@ -325,7 +356,7 @@ impl ModelConfig {
                     l.extend([lin(i, o), Layer::LeakyRelu(0.2), Layer::Dropout(self.dropout)]);
                 }
                 match self.conditional {
-                    Some(Conditional { mode: ConditionMode::Projection, classes }) => l.push(Layer::Projection { features: h, classes }),
+                    Some(Conditional { mode: ConditionMode::Projection, classes, .. }) => l.push(Layer::Projection { features: h, classes }),
                     _ => l.push(lin(h, 1 + self.aux_classes())),
                 }
                 l
@@ -333,8 +364,8 @@ impl ModelConfig {
             ModelKind::Classifier | ModelKind::Ae | ModelKind::Vae => unreachable!("validate refuses what is not a GAN"),
         };
         // The image as it is, or (conditional) the view the label planes are appended to.
-        let input = if self.d_label_planes() > 0 { self.with_label(self.image_view()) } else { vec![self.channels, self.image_size, self.image_size] };
-        Ok(NetSpec { name: "discriminator".into(), input, layers, conv_init })
+        let input = if self.d_label_planes() > 0 { self.with_label(self.image_view(), self.d_label_planes()) } else { vec![self.channels, self.image_size, self.image_size] };
+        Ok(NetSpec { name: "discriminator".into(), input, layers, conv_init, label_embedding: self.label_embedding(self.d_label_planes()) })
     }
 }
 
@@ -401,7 +432,7 @@ impl ClassifierModel {
             Layer::Dropout(self.dropout),
             Layer::Linear { in_features: self.features, out_features: self.classes, bias: true },
         ]);
-        Ok(NetSpec { name: "classifier".into(), input: vec![self.channels, self.image_size, self.image_size], layers: l, conv_init: Init::Normal { mean: 0.0, std: 0.02 } })
+        Ok(NetSpec { name: "classifier".into(), input: vec![self.channels, self.image_size, self.image_size], layers: l, conv_init: Init::Normal { mean: 0.0, std: 0.02 }, label_embedding: None })
     }
 
     /// Index of the activation (`Instance::acts`) that holds the features: the output of the

@@ -21,10 +21,11 @@ use crate::train::checkpoint::{self, TensorFile, Values};
 
 /// A conditional generator's input: z and the labels, and the dispatch that writes
 /// cat(z, one_hot(labels)) into the network's input.
-struct LabelInput {
+struct LabelledLatents {
     z: GpuTensor,
     labels: GpuTensor,
-    concat: crate::gpu::Dispatch,
+    /// G's input = cat(z, the label's code): one-hot, or the learned embedding's rows.
+    concat: Vec<crate::gpu::Dispatch>,
 }
 
 /// A generator ready to run: its config and weights on the GPU.
@@ -217,7 +218,7 @@ impl Generator {
         // Equal chunks (batch statistics over similar batch sizes; never a tail of 1).
         let per = n.div_ceil(chunks);
         let counters = GpuTensor::zeros(gpu, &[1], DType::U32, "counters")?;
-        let mut net: Option<(Instance, Option<LabelInput>)> = None;
+        let mut net: Option<(Instance, Option<LabelledLatents>)> = None;
         for start in (0..n).step_by(per) {
             let len = per.min(n - start);
             if net.as_ref().is_none_or(|(i, _)| i.input().shape()[0] != len) {
@@ -225,8 +226,8 @@ impl Generator {
                 let cond = if k > 0 {
                     let zt = GpuTensor::zeros(gpu, &[vec![len], self.model.latent_shape()].concat(), DType::F32, "z")?;
                     let yt = GpuTensor::zeros(gpu, &[len], DType::U32, "labels")?;
-                    let cat = crate::ops::labels::concat_one_hot(gpu, &zt, &yt, k, inst.input())?;
-                    Some(LabelInput { z: zt, labels: yt, concat: cat })
+                    let cat = crate::nn::label::LabelInput::new(&self.spec, &self.store, k)?.forward(gpu, &zt, &yt, inst.input())?;
+                    Some(LabelledLatents { z: zt, labels: yt, concat: cat })
                 } else {
                     None
                 };
@@ -238,7 +239,7 @@ impl Generator {
                 Some(c) => {
                     c.z.write_f32(gpu, &z[start * nz..(start + len) * nz])?;
                     c.labels.write_u32(gpu, &labels[start..start + len])?;
-                    run.push(&c.concat);
+                    run.extend(&c.concat);
                 }
                 None => net.input().write_f32(gpu, &z[start * nz..(start + len) * nz])?,
             }

@@ -446,6 +446,7 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
             Layer::Linear { in_features: 5, out_features: 1, bias: true },
         ],
         conv_init: init,
+        label_embedding: None,
     };
     let convt = NetSpec {
         name: "critic".into(),
@@ -459,6 +460,7 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
             Layer::Linear { in_features: 8, out_features: 1, bias: false },
         ],
         conv_init: init,
+        label_embedding: None,
     };
     let layernorm = NetSpec {
         name: "critic".into(),
@@ -474,6 +476,7 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
             Layer::Linear { in_features: 27, out_features: 1, bias: true },
         ],
         conv_init: init,
+        label_embedding: None,
     };
     // Max pooling over LeakyReLU, then average pooling (overlapping, padded) over ReLU.
     let pooling = NetSpec {
@@ -490,6 +493,7 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
             Layer::Linear { in_features: 8, out_features: 1, bias: true },
         ],
         conv_init: init,
+        label_embedding: None,
     };
     vec![dcgan.discriminator().unwrap(), mlp, convt, layernorm, pooling]
 }

@@ -250,7 +250,7 @@ fn tiny_conditional(out: &Path, model: ModelKind) -> TrainConfig {
 
 fn tiny_conditioned(out: &Path, model: ModelKind, mode: ConditionMode) -> TrainConfig {
     let mut cfg = tiny(out, model);
-    cfg.model.conditional = Some(Conditional { mode, classes: 4 });
+    cfg.model.conditional = Some(Conditional { mode, classes: 4, embedding: None });
     cfg
 }
 
@@ -682,4 +682,86 @@ fn a_learning_rate_schedule_runs_on_the_gpu_logs_what_it_used_and_resumes_exactl
     // A schedule without a horizon is refused by its flag.
     let bad = TrainConfig { lr_schedule: Some(Schedule { kind: ScheduleKind::Linear, horizon: 0, warmup: 0 }), ..tiny(&tmp("sched-bad"), ModelKind::Dcgan) };
     assert!(bad.validate().unwrap_err().to_string().contains("--lr-schedule"));
+}
+
+/// `tiny_conditioned` with the label coded by a learned N-vector (--label-embedding N).
+fn tiny_embedded(out: &Path, model: ModelKind, mode: ConditionMode, n: usize) -> TrainConfig {
+    let mut cfg = tiny_conditioned(out, model, mode);
+    cfg.model.conditional.as_mut().unwrap().embedding = Some(n);
+    cfg
+}
+
+/// --label-embedding: with the tables set to the identity (N = K) the first iteration is the
+/// one-hot model's, bit for bit (the planes, the input gradients and every parameter update
+/// are wired as with one-hot); trained, both tables move, the state dicts hold
+/// `label_emb.weight` [K, N], resume is exact, and `sample` draws each class from the file.
+#[test]
+fn label_embedding_is_one_hot_at_the_identity_and_trains_its_tables() {
+    let identity: Vec<f32> = (0..16).map(|i| if i % 5 == 0 { 1.0 } else { 0.0 }).collect();
+    for (model, mode) in [(ModelKind::Dcgan, ConditionMode::Concat), (ModelKind::Mlp, ConditionMode::Concat), (ModelKind::Dcgan, ConditionMode::Acgan)] {
+        let what = format!("{model:?} {mode:?}");
+        let d_has_table = mode == ConditionMode::Concat;
+        let mut one_hot = trainer(tiny_conditioned(&tmp(&format!("emb-onehot-{what}")), model, mode));
+        let mut embedded = trainer(tiny_embedded(&tmp(&format!("emb-identity-{what}")), model, mode, 4));
+        one_hot.initialize().unwrap();
+        embedded.initialize().unwrap();
+        let mut tables = vec![embedded.g.param("label_emb.weight").unwrap()];
+        tables.extend(d_has_table.then(|| embedded.d.param("label_emb.weight").unwrap()));
+        assert_eq!(embedded.d.param("label_emb.weight").is_ok(), d_has_table, "{what}: D's table");
+        for t in &tables {
+            t.write_f32(&embedded.gpu, &identity).unwrap();
+        }
+        one_hot.iterate(false).unwrap();
+        embedded.iterate(false).unwrap();
+        // The tables come last in each store, so `main` is the same prefix of both.
+        for (a, b, net) in [(&one_hot.g, &embedded.g, "G"), (&one_hot.d, &embedded.d, "D")] {
+            let (a, b) = (a.params.read_f32(&one_hot.gpu).unwrap(), b.params.read_f32(&embedded.gpu).unwrap());
+            assert_eq!(a[..], b[..a.len()], "{what}: {net}'s main differs from one-hot's after one iteration at E = I");
+        }
+        for t in &tables {
+            let after = t.read_f32(&embedded.gpu).unwrap();
+            assert!(after.iter().zip(&identity).any(|(a, b)| a != b), "{what}: a table did not train");
+        }
+
+        // N ≠ K, trained, resumed.
+        let (a, b) = (tmp(&format!("emb-{what}")), tmp(&format!("emb-resumed-{what}")));
+        let initial = {
+            let mut fresh = trainer(tiny_embedded(&a, model, mode, 3));
+            fresh.initialize().unwrap();
+            fresh.g.param("label_emb.weight").unwrap().read_f32(&fresh.gpu).unwrap()
+        };
+        let (_, records) = train(tiny_embedded(&a, model, mode, 3), false);
+        assert!(records.iter().all(|r| r.finite()), "{what}: {records:?}");
+        let g = TensorFile::load(&a.join("generator.safetensors")).unwrap().tensors;
+        let d = TensorFile::load(&a.join("discriminator.safetensors")).unwrap().tensors;
+        assert_eq!(g["label_emb.weight"].shape, vec![4, 3], "{what}");
+        assert_ne!(g["label_emb.weight"].values, Values::F32(initial), "{what}: G's table did not train");
+        let first = if model == ModelKind::Dcgan { "main.0.weight" } else { "main.1.weight" };
+        match model {
+            ModelKind::Dcgan => assert_eq!(g["main.0.weight"].shape[0], 16 + 3, "{what}"),
+            _ => assert_eq!(g["main.0.weight"].shape[1], 16 + 3, "{what}"),
+        }
+        if d_has_table {
+            assert_eq!(d["label_emb.weight"].shape, vec![4, 3], "{what}");
+            let planes = if model == ModelKind::Dcgan { 3 + 3 } else { 3 * 16 * 16 + 3 };
+            assert_eq!(d[first].shape[1], planes, "{what}");
+        } else {
+            assert!(!d.contains_key("label_emb.weight"), "{what}");
+        }
+        let cfg_b = TrainConfig { steps: 4, ..tiny_embedded(&b, model, mode, 3) };
+        train(cfg_b.clone(), false);
+        train(TrainConfig { steps: 6, ..cfg_b }, true);
+        assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "{what}: 6 steps differ from 4 + resume + 2");
+
+        // `sample`: the file's table codes each class; one latent drawn as each class gives
+        // four different images.
+        let generator = shadergan::sample::Generator::load(&gpu(), &a.join("generator.safetensors")).unwrap();
+        let z = shadergan::sample::latents(&gpu(), 7, 1, 16).unwrap().repeat(4);
+        let images = generator.generate(&gpu(), &z, &[0, 1, 2, 3], 4, shadergan::nn::Mode::Eval).unwrap();
+        let per = images.len() / 4;
+        assert!(images.iter().all(|v| v.is_finite()), "{what}");
+        for k in 1..4 {
+            assert_ne!(images[..per], images[k * per..(k + 1) * per], "{what}: class {k} draws class 0's image");
+        }
+    }
 }

@@ -154,6 +154,9 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--mismatch-weight", "1"], &["--mismatch-weight", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "vae", "--mismatch-weight", "0.5"], &["--mismatch-weight", "not an autoencoder setting"]);
     assert_error(&["train", "--out", o, "--mismatch-weight", "0.5", "--conditional", "acgan"], &["--mismatch-weight", "concat or projection"]);
+    assert_error(&["train", "--out", o, "--label-embedding", "8", "--conditional", "none"], &["--label-embedding", "--conditional concat"]);
+    assert_error(&["train", "--out", o, "--label-embedding", "0"], &["--label-embedding", "1..="]);
+    assert_error(&["train", "--out", o, "--model", "vae", "--label-embedding", "8"], &["--label-embedding", "not an autoencoder setting"]);
     assert_error(&["train", "--out", o, "--model", "classifier", "--lr-schedule", "cosine"], &["--lr-schedule"]);
     assert_error(&["train", "--out", o, "--model", "vae", "--lr-warmup", "10"], &["--lr-warmup", "not an autoencoder setting"]);
     assert_error(&["train", "--out", o, "--g-ema=-0.5"], &["--g-ema", "(0, 1)"]);

@@ -10,6 +10,7 @@
 //! Names and layouts follow PyTorch: a network is `main` (an `nn.Sequential`), parameters are
 //! `main.<index>.weight`, `main.<index>.bias`, `main.<index>.running_mean`, …
 
+pub mod label;
 pub mod layers;
 pub mod module;
 pub mod params;
@@ -93,12 +94,17 @@ pub struct NetSpec {
     pub input: Vec<usize>,
     pub layers: Vec<Layer>,
     pub conv_init: Init,
+    /// A learned class embedding whose rows the caller appends to the input (outside `main`,
+    /// see `label::LabelInput`): its table `label_emb.weight` [K, N] lives in the network's
+    /// store. None: no embedding (unconditional, or the label as one-hot).
+    pub label_embedding: Option<label::LabelEmbedding>,
 }
 
 impl NetSpec {
-    /// Every parameter, in PyTorch state-dict order.
+    /// Every parameter, in PyTorch state-dict order (`main`, then the label embedding).
     pub fn params(&self) -> Vec<ParamSpec> {
-        self.layers.iter().enumerate().flat_map(|(i, l)| l.params(&format!("main.{i}"), self.conv_init)).collect()
+        let main = self.layers.iter().enumerate().flat_map(|(i, l)| l.params(&format!("main.{i}"), self.conv_init));
+        main.chain(self.label_embedding.map(|e| e.param())).collect()
     }
 
     /// Shapes of the input and every layer's output for a batch of `batch`.
@@ -128,6 +134,9 @@ impl NetSpec {
         let mut s = format!("{} (input {:?} per sample):\n", self.name, self.input);
         for (i, l) in self.layers.iter().enumerate() {
             s += &format!("  ({i}): {}\n", l.torch_name());
+        }
+        if let Some(e) = self.label_embedding {
+            s += &format!("  (label_emb): Embedding({}, {})\n", e.classes, e.dim);
         }
         s
     }

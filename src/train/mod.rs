@@ -69,6 +69,7 @@ use crate::error::{Error, Result};
 use crate::fsutil::{atomic_write, ensure_writable_dir};
 use crate::gpu::tensor::map_read;
 use crate::gpu::{DType, Dispatch, Gpu, GpuTensor};
+use crate::nn::label::LabelInput;
 use crate::nn::{DropoutRng, Instance, Layer, Mode, NetSpec, ParamStore};
 use crate::ops::data::GpuDataset;
 use crate::ops::loss::Elementwise;
@@ -421,7 +422,12 @@ impl Trainer {
         let mut input_labels = None;
         // --mismatch-weight: the real batch again, with wrong labels, into D.
         let mut mismatch_into_d = Vec::new();
+        // A learned label code's gradients (--label-embedding): D's for its real, mismatched
+        // and fake passes, G's; empty for one-hot or an unconditional model.
+        let mut d_label_grads: [Vec<Dispatch>; 3] = Default::default();
+        let mut g_label_grads = Vec::new();
         if classes > 0 {
+            let g_label = LabelInput::new(&g_spec, &g, classes)?;
             let labels_gpu = dataset.labels.as_ref().expect("checked above").iter().map(|&l| l as u32).collect::<Vec<_>>();
             let labels_gpu = GpuTensor::from_u32(&gpu, &[dataset.n], &labels_gpu, "dataset labels")?;
             let real_labels = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.real")?;
@@ -431,7 +437,7 @@ impl Trainer {
             // Fake labels: the same counter as z, their own stream.
             let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("labels"), counter_index: slot::LATENT };
             draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, &fake_labels)?);
-            draw_z.push(ops::labels::concat_one_hot(&gpu, &z, &fake_labels, classes, g_net.input())?);
+            draw_z.extend(g_label.forward(&gpu, &z, &fake_labels, g_net.input())?);
             // Wrong labels: drawn after the data counter moved, in their own stream.
             let wrong_key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("mismatched labels"), counter_index: slot::DATA };
             if let Some(d_labels) = &d_labels {
@@ -443,28 +449,36 @@ impl Trainer {
                     mismatch_into_d.push(ops::labels::mismatched_labels(&gpu, wrong_key, classes, &counters, &real_labels, d_labels)?);
                 }
                 draw_z.push(ops::labels::random_labels(&gpu, key, classes, &counters, d_labels)?);
-                fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
+                fake_into_d = vec![ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?];
             } else if m.aux_classes() > 0 {
                 // ACGAN: D sees the image alone; the labels only enter its class loss.
-                fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
+                fake_into_d = vec![ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?];
             } else {
-                data.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &real_labels, classes, d_net.input())?);
+                let d_label = LabelInput::new(&d_spec, &d, classes)?;
+                let x_shape = d_view(&real_x)?.shape().to_vec();
+                data.extend(d_label.forward(&gpu, &d_view(&real_x)?, &real_labels, d_net.input())?);
+                // A learned code's gradient, from D's input gradient (backward_full).
+                d_label_grads[0] = d_label.backward_params(&gpu, d_net.input_grad(), &x_shape, &real_labels)?;
                 if cfg.mismatch_weight.is_some() {
                     let wrong = GpuTensor::zeros(&gpu, &[b], DType::U32, "labels.mismatched")?;
                     mismatch_into_d.push(ops::labels::mismatched_labels(&gpu, wrong_key, classes, &counters, &real_labels, &wrong)?);
-                    mismatch_into_d.push(ops::labels::concat_one_hot(&gpu, &d_view(&real_x)?, &wrong, classes, d_net.input())?);
+                    mismatch_into_d.extend(d_label.forward(&gpu, &d_view(&real_x)?, &wrong, d_net.input())?);
+                    d_label_grads[1] = d_label.backward_params(&gpu, d_net.input_grad(), &x_shape, &wrong)?;
                 }
-                fake_into_d = ops::labels::concat_one_hot(&gpu, &d_view(g_net.output())?, &fake_labels, classes, d_net.input())?;
-                d_grad_into_g.push(ops::labels::concat_one_hot_backward(&gpu, d_net.input_grad(), classes, &d_view(&g_out_grad)?)?);
+                fake_into_d = d_label.forward(&gpu, &d_view(g_net.output())?, &fake_labels, d_net.input())?;
+                d_label_grads[2] = d_label.backward_params(&gpu, d_net.input_grad(), &x_shape, &fake_labels)?;
+                d_grad_into_g.push(d_label.backward_input(&gpu, d_net.input_grad(), &d_view(&g_out_grad)?)?);
             }
+            g_label_grads = g_label.backward_params(&gpu, g_net.input_grad(), z.shape(), &fake_labels)?;
             // The grid's labels: row r is class r.
             let n_grid = grid.0 * grid.1;
             let row_labels: Vec<u32> = (0..n_grid).map(|i| (i / grid.0) as u32).collect();
             let grid_labels = GpuTensor::from_u32(&gpu, &[n_grid], &row_labels, "labels.grid")?;
-            sampler_prep.push(ops::labels::concat_one_hot(&gpu, &sampler_z, &grid_labels, classes, sampler.input())?);
+            let sampler_label = LabelInput::new(&g_spec, g_ema.as_ref().unwrap_or(&g), classes)?;
+            sampler_prep.extend(sampler_label.forward(&gpu, &sampler_z, &grid_labels, sampler.input())?);
             input_labels = Some((real_labels, fake_labels));
         } else {
-            fake_into_d = ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?;
+            fake_into_d = vec![ops::elementwise::copy(&gpu, g_net.output(), d_net.input())?];
         }
         let tick = |s: usize| ops::elementwise::counter_add(&gpu, &counters, s, 1);
         let has_dropout = d_spec.layers.iter().any(|l| matches!(l, Layer::Dropout(_)));
@@ -474,6 +488,16 @@ impl Trainer {
             }
             p.extend(d_net.forward.iter().cloned());
             Ok(())
+        };
+        // D's backward for its update: the parameters, and (a learned label code in D's input)
+        // down to the input, whose label planes give the code's gradient.
+        let d_backward = |p: &mut Vec<Dispatch>, pass: usize| {
+            if d_label_grads[pass].is_empty() {
+                p.extend(d_net.backward_params.iter().cloned());
+            } else {
+                p.extend(d_net.backward_full.iter().cloned());
+                p.extend(d_label_grads[pass].iter().cloned());
+            }
         };
         let logits = d_net.output();
         // ACGAN's D outputs [B, 1 + K]: the GAN loss takes column 0, the class cross-entropy
@@ -563,13 +587,13 @@ impl Trainer {
             d_forward(&mut p)?;
             p.extend(loss(d_real.0, d_real.1, stat::D_REAL, d_real.2)?);
             p.extend(class_loss(real_labels, stat::AUX_REAL)?);
-            p.extend(d_net.backward_params.iter().cloned());
+            d_backward(&mut p, 0);
             if let Some(w) = cfg.mismatch_weight {
                 // GAN-CLS: the real images with wrong labels are fake, W of the fake side.
                 p.extend(mismatch_into_d.iter().cloned());
                 d_forward(&mut p)?;
                 p.extend(loss(d_fake.0, d_fake.1, stat::MISMATCH, d_fake.2 * w)?);
-                p.extend(d_net.backward_params.iter().cloned());
+                d_backward(&mut p, 1);
             }
             if let (Some(gamma), None) = (cfg.r1, lazy_r1) {
                 // R1 on the real batch just forwarded.
@@ -578,11 +602,11 @@ impl Trainer {
             p.extend(draw_z.iter().cloned());
             p.push(tick(slot::LATENT)?);
             p.extend(g_net.forward.iter().cloned());
-            p.push(fake_into_d.clone());
+            p.extend(fake_into_d.iter().cloned());
             d_forward(&mut p)?;
             p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2 * (1.0 - cfg.mismatch_weight.unwrap_or(0.0)))?);
             p.extend(class_loss(fake_labels, stat::AUX_FAKE)?);
-            p.extend(d_net.backward_params.iter().cloned());
+            d_backward(&mut p, 2);
             if let (Some((kept, eps, key)), Some(lambda)) = (&gp_inputs, cfg.gp) {
                 // x̂ = ε·x + (1 − ε)·G(z) into D's input, then the penalty of D at x̂.
                 p.push(tick(slot::PENALTY)?);
@@ -615,7 +639,13 @@ impl Trainer {
         p.extend(class_loss(fake_labels, stat::AUX_G)?);
         p.extend(d_net.backward_input_only.iter().cloned());
         p.extend(d_grad_into_g);
-        p.extend(g_net.backward_params.iter().cloned());
+        if g_label_grads.is_empty() {
+            p.extend(g_net.backward_params.iter().cloned());
+        } else {
+            // A learned label code in G's input: down to the input, then the code's gradient.
+            p.extend(g_net.backward_full.iter().cloned());
+            p.extend(g_label_grads);
+        }
         p.push(tick(slot::G_ADAM)?);
         p.push(step(&g, slot::G_ADAM)?);
         if let (Some(ema), Some(beta)) = (&g_ema, cfg.g_ema) {

@@ -8,7 +8,7 @@ use super::*;
 /// pass-through backward, which must leave the parameter gradients untouched.
 pub(super) fn network_cases() -> Vec<Case> {
     use crate::model::{ConditionMode, Conditional, DNorm, ModelConfig, ModelKind};
-    let projection = |classes| Some(Conditional { mode: ConditionMode::Projection, classes });
+    let projection = |classes| Some(Conditional { mode: ConditionMode::Projection, classes, embedding: None });
     let mut v = Vec::new();
     let configs = [
         ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),

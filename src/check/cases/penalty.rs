@@ -63,6 +63,7 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
         input: vec![1, 5, 5],
         layers: vec![Layer::Flatten, Layer::Linear { in_features: 25, out_features: 17, bias: true }, Layer::LeakyRelu(0.2), Layer::Linear { in_features: 17, out_features: 1, bias: true }],
         conv_init: init,
+        label_embedding: None,
     };
     let convt = NetSpec {
         name: "critic".into(),
@@ -76,6 +77,7 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
             Layer::Linear { in_features: 8, out_features: 1, bias: false },
         ],
         conv_init: init,
+        label_embedding: None,
     };
     let sn = ModelConfig { spectral_norm: true, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
     let ln = ModelConfig { d_norm: DNorm::LayerNorm, image_size: 32, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
@@ -110,6 +112,7 @@ pub fn pooling_critic() -> crate::nn::NetSpec {
             Layer::Linear { in_features: 16, out_features: 1, bias: true },
         ],
         conv_init: Init::Normal { mean: 0.0, std: 0.02 },
+        label_embedding: None,
     }
 }
 
@@ -131,6 +134,7 @@ pub fn layernorm_critic() -> crate::nn::NetSpec {
             Layer::Linear { in_features: 32, out_features: 1, bias: true },
         ],
         conv_init: Init::Normal { mean: 0.0, std: 0.02 },
+        label_embedding: None,
     }
 }
 
