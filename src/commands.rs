@@ -93,7 +93,7 @@ pub(crate) fn open_gpu(a: &AdapterArgs) -> Result<Gpu> {
 const RESUME_FLAGS: &[&str] = &["resume", "steps", "log_every", "sample_every", "checkpoint_every", "save_initial", "adapter", "backend", "data", "strict"];
 
 /// Flags of the classifier objective that mean nothing to a GAN.
-const CLASSIFIER_ONLY_FLAGS: &[&str] = &["features", "holdout"];
+const CLASSIFIER_ONLY_FLAGS: &[&str] = &["features"];
 
 fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> {
     if let Some(flag) = CLASSIFIER_ONLY_FLAGS.iter().find(|f| matches.value_source(f) == Some(ValueSource::CommandLine)) {
@@ -174,6 +174,8 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
         r1: args.r1,
         r1_every: args.r1_every,
         mismatch_weight: args.mismatch_weight,
+        // A GAN trains on every image unless --holdout is given (its default is the classifier's).
+        holdout: (matches.value_source("holdout") == Some(ValueSource::CommandLine)).then_some(args.holdout),
         // The horizon is this run's steps; a resume keeps it (the schedule is in config.json).
         lr_schedule: (args.lr_schedule.is_some() || args.lr_warmup.is_some()).then(|| shadergan::ops::optim::Schedule {
             kind: args.lr_schedule.unwrap_or(shadergan::ops::optim::ScheduleKind::Constant),
@@ -319,10 +321,19 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
         eprintln!("warning: {w}");
     }
     eprintln!("dataset: {} ({:.1} s to load)", dataset.source, t0.elapsed().as_secs_f64());
+    // --holdout: the held-out images leave the dataset before anything sees it.
+    let dataset = match cfg.holdout {
+        Some(f) => {
+            let (train, held) = data::holdout_split(dataset.n, f);
+            eprintln!("held out: {} of {} images for `eval` (not trained on)", held.len(), dataset.n);
+            dataset.subset(&train, "training")
+        }
+        None => dataset,
+    };
     if let (Some(recorded), Some(d)) = (recorded_images, &args.data)
         && recorded != dataset.n
     {
-        bail!("--data {}: {} images, but the run was trained on {recorded}; --resume needs the same dataset", d.display(), dataset.n);
+        bail!("--data {}: {} training images, but the run was trained on {recorded}; --resume needs the same dataset", d.display(), dataset.n);
     }
     let mut cfg = cfg;
     if let (None, Some(mode), None) = (&args.resume, args.conditional(), cfg.model.conditional) {
@@ -738,6 +749,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         r1: None,
         r1_every: None,
         mismatch_weight: None,
+        holdout: None,
         lr_schedule: None,
         lr_d: 2e-4,
         lr_g: 2e-4,

@@ -495,6 +495,30 @@ pub fn eval(adapter: &AdapterArgs, args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
+/// The images a GAN run held out of training (`train --holdout F`), as its config.json
+/// records them.
+struct RunHoldout {
+    run: PathBuf,
+    fraction: f64,
+    dataset: data::DatasetKind,
+    synthetic_images: usize,
+    max_images: Option<usize>,
+    /// The images the run trained on (the rest of its dataset was held out).
+    train_images: usize,
+}
+
+/// The held-out split of the run behind --checkpoint, if it recorded one.
+fn run_holdout(args: &EvalArgs) -> Result<Option<RunHoldout>> {
+    let Some(ckpt) = &args.checkpoint else { return Ok(None) };
+    let dir = if ckpt.is_dir() { ckpt.clone() } else { ckpt.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let path = dir.join("config.json");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(None) };
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("{}: unreadable run config", path.display()))?;
+    let Ok(cfg) = serde_json::from_value::<shadergan::train::TrainConfig>(v["config"].clone()) else { return Ok(None) };
+    let (Some(fraction), Some(train_images)) = (cfg.holdout, v["images"].as_u64()) else { return Ok(None) };
+    Ok(Some(RunHoldout { run: dir, fraction, dataset: cfg.dataset, synthetic_images: cfg.synthetic_images, max_images: cfg.max_images, train_images: train_images as usize }))
+}
+
 fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extractor: &Extractor, samples: &Samples, fake_f: &[f32], out: &Path) -> Result<RealScores> {
     let (channels, size) = (samples.channels, samples.size);
     let per_image = channels * size * size;
@@ -508,13 +532,26 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
     if let (Some(fake), true) = (&args.fake, n <= dim) {
         bail!("--fake {}: {n} images, but the Fréchet distance needs more samples than feature dimensions ({dim}); give more images", fake.display());
     }
-    let ds = data::load(kind, args.data.as_deref(), size, channels, None, 10_000, false)?;
+    // A run that held images out of training is scored on its own split: the dataset read
+    // as training read it, the held-out images as the reference.
+    let holdout = run_holdout(args)?;
+    if let Some(h) = &holdout
+        && h.dataset != kind
+    {
+        bail!("--dataset {kind:?}: {} was trained on {:?} with --holdout {}; pass --dataset {:?} (and its --data) to score it on its held-out images", h.run.display(), h.dataset, h.fraction, h.dataset);
+    }
+    let ds = data::load(kind, args.data.as_deref(), size, channels, holdout.as_ref().and_then(|h| h.max_images), holdout.as_ref().map_or(10_000, |h| h.synthetic_images), false)?;
     if let Some(c) = extractor.trained() {
         if ds.classes > 0 && ds.classes != c.model.classes {
             bail!("--classifier {}: it knows {} classes, but {} has {}; train a classifier on this dataset", c.source.display(), c.model.classes, ds.source, ds.classes);
         }
     }
-    let (train, held) = data::holdout_split(ds.n, 0.1);
+    let (train, held) = data::holdout_split(ds.n, holdout.as_ref().map_or(0.1, |h| h.fraction));
+    if let Some(h) = &holdout
+        && train.len() != h.train_images
+    {
+        bail!("--data: {} has {} images, so --holdout {} would leave {} to train on, but {} trained on {}; pass the dataset the run was trained on", ds.source, ds.n, h.fraction, train.len(), h.run.display(), h.train_images);
+    }
     let real_px = data::to_unit_range(&ds.pixels);
     let (real_f, _) = extractor.features(gpu, &real_px, ds.n)?;
     let (train_f, held_f) = (rows(&real_f, dim, &train), rows(&real_f, dim, &held));
@@ -534,9 +571,10 @@ fn score_against_real(gpu: &Gpu, args: &EvalArgs, kind: data::DatasetKind, extra
         }
         None => None,
     };
-    let (ref_f, ref_n, ref_name) = match &reference {
-        Some((f, n, name)) => (&f[..], *n, name.clone()),
-        None => (&real_f[..], ds.n, ds.source.clone()),
+    let (ref_f, ref_n, ref_name) = match (&reference, &holdout) {
+        (Some((f, n, name)), _) => (&f[..], *n, name.clone()),
+        (None, Some(h)) => (&held_f[..], held.len(), format!("the {} images of {} that {} held out of training", held.len(), ds.source, h.run.display())),
+        (None, None) => (&real_f[..], ds.n, ds.source.clone()),
     };
     lap("real images: load and classify");
 

@@ -501,3 +501,29 @@ fn train_eval_every_logs_fd_and_kid_without_changing_the_training() {
         assert!(errors.len() == 1 && errors[0].contains(needle), "{a:?}: {stderr}");
     }
 }
+
+/// `train --holdout F` keeps F of a GAN's images out of training and records it in the run;
+/// `eval --checkpoint RUN` then scores realism and diversity against exactly those images and
+/// memorisation against the ones trained on; a resumed run keeps the split.
+#[test]
+fn eval_scores_a_run_against_the_images_it_held_out() {
+    let gan = tmp("holdout-gan");
+    let g = gan.to_str().unwrap();
+    let (code, _, stderr) = common::shadergan(&["train", "--image-size", "16", "--synthetic-images", "600", "--batch-size", "8", "--steps", "2", "--ngf", "4", "--ndf", "4", "--nz", "8", "--conditional", "none", "--holdout", "0.25", "--out", g]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("held out: 150 of 600 images"), "{stderr}");
+    let config: serde_json::Value = serde_json::from_slice(&std::fs::read(gan.join("config.json")).unwrap()).unwrap();
+    assert_eq!((config["config"]["holdout"].as_f64(), config["images"].as_u64()), (Some(0.25), Some(450)), "{config}");
+    let (code, _, stderr) = common::shadergan(&["train", "--resume", g, "--steps", "3"]);
+    assert_eq!(code, 0, "{stderr}");
+
+    let (code, stdout, stderr) = common::shadergan(&["eval", "--checkpoint", g, "--dataset", "synthetic", "--n", "200", "--trials", "2", "--extractor", "random"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("held out of training"), "{stdout}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(gan.join("eval.json")).unwrap()).unwrap();
+    assert!(r["reference"].as_str().unwrap().contains("held out of training") && r["reference_images"] == 150, "{r}");
+    assert!(r["train_images"] == 450 && r["heldout_images"] == 150, "{r}");
+    // Another dataset than the run's cannot hold its images.
+    common::assert_one_error(&["eval", "--checkpoint", g, "--dataset", "mnist", "--data", "nowhere", "--n", "200", "--extractor", "random"], &[], &["--dataset", "--holdout"]);
+    common::assert_one_error(&["train", "--out", tmp("holdout-bad").to_str().unwrap(), "--holdout", "1"], &[], &["--holdout", "(0, 1)"]);
+}

@@ -102,6 +102,7 @@ fn tiny_cfg(out: &Path) -> TrainConfig {
         r1: None,
         r1_every: None,
         mismatch_weight: None,
+        holdout: None,
         lr_schedule: None,
         lr_d: 2e-4,
         lr_g: 2e-4,

@@ -43,6 +43,7 @@ fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
         r1: None,
         r1_every: None,
         mismatch_weight: None,
+        holdout: None,
         lr_schedule: None,
         lr_d: 2e-4,
         lr_g: 2e-4,

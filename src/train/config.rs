@@ -144,6 +144,12 @@ pub struct TrainConfig {
     /// side is (1 − W)·L(D(G(z), y), fake) + W·L(D(x, ŷ), fake), W = ½ being the paper's.
     #[serde(default)]
     pub mismatch_weight: Option<f32>,
+    /// `--holdout F`: the share of the dataset held out of training (data::holdout_split, the
+    /// same images for every seed), for `eval` to score realism and diversity against images
+    /// the GAN never saw and memorisation against exactly those it trained on. None: every
+    /// image is trained on (and eval uses the dataset's own split).
+    #[serde(default)]
+    pub holdout: Option<f64>,
     /// How both learning rates move over the run (--lr-schedule, --lr-warmup); None: constant.
     /// Its horizon is fixed when the run starts, so a resumed run keeps it.
     #[serde(default)]
@@ -227,6 +233,11 @@ impl TrainConfig {
             if self.clip.is_some() {
                 return bad(flag, "the penalty replaces WGAN's weight clipping; drop --clip".into());
             }
+        }
+        if let Some(f) = self.holdout
+            && !(f > 0.0 && f < 1.0)
+        {
+            return bad("--holdout", format!("{f} must lie in (0, 1): the share of the images held out of training for `eval`"));
         }
         if let Some(w) = self.mismatch_weight {
             if !(w.is_finite() && w > 0.0 && w < 1.0) {
