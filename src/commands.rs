@@ -333,7 +333,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
     if let (Some(recorded), Some(d)) = (recorded_images, &args.data)
         && recorded != dataset.n
     {
-        bail!("--data {}: {} training images, but the run was trained on {recorded}; --resume needs the same dataset", d.display(), dataset.n);
+        bail!("--data {}: {} images, but the run was trained on {recorded}; --resume needs the same dataset", d.display(), dataset.n);
     }
     let mut cfg = cfg;
     if let (None, Some(mode), None) = (&args.resume, args.conditional(), cfg.model.conditional) {
