@@ -135,7 +135,7 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--image-size", "48"], &["--image-size", "48x48", "[16, 32, 64, 128]"]);
     assert_error(&["train", "--out", o, "--lr=-1"], &["--lr", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--batch-size", "1"], &["--batch-size"]);
-    assert_error(&["train", "--out", o, "--holdout", "0.2"], &["--holdout", "classifier or autoencoder setting"]);
+    assert_error(&["train", "--out", o, "--holdout", "0"], &["--holdout", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--steps", "0"], &["--steps"]);
     assert_error(&["train", "--out", o, "--g-ema", "1"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "mlp", "--spectral-norm"], &["--spectral-norm", "dropout", "--dropout 0"]);
