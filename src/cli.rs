@@ -110,6 +110,9 @@ pub struct BenchArgs {
     /// train --conditional; default none.
     #[arg(long = "conditional", value_enum, value_name = "MODE")]
     pub conditional: Option<Conditioning>,
+    /// train --label-embedding (with --conditional); default one-hot.
+    #[arg(long, value_name = "N")]
+    pub label_embedding: Option<usize>,
     /// train-step: dcgan (default), or ae / vae: the autoencoder of the same widths (encoder =
     /// D's convolutions, decoder = G), to compare with a DCGAN step.
     #[arg(long, value_enum)]

@@ -730,7 +730,11 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         Some(ModelKind::Ae | ModelKind::Vae) => return bench_autoencoder_step(adapter, args),
         Some(other) => bail!("--model {}: bench --op train-step times dcgan, ae or vae", format!("{other:?}").to_lowercase()),
     }
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: args.conditional.and_then(|c| c.mode()).map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len(), embedding: None }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
+    let conditional = args.conditional.and_then(|c| c.mode());
+    if args.label_embedding.is_some() && conditional.is_none() {
+        bail!("--label-embedding: an unconditional model has no labels to embed; add --conditional concat or --conditional projection");
+    }
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: conditional.map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len(), embedding: args.label_embedding }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -784,7 +788,10 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
         m.nz,
         args.batch,
         [
-            m.conditional.map(|c| format!(", conditional ({}, {} classes)", format!("{:?}", c.mode).to_lowercase(), c.classes)),
+            m.conditional.map(|c| {
+                let embedding = c.embedding.map(|n| format!(", label embedding {n}")).unwrap_or_default();
+                format!(", conditional ({}, {} classes{embedding})", format!("{:?}", c.mode).to_lowercase(), c.classes)
+            }),
             args.spectral_norm.then(|| ", spectral norm in D".to_string()),
             d_norm_note(m.model, m.d_norm),
             args.gp.map(|l| format!(", WGAN-GP λ {l}")),
