@@ -10,6 +10,10 @@
    losses, BatchNorm running statistics and weight updates with the run's step-1 checkpoint:
        shadergan train --conditional none --steps 1 --log-every 1 --save-initial --out runs/parity
        python scripts/pytorch_parity.py runs/parity --iteration
+   The same for an autoencoder or VAE run (DCGAN architecture; --recon mse or bce; with
+   --denoise / --mask-ratio the corrupted encoder input is in initial.safetensors too):
+       shadergan train --model vae --steps 1 --log-every 1 --save-initial --out runs/parity-vae
+       python scripts/pytorch_parity.py runs/parity-vae --iteration
 
 Prints the largest absolute and the relative L2 differences; forward outputs should agree to
 ~1e-6 (f32 rounding in different kernels).
@@ -59,14 +63,101 @@ def dcgan_discriminator(ndf, nc, size):
     return nn.Sequential(*layers)
 
 
-def iteration(run_dir):
-    cfg = json.load(open(os.path.join(run_dir, "config.json")))["config"]
-    m = cfg["model"]
+def load_run(run_dir):
+    """config.json, initial.safetensors, the step-1 checkpoint and metrics.jsonl of a run."""
+    info = json.load(open(os.path.join(run_dir, "config.json")))
     init = load_file(os.path.join(run_dir, "initial.safetensors"))
     after = load_file(os.path.join(run_dir, "checkpoint.safetensors"))
     metrics = [json.loads(line) for line in open(os.path.join(run_dir, "metrics.jsonl"))]
     if metrics[0]["step"] != 1:
         sys.exit("train with --steps 1 --log-every 1 --save-initial")
+    return info, init, after, metrics
+
+
+def compare_step(nets, before, after, lr):
+    """Each net's state after the step against the checkpoint's: num_batches_tracked exactly,
+    the BatchNorm running statistics and the weight updates by relative L2."""
+    worst_stats, worst_update, flips, flip_grad = 0.0, 0.0, 0, 0.0
+    for prefix, model in nets:
+        grads = {k: p.grad for k, p in model.named_parameters()}
+        for k, v in model.state_dict().items():
+            key = prefix + k
+            mine = after[key]
+            if k.endswith("num_batches_tracked"):
+                assert mine.item() == v.item(), (key, mine.item(), v.item())
+            elif k.endswith("running_mean") or k.endswith("running_var"):
+                worst_stats = max(worst_stats, compare(mine, v)[1])
+            else:
+                d_mine, d_torch = mine - before[key], v - before[key]
+                # Adam's first step is ±lr per element (m̂/√v̂ = sign g): implementations agree
+                # wherever the gradient's sign does; count the elements where it does not.
+                flipped = (d_mine - d_torch).abs() > 0.5 * lr
+                flips += int(flipped.sum())
+                if flipped.any() and grads.get(k) is not None:
+                    # How large those gradients are, against the tensor's largest.
+                    g = grads[k].abs()
+                    flip_grad = max(flip_grad, (g[flipped].max() / g.max()).item())
+                worst_update = max(worst_update, compare(d_mine, d_torch)[1])
+    print("BatchNorm running statistics: worst rel L2 %.3g" % worst_stats)
+    print("weight updates: worst rel L2 %.3g, elements with another sign: %d" % (worst_update, flips), end="")
+    print(" (their |gradient| at most %.2g of their tensor's largest)" % flip_grad if flips else "")
+
+
+def autoencoder_iteration(cfg, init, after, metrics):
+    """Replay an autoencoder run's first iteration (src/train/autoencoder.rs): the encoder is
+    the DCGAN discriminator without its last convolution, then Flatten and Linear to the code
+    (nz, or μ and log σ² for the VAE); the decoder is the DCGAN generator (without its Tanh for
+    --recon bce); one Adam over both."""
+    m = cfg["model"]
+    if m.get("arch", "dcgan") != "dcgan":
+        sys.exit("this script replays the DCGAN autoencoders (--arch dcgan)")
+    nz, size, nc = m["nz"], m["image_size"], m["channels"]
+    top = size // 8
+    width = 2 * nz if m["variational"] else nz
+    enc_layers = list(dcgan_discriminator(m["ndf"], nc, size))[:-1] + [nn.Flatten(), nn.Linear(m["ndf"] * top * 16, width)]
+    enc = NetG(nn.Sequential(*enc_layers))
+    g_layers = list(dcgan_generator(nz, m["ngf"], nc, size)[1])
+    bce = m.get("recon", "mse") == "bce"
+    if bce:
+        g_layers = g_layers[:-1]  # the Tanh: the decoder outputs a logit per pixel
+    dec = NetG(nn.Sequential(*g_layers))
+    enc.load_state_dict({k[8:]: v for k, v in init.items() if k.startswith("encoder.")}, strict=True)
+    dec.load_state_dict({k[8:]: v for k, v in init.items() if k.startswith("decoder.")}, strict=True)
+    images, inputs = init["images"], init["input"]
+    B = images.shape[0]
+    opt = torch.optim.Adam(list(enc.parameters()) + list(dec.parameters()), lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=1e-8)
+    code = enc(inputs)
+    kl = torch.zeros(())
+    if m["variational"]:
+        mu, logvar = code[:, :nz], code[:, nz:]
+        z = mu + torch.exp(0.5 * logvar) * init["eps"]
+        kl = (-0.5 * (1 + logvar - mu * mu - logvar.exp())).sum() / B
+        # The KL weight at step t = 1 (vae.wgsl: β·min(1, t/warmup)).
+        w = cfg["beta"] * (min(1.0, 1.0 / cfg["kl_warmup"]) if cfg["kl_warmup"] > 0 else 1.0)
+    else:
+        z, w = code, 0.0
+    out = dec(z.reshape(B, nz, 1, 1))
+    if bce:
+        recon = nn.functional.binary_cross_entropy_with_logits(out, (images + 1) / 2, reduction="sum") / B
+    else:
+        recon = 0.5 * ((out - images) ** 2).sum() / B
+    opt.zero_grad()
+    (recon + w * kl).backward()
+    opt.step()
+    sg = metrics[0]
+    print("recon   shadergan %.7f  PyTorch %.7f" % (sg["recon"], recon.item()))
+    if m["variational"]:
+        print("KL      shadergan %.7f  PyTorch %.7f" % (sg["kl"], kl.item()))
+    compare_step([("encoder.", enc), ("decoder.", dec)], init, after, cfg["lr"])
+
+
+def iteration(run_dir):
+    info, init, after, metrics = load_run(run_dir)
+    cfg = info["config"]
+    if info.get("objective") == "autoencoder":
+        autoencoder_iteration(cfg, init, after, metrics)
+        return
+    m = cfg["model"]
     _, g_main = dcgan_generator(m["nz"], m["ngf"], m["channels"], m["image_size"])
     G = NetG(g_main)
     D = NetG(dcgan_discriminator(m["ndf"], m["channels"], m["image_size"]))
@@ -96,24 +187,7 @@ def iteration(run_dir):
     sg = metrics[0]
     print("loss_D  shadergan %.7f  PyTorch %.7f" % (sg["loss_D"], (err_real + err_fake).item()))
     print("loss_G  shadergan %.7f  PyTorch %.7f" % (sg["loss_G"], err_g.item()))
-    worst_stats, worst_update, flips = 0.0, 0.0, 0
-    lr = cfg["lr_g"]
-    for net, model in [("netG.", G), ("netD.", D)]:
-        for k, v in model.state_dict().items():
-            key = net + k
-            mine = after[key]
-            if k.endswith("num_batches_tracked"):
-                assert mine.item() == v.item(), (key, mine.item(), v.item())
-            elif k.endswith("running_mean") or k.endswith("running_var"):
-                worst_stats = max(worst_stats, compare(mine, v)[1])
-            else:
-                d_mine, d_torch = mine - before[key], v - before[key]
-                # Adam's first step is ±lr per element (m̂/√v̂ = sign g): implementations agree
-                # wherever the gradient's sign does; count the elements where it does not.
-                flips += int(((d_mine - d_torch).abs() > 0.5 * lr).sum())
-                worst_update = max(worst_update, compare(d_mine, d_torch)[1])
-    print("BatchNorm running statistics: worst rel L2 %.3g" % worst_stats)
-    print("weight updates: worst rel L2 %.3g, elements with another sign: %d" % (worst_update, flips))
+    compare_step([("netG.", G), ("netD.", D)], before, after, cfg["lr_g"])
 
 
 def compare(a, b):

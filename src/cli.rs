@@ -425,8 +425,9 @@ pub struct TrainArgs {
     /// of skipping it with a warning.
     #[arg(long)]
     pub strict: bool,
-    /// Also write initial.safetensors: the initial weights, the first real batch and the first
-    /// latents (to reproduce the first iteration elsewhere, e.g. scripts/pytorch_parity.py).
+    /// Also write initial.safetensors: the initial weights and the first iteration's inputs
+    /// (a GAN's real batch and latents; an autoencoder's images, encoder input and ε), to
+    /// reproduce that iteration elsewhere (scripts/pytorch_parity.py --iteration).
     #[arg(long)]
     pub save_initial: bool,
     /// Start the generator from this state dict instead of random weights: a

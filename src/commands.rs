@@ -1079,7 +1079,7 @@ fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
 }
 
 /// Flags of the GAN and the classifier that mean nothing to the autoencoders.
-const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
+const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
 
 /// `train --model ae|vae`: an autoencoder or VAE on any dataset, its held-out reconstruction
 /// (and KL, negative ELBO) measured as it trains (shadergan::train::autoencoder).
@@ -1173,6 +1173,11 @@ fn train_autoencoder(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatch
         fsutil::clear_run(&trainer.cfg.out)?;
     }
     trainer.prepare_run_dir()?;
+    if args.save_initial {
+        let path = trainer.cfg.out.join("initial.safetensors");
+        trainer.save_initial(&path)?;
+        eprintln!("initial state: {}", path.display());
+    }
     let c = &trainer.cfg;
     let kl = if c.model.variational {
         format!(", KL weight β {}{}", c.beta, if c.kl_warmup > 0 { format!(" warmed up over {} steps", c.kl_warmup) } else { String::new() })

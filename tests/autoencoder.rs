@@ -266,9 +266,11 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
     let out = tmp("cli");
     let o = out.to_str().unwrap();
     let flags = ["--dataset", "synthetic", "--synthetic-images", "128", "--image-size", "16", "--nz", "4", "--ngf", "4", "--ndf", "4", "--batch-size", "8", "--log-every", "2", "--sample-every", "4"];
-    let (code, _, stderr) = common::shadergan(&[&["train", "--model", "vae", "--steps", "4", "--kl-warmup", "10", "--out", o][..], &flags].concat());
+    let (code, _, stderr) = common::shadergan(&[&["train", "--model", "vae", "--steps", "4", "--kl-warmup", "10", "--save-initial", "--out", o][..], &flags].concat());
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("model: vae") && stderr.contains("warmed up over 10 steps") && stderr.contains("negative ELBO"), "{stderr}");
+    let init = TensorFile::load(&out.join("initial.safetensors")).unwrap();
+    assert!(["images", "input", "eps", "encoder.main.0.weight", "decoder.main.0.weight"].iter().all(|k| init.tensors.contains_key(*k)), "{:?}", init.tensors.keys());
     let (code, _, stderr) = common::shadergan(&["train", "--resume", o, "--steps", "6"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("resuming") && stderr.contains("at step 4"), "{stderr}");
@@ -368,4 +370,62 @@ fn the_command_line_trains_resumes_and_refuses_what_does_not_fit() {
     ] {
         common::assert_one_error(&args, &[], &needles);
     }
+}
+
+/// `--save-initial` for autoencoders: initial.safetensors holds the initial weights and the
+/// first step's inputs (clean images, noisy encoder input, ε), from which the f64 reference
+/// network reproduces that step's logged reconstruction loss and KL (what
+/// scripts/pytorch_parity.py --iteration does in PyTorch); and writing it does not move the
+/// run: 3 steps with it give the same checkpoint as 3 steps without.
+#[test]
+fn initial_safetensors_holds_the_first_iteration_and_leaves_the_run_unchanged() {
+    use shadergan::reference::{net, vae, Tensor};
+    use shadergan::train::checkpoint::Values;
+    let (a, b) = (tmp("initial"), tmp("initial-without"));
+    let cfg = |out: &Path, steps| AutoencoderConfig { denoise: 0.2, log_every: 1, ..tiny(out, true, steps) };
+    let mut t = trainer(cfg(&a, 3));
+    t.initialize().unwrap();
+    t.prepare_run_dir().unwrap();
+    t.save_initial(&a.join("initial.safetensors")).unwrap();
+    let mut records = Vec::new();
+    t.run(|e| {
+        if let AutoencoderEvent::Logged(r) = e {
+            records.push(r.clone());
+        }
+    })
+    .unwrap();
+    train(cfg(&b, 3), false);
+    assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "writing initial.safetensors changed the run");
+
+    let init = TensorFile::load(&a.join("initial.safetensors")).unwrap();
+    let f64s = |key: &str| match &init.tensors[key].values {
+        Values::F32(v) => v.iter().map(|&x| x as f64).collect::<Vec<f64>>(),
+        Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        Values::U32(v) => v.iter().map(|&x| x as f64).collect(),
+    };
+    let params = |prefix: &str| -> net::Params { init.tensors.keys().filter_map(|k| k.strip_prefix(prefix).map(|name| (name.to_string(), f64s(k)))).collect() };
+    let m = &t.cfg.model;
+    let (bsz, nz) = (t.cfg.batch_size, m.nz);
+    let images = f64s("images");
+    let (input, eps) = (f64s("input"), f64s("eps"));
+    assert_eq!(init.tensors["images"].shape, vec![bsz, m.channels, m.image_size, m.image_size]);
+    assert_eq!((input.len(), eps.len()), (images.len(), bsz * nz));
+    // The encoder's input is the clean images plus N(0, 0.2²) noise.
+    let noise: Vec<f64> = input.iter().zip(&images).map(|(x, c)| x - c).collect();
+    let sd = (noise.iter().map(|v| v * v).sum::<f64>() / noise.len() as f64).sqrt();
+    assert!((sd - 0.2).abs() < 0.02, "noise standard deviation {sd}, not --denoise 0.2");
+    assert!(images.iter().all(|v| (-1.0..=1.0).contains(v)) && images.iter().any(|&v| v != images[0]));
+
+    let enc_acts = net::forward(&m.encoder().unwrap(), &params("encoder."), &Tensor::new(&init.tensors["input"].shape, input), &[], &Default::default());
+    let stats = &enc_acts.last().unwrap().data;
+    let z = vae::reparameterize(stats, &eps, nz);
+    let kl = vae::kl(stats, bsz, nz);
+    let dec_acts = net::forward(&m.decoder().unwrap(), &params("decoder."), &Tensor::new(&[bsz, nz, 1, 1], z), &[], &Default::default());
+    let out = &dec_acts.last().unwrap().data;
+    let recon = 0.5 * out.iter().zip(&images).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / bsz as f64;
+    let first = &records[0];
+    assert_eq!(first.step, 1);
+    let rel = |gpu: f32, reference: f64| (gpu as f64 - reference).abs() / reference.abs();
+    assert!(rel(first.recon, recon) < 1e-5, "step 1 reconstruction: GPU {} vs reference on initial.safetensors {recon}", first.recon);
+    assert!(rel(first.kl.unwrap(), kl) < 1e-5, "step 1 KL: GPU {:?} vs reference {kl}", first.kl);
 }

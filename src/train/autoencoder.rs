@@ -45,6 +45,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::runner::{self, Cadence, Objective, RunEvent, SavedNet};
+use super::checkpoint::{self, TensorFile};
 use super::AugmentConfig;
 use crate::data::{Dataset, DatasetKind};
 use crate::error::{Error, Result};
@@ -255,6 +256,12 @@ pub struct AutoencoderTrainer {
     stats: GpuTensor,
     stats_staging: wgpu::Buffer,
     program: Vec<Dispatch>,
+    /// The next step's inputs drawn without the step's counter ticks (for `save_initial`):
+    /// the batch, the random draws and the corruption.
+    draw_inputs: Vec<Dispatch>,
+    /// What `save_initial` writes besides the weights: the clean batch (`images`), the
+    /// encoder's input (`input`, corrupted with --denoise, --mask-ratio) and the VAE's ε (`eps`).
+    inputs: Vec<(&'static str, GpuTensor)>,
     heldout: Heldout,
     pub step: u64,
     last_checkpoint: Option<u64>,
@@ -307,7 +314,9 @@ impl AutoencoderTrainer {
         let lrs = ops::optim::learning_rates(&gpu, &[cfg.lr])?;
         let no_augment = AugmentConfig { flip: false, shift: 0, brightness: 0.0 };
 
-        let mut p = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.images())?;
+        let batch = ops::data::batch(&gpu, &gpu_data, b, cfg.seed, no_augment.kernel(), &counters, slot::DATA, &sample_info, nets.images())?;
+        let mut draw_inputs = batch.clone();
+        let mut p = batch;
         p.push(tick(slot::DATA)?);
         // The step's random draws: one tick of LATENT, then each draw from its own stream.
         let draw = |stream: &str, dist: Distribution, out: &GpuTensor| {
@@ -325,10 +334,14 @@ impl AutoencoderTrainer {
         if !draws.is_empty() {
             p.push(tick(slot::LATENT)?);
         }
+        let mut inputs = Vec::new();
         for (stream, dist, out) in draws {
-            p.push(draw(stream, dist, out)?);
+            inputs.push(draw(stream, dist, out)?);
         }
-        p.extend(nets.corrupt(&gpu, &cfg)?);
+        inputs.extend(nets.corrupt(&gpu, &cfg)?);
+        // save_initial runs the same draws without the ticks (it moves LATENT itself).
+        draw_inputs.extend(inputs.iter().cloned());
+        p.extend(inputs);
         p.push(ops::elementwise::fill(&gpu, &encoder.grads, 0.0)?);
         p.push(ops::elementwise::fill(&gpu, &decoder.grads, 0.0)?);
         p.extend(nets.forward_and_loss(&gpu, &stats)?);
@@ -341,8 +354,14 @@ impl AutoencoderTrainer {
             p.push(ops::optim::adam_step(&gpu, &adam, ops::optim::Lr { tensor: &lrs, index: 0 }, &store.grads, &counters, slot::ADAM, &store.params, &store.adam_m, &store.adam_v)?);
         }
 
+        let mut input_tensors = vec![("images", nets.images().clone()), ("input", nets.enc.input().clone())];
+        if let Some(eps) = &nets.eps {
+            input_tensors.push(("eps", eps.clone()));
+        }
         let heldout = Heldout::new(&gpu, &cfg, dataset, &held_idx, &encoder_spec, &decoder_spec, &encoder, &decoder, &counters)?;
         Ok(AutoencoderTrainer {
+            draw_inputs,
+            inputs: input_tensors,
             dataset_source: dataset.source.clone(),
             n_train: train.n,
             gpu,
@@ -386,6 +405,33 @@ impl AutoencoderTrainer {
         self.gpu.run("initialize", &d.iter().collect::<Vec<_>>())?;
         self.step = 0;
         Ok(())
+    }
+
+    /// Write `path` with the current weights of both networks (`encoder.*`, `decoder.*`,
+    /// PyTorch keys), the next step's clean batch (`images`, [B, C, S, S]), the encoder's input
+    /// (`input`: the same images, or with --denoise / --mask-ratio their corrupted version) and
+    /// for the VAE its ε (`eps`, [B, nz]): everything another implementation needs to reproduce
+    /// the next iteration (scripts/pytorch_parity.py --iteration). The counters are left as
+    /// they were, so the run goes on exactly as without it.
+    pub fn save_initial(&self, path: &Path) -> Result<()> {
+        let counters = self.counters.read_u32(&self.gpu)?;
+        // The step ticks LATENT before its draws: draw at the value it will read.
+        let mut ahead = counters.clone();
+        ahead[slot::LATENT] += 1;
+        self.counters.write_u32(&self.gpu, &ahead)?;
+        self.gpu.run("draw inputs", &self.draw_inputs.iter().collect::<Vec<_>>())?;
+        self.counters.write_u32(&self.gpu, &counters)?;
+        let mut f = TensorFile::default();
+        for net in self.saved_nets() {
+            for (k, t) in checkpoint::state_dict(&self.gpu, net.spec, net.store, self.bn_forwards())? {
+                f.tensors.insert(format!("{}{k}", net.prefix), t);
+            }
+        }
+        for (name, t) in &self.inputs {
+            f.tensors.insert((*name).into(), checkpoint::HostTensor { shape: t.shape().to_vec(), values: checkpoint::Values::F32(t.read_f32(&self.gpu)?) });
+        }
+        f.metadata = self.metadata()?;
+        f.save(path)
     }
 
     /// Record and submit one iteration; with `read`, wait for and return (reconstruction, KL)
