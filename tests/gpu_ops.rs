@@ -110,6 +110,11 @@ fn embedding() {
 }
 
 #[test]
+fn minibatch_std() {
+    check_op("minibatch_std");
+}
+
+#[test]
 fn activation() {
     check_op("activation");
 }
@@ -161,7 +166,7 @@ fn network() {
 
 #[test]
 fn every_op_has_a_test_here() {
-    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "mask", "projection", "pool", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "embedding", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
+    let tested = ["elementwise", "reduce", "finite", "distance", "spectral_norm", "penalty", "vae", "mask", "projection", "pool", "layernorm", "activation", "loss", "optim", "random", "data", "labels", "embedding", "minibatch_std", "batchnorm", "matmul", "conv2d", "conv_transpose2d", "network"];
     for op in check::op_names() {
         assert!(tested.contains(&op), "op {op} has cases but no test in tests/gpu_ops.rs");
     }

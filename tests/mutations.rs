@@ -67,6 +67,10 @@ const MUTATIONS: &[Mutation] = &[
     (&shaders::EMBEDDING, "embedding", "ef_embed[min(y, efp.classes - 1u) * efp.dim + n]", "ef_embed[min(y, efp.classes - 1u) + n]", "embedding row read without its stride"),
     (&shaders::EMBEDDING, "embedding", "for (var p = 0u; p < cbp.plane; p = p + 1u) {", "for (var p = 1u; p < cbp.plane; p = p + 1u) {", "plane gradient skips the first position"),
     (&shaders::EMBEDDING, "embedding", "cf_out[i] = cf_v[b * cfp.dim + (c - cfp.channels)];", "cf_out[i] = cf_v[b + (c - cfp.channels)];", "appended planes read without the vectors' row stride"),
+    (&shaders::MINIBATCH_STD, "minibatch_std", "sq += d * d;\n        }\n        acc += sqrt(sq / f32(g) + EPS);", "sq += d * d;\n        }\n        acc += sqrt(sq / f32(g - 1u) + EPS);", "statistic with the unbiased variance (stylegan2-ada's is biased)"),
+    (&shaders::MINIBATCH_STD, "minibatch_std", "st_v[t * stp.groups + n] = s;", "st_v[t + n * stp.group] = s;", "statistic written to consecutive samples instead of the group's members"),
+    (&shaders::MINIBATCH_STD, "minibatch_std", "ds += bw_dv[i * m + n];", "ds += bw_dv[b];", "plane gradient of the sample only, not summed over its group"),
+    (&shaders::MINIBATCH_STD, "minibatch_std", "tq * dj / (f32(g) * sigma * sigma * sigma)", "tq * dj / (f32(g) * sigma * sigma)", "adjoint of x with σ² for σ³"),
     (&shaders::RANDOM, "random", "select(vec4<f32>(0.0), vec4<f32>(1.0 / (1.0 - dp.a)), u >= vec4<f32>(dp.a));", "select(vec4<f32>(0.0), vec4<f32>(1.0), u >= vec4<f32>(dp.a));", "dropout does not rescale kept values"),
     (&shaders::DISTANCE, "distance", "max(fin_d[i] + fin_na[row] + fin_nb[col], 0.0)", "max(fin_d[i] + fin_na[row] + fin_nb[row], 0.0)", "reference norm indexed by the query row"),
     (&shaders::DISTANCE, "distance", "v = norm_x[k * np.rows + i];", "v = norm_x[k * np.dim + i];", "transposed norms use the wrong stride"),
@@ -86,8 +90,10 @@ const MUTATIONS: &[Mutation] = &[
 #[test]
 fn every_mutation_is_caught() {
     let seed = check::seed_from_env_or_clock();
+    // SHADERGAN_MUTANT_OP=op: only that op's mutations (while writing a kernel).
+    let only = std::env::var("SHADERGAN_MUTANT_OP").ok();
     let mut missed = Vec::new();
-    for &(shader, op, find, replace, bug) in MUTATIONS {
+    for &(shader, op, find, replace, bug) in MUTATIONS.iter().filter(|m| only.as_deref().is_none_or(|o| o == m.1)) {
         if shader.needs_subgroups && !gpu().caps.subgroups {
             eprintln!("{}: no SUBGROUP on this adapter, mutation '{bug}' not applicable", shader.file);
             continue;

@@ -220,6 +220,43 @@ fn layernorm_backward_and_double_backward_match_finite_differences() {
     }
 }
 
+/// The minibatch standard deviation layer: dx, and the backward of the backward (adjoints of
+/// dy and x for P = Σ a ⊙ dx), for groups of 1, 2 and 4 (batch 1, a ragged plane, two groups
+/// of two). As for LayerNorm, every feature's σ over its group is kept ≥ 0.3: near σ = √ε the
+/// derivatives grow like 1/σ³ and no difference step resolves them.
+#[test]
+fn minibatch_std_backward_and_double_backward_match_finite_differences() {
+    let mut rng = seeded("minibatch_std");
+    for (b, c, p, group) in [(1usize, 2usize, 3usize, 4usize), (2, 1, 5, 2), (4, 3, 2, 2), (4, 2, 3, 4)] {
+        let (g, m) = cpu::minibatch_std::groups(b, group);
+        let f = c * p;
+        let mut x = randn(&mut rng, b * f);
+        for n in 0..m {
+            for q in 0..f {
+                loop {
+                    let vals: Vec<f64> = (0..g).map(|i| x[(i * m + n) * f + q]).collect();
+                    let mean = vals.iter().sum::<f64>() / g as f64;
+                    if g == 1 || vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / g as f64 >= 0.09 {
+                        break;
+                    }
+                    for i in 0..g {
+                        x[(i * m + n) * f + q] = randn(&mut rng, 1)[0];
+                    }
+                }
+            }
+        }
+        let what = format!("minibatch_std B={b} C={c} P={p} group={group}");
+        let r = randn(&mut rng, b * (c + 1) * p);
+        let a = randn(&mut rng, b * f);
+        let dx = cpu::minibatch_std::backward(&x, &r, b, c, p, group);
+        gradcheck(&format!("{what} dx"), &x, &dx, |v| dot(&r, &cpu::minibatch_std::forward(v, b, c, p, group)));
+        let pen = |x: &[f64], dy: &[f64]| dot(&a, &cpu::minibatch_std::backward(x, dy, b, c, p, group));
+        let (adj_dy, adj_x) = cpu::minibatch_std::double_backward(&x, &r, &a, b, c, p, group);
+        gradcheck(&format!("{what} adjoint of dy"), &r, &adj_dy, |v| pen(&x, v));
+        gradcheck(&format!("{what} adjoint of x"), &x, &adj_x, |v| pen(v, &r));
+    }
+}
+
 /// The VAE latent: ∂/∂(μ, log σ²) of Σ R ⊙ z + w·KL against differences, batch 1 and 3,
 /// with log σ² spread over ±2; and the KL's closed form at a known point.
 #[test]

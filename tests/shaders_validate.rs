@@ -167,6 +167,7 @@ fn host_params_structs_match_their_wgsl_twins() {
         (&sh::DATA, "DataParams", size_of::<ops::data::DataParams>()),
         (&sh::LABELS, "LabelParams", size_of::<ops::labels::LabelParams>()),
         (&sh::EMBEDDING, "EmbeddingParams", size_of::<ops::embedding::EmbeddingParams>()),
+        (&sh::MINIBATCH_STD, "MinibatchStdParams", size_of::<ops::minibatch_std::MinibatchStdParams>()),
         (&sh::BATCHNORM, "BnParams", size_of::<ops::batchnorm::BnParams>()),
         (&sh::LAYERNORM, "LnParams", size_of::<ops::layernorm::LnParams>()),
         (&sh::MATMUL, "MatmulParams", size_of::<ops::matmul::MatmulParams>()),

@@ -49,6 +49,7 @@ shader!(RANDOM, false, "random.wgsl");
 shader!(DATA, false, "data.wgsl", ["random.wgsl", "data.wgsl"]);
 shader!(LABELS, false, "labels.wgsl", ["random.wgsl", "labels.wgsl"]);
 shader!(EMBEDDING, false, "embedding.wgsl");
+shader!(MINIBATCH_STD, false, "minibatch_std.wgsl", ["workgroup_sum.wgsl", "minibatch_std.wgsl"]);
 shader!(BATCHNORM, false, "batchnorm.wgsl");
 shader!(LAYERNORM, false, "layernorm.wgsl");
 shader!(MATMUL, false, "matmul.wgsl", ["gemm_block.wgsl", "matmul.wgsl"]);
@@ -95,6 +96,7 @@ pub static ALL: &[&Shader] = &[
     &DATA,
     &LABELS,
     &EMBEDDING,
+    &MINIBATCH_STD,
     &BATCHNORM,
     &LAYERNORM,
     &MATMUL,

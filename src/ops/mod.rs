@@ -18,6 +18,7 @@ pub mod layernorm;
 pub mod loss;
 pub mod mask;
 pub mod matmul;
+pub mod minibatch_std;
 pub mod optim;
 pub mod penalty;
 pub mod pool;

@@ -21,6 +21,7 @@ mod optim;
 mod random;
 mod data;
 mod embedding;
+mod minibatch_std;
 mod labels;
 mod batchnorm;
 mod layernorm;
@@ -62,6 +63,7 @@ pub fn all() -> Vec<Case> {
     v.extend(data::data_cases());
     v.extend(labels::labels_cases());
     v.extend(embedding::embedding_cases());
+    v.extend(minibatch_std::minibatch_std_cases());
     v.extend(batchnorm::batchnorm_cases());
     v.extend(layernorm::layernorm_cases());
     v.extend(matmul::matmul_cases());
