@@ -106,6 +106,9 @@ pub struct BenchArgs {
     /// train-step: the discriminator's normalisation (batchnorm, layernorm or none).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
+    /// train-step: train --minibatch-std G.
+    #[arg(long, value_name = "G")]
+    pub minibatch_std: Option<usize>,
     /// train-step: condition on the built-in shapes' 4 classes (concat, projection or acgan), as
     /// train --conditional; default none.
     #[arg(long = "conditional", value_enum, value_name = "MODE")]
@@ -319,6 +322,12 @@ pub struct TrainArgs {
     /// none with --sngan, --gp or --r1).
     #[arg(long, value_enum)]
     pub d_norm: Option<DNorm>,
+    /// Add StyleGAN's minibatch standard deviation layer before the DCGAN discriminator's
+    /// last layer, over groups of G samples (StyleGAN: 4; G must divide the batch size): a
+    /// plane telling D how varied the batch is, against mode collapse where D has no
+    /// BatchNorm (--d-norm none|layernorm; works with --gp and --r1).
+    #[arg(long, value_name = "G")]
+    pub minibatch_std: Option<usize>,
     /// SNGAN (Miyato et al. 2018): --loss hinge --spectral-norm --d-norm none.
     #[arg(long)]
     pub sngan: bool,

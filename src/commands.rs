@@ -157,6 +157,7 @@ fn resolve_fresh(args: &TrainArgs, matches: &ArgMatches) -> Result<TrainConfig> 
             },
             spectral_norm: args.spectral_norm || args.sngan,
             d_norm: args.d_norm.unwrap_or(if args.sngan || penalty { DNorm::None } else { DNorm::BatchNorm }),
+            minibatch_std: args.minibatch_std,
         },
         dataset: args.dataset,
         data: args.data.clone(),
@@ -413,6 +414,7 @@ pub fn train(adapter: &AdapterArgs, args: &TrainArgs, matches: &ArgMatches) -> R
             c.clip.map(|v| format!(", clip ±{v}")),
             c.model.spectral_norm.then(|| ", spectral norm in D".to_string()),
             d_norm_note(c.model.model, c.model.d_norm),
+            c.model.minibatch_std.map(|g| format!(", minibatch std (groups of {g}) in D")),
             c.g_ema.map(|b| format!(", G moving average {b}{}", c.g_ema_rampup.map(|r| format!(" (ramp-up {r})")).unwrap_or_default())),
             c.gp.map(|l| format!(", WGAN-GP penalty λ {l}")),
             c.r1.map(|g| format!(", R1 penalty γ {g}{}", c.r1_every.map(|k| format!(" every {k} steps")).unwrap_or_default())),
@@ -734,7 +736,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
     if args.label_embedding.is_some() && conditional.is_none() {
         bail!("--label-embedding: an unconditional model has no labels to embed; add --conditional concat or --conditional projection");
     }
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: conditional.map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len(), embedding: args.label_embedding }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }) };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: args.image_size, channels: args.channels, nz: args.nz, ngf: args.width, ndf: args.width, dropout: 0.3, conditional: conditional.map(|mode| Conditional { mode, classes: data::synthetic::CLASSES.len(), embedding: args.label_embedding }), spectral_norm: args.spectral_norm, d_norm: args.d_norm.unwrap_or(if args.gp.is_some() { DNorm::None } else { DNorm::BatchNorm }), minibatch_std: args.minibatch_std };
     let cfg = TrainConfig {
         model: m.clone(),
         dataset: data::DatasetKind::Synthetic,
@@ -794,6 +796,7 @@ pub fn bench_train_step(adapter: &AdapterArgs, args: &BenchArgs) -> Result<()> {
             }),
             args.spectral_norm.then(|| ", spectral norm in D".to_string()),
             d_norm_note(m.model, m.d_norm),
+            m.minibatch_std.map(|g| format!(", minibatch std (groups of {g}) in D")),
             args.gp.map(|l| format!(", WGAN-GP λ {l}")),
         ]
         .into_iter()
@@ -917,7 +920,7 @@ fn refuse_vae_flags(matches: &ArgMatches, objective: &str) -> Result<()> {
 }
 
 /// Flags of the GAN objective that mean nothing to the classifier.
-const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
+const GAN_ONLY_FLAGS: &[&str] = &["nz", "ngf", "conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "minibatch_std", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "save_initial", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier"];
 
 /// `train --model classifier`: a small conv net on a labelled dataset, held-out accuracy
 /// measured as it trains (shadergan::train::classifier).
@@ -1079,7 +1082,7 @@ fn d_norm_note(model: ModelKind, d_norm: DNorm) -> Option<String> {
 }
 
 /// Flags of the GAN and the classifier that mean nothing to the autoencoders.
-const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
+const NOT_AUTOENCODER_FLAGS: &[&str] = &["conditional", "mismatch_weight", "label_embedding", "lr_schedule", "lr_warmup", "loss", "d_steps", "optimizer", "clip", "g_ema", "g_ema_rampup", "spectral_norm", "d_norm", "minibatch_std", "sngan", "gp", "r1", "r1_every", "lr_d", "lr_g", "load_generator", "load_discriminator", "eval_every", "eval_n", "eval_classifier", "features", "dropout", "augment"];
 
 /// `train --model ae|vae`: an autoencoder or VAE on any dataset, its held-out reconstruction
 /// (and KL, negative ELBO) measured as it trains (shadergan::train::autoencoder).

@@ -146,6 +146,11 @@ pub struct ModelConfig {
     /// The discriminator's normalisation layers (--d-norm).
     #[serde(default)]
     pub d_norm: DNorm,
+    /// `--minibatch-std G`: StyleGAN's minibatch standard deviation layer, over groups of G
+    /// samples, before the DCGAN discriminator's last layer (one more input channel there).
+    /// None: no such layer (and every model saved before this existed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minibatch_std: Option<usize>,
 }
 
 /// Image sizes the DCGAN can produce: 4·2^k, k ≥ 2.
@@ -195,6 +200,14 @@ impl ModelConfig {
             && !(1..=MAX_LABEL_EMBEDDING).contains(&n)
         {
             return bad("--label-embedding", format!("{n} is outside 1..={MAX_LABEL_EMBEDDING}"));
+        }
+        if let Some(g) = self.minibatch_std {
+            if self.model != ModelKind::Dcgan {
+                return bad("--minibatch-std", "adds a plane to the DCGAN discriminator's last feature maps; the MLP discriminator has none (use --model dcgan)".into());
+            }
+            if !(1..=crate::ops::minibatch_std::MAX_GROUP).contains(&g) {
+                return bad("--minibatch-std", format!("a group of {g} is outside 1..={} (StyleGAN uses 4)", crate::ops::minibatch_std::MAX_GROUP));
+            }
         }
         Ok(())
     }
@@ -339,11 +352,16 @@ impl ModelConfig {
                     l.push(Layer::LeakyRelu(0.2));
                     m *= 2;
                 }
+                // StyleGAN's place for it: on the last 4×4 features, before the final layer.
+                let features = self.ndf * top + usize::from(self.minibatch_std.is_some());
+                if let Some(group) = self.minibatch_std {
+                    l.push(Layer::MinibatchStd { group });
+                }
                 // The last 4×4 convolution to one logit is a Linear on the flattened features;
                 // the projection head replaces it, with those same features as φ.
                 match self.conditional {
-                    Some(Conditional { mode: ConditionMode::Projection, classes, .. }) => l.extend([Layer::Flatten, Layer::Projection { features: self.ndf * top * 16, classes }]),
-                    _ => l.push(conv(self.ndf * top, 1 + self.aux_classes(), 1, 0)),
+                    Some(Conditional { mode: ConditionMode::Projection, classes, .. }) => l.extend([Layer::Flatten, Layer::Projection { features: features * 16, classes }]),
+                    _ => l.push(conv(features, 1 + self.aux_classes(), 1, 0)),
                 }
                 l
             }
@@ -526,7 +544,7 @@ impl AutoencoderModel {
             Arch::Dcgan => ModelKind::Dcgan,
             Arch::Mlp => ModelKind::Mlp,
         };
-        ModelConfig { model, image_size: self.image_size, channels: self.channels, nz: self.nz, ngf: self.ngf, ndf: self.ndf, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }
+        ModelConfig { model, image_size: self.image_size, channels: self.channels, nz: self.nz, ngf: self.ngf, ndf: self.ndf, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None }
     }
 
     pub fn validate(&self) -> Result<()> {

@@ -52,7 +52,7 @@ fn infer(path: &Path, file: &TensorFile, prefix: &str) -> Result<ModelConfig> {
             let convs: Vec<&Vec<usize>> = weights.iter().filter(|s| s.len() == 4).collect();
             let last = convs.last().expect("at least main.0");
             let size = 4usize << (convs.len() - 1);
-            Ok(ModelConfig { model: ModelKind::Dcgan, image_size: size, channels: last[1], nz: first[0], ngf: last[0], ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm })
+            Ok(ModelConfig { model: ModelKind::Dcgan, image_size: size, channels: last[1], nz: first[0], ngf: last[0], ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None })
         }
         2 => {
             // MLP: Linear weights [out, in]; the last maps 4·ngf → C·S·S.
@@ -67,7 +67,7 @@ fn infer(path: &Path, file: &TensorFile, prefix: &str) -> Result<ModelConfig> {
                 (None, Some(s)) => (1, s),
                 _ => return Err(Error::bad_file(path, format!("the last layer has {out} outputs, not C·S·S for C = 1 or 3"))),
             };
-            Ok(ModelConfig { model: ModelKind::Mlp, image_size: size, channels, nz: first[1], ngf: first[0], ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm })
+            Ok(ModelConfig { model: ModelKind::Mlp, image_size: size, channels, nz: first[1], ngf: first[0], ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None })
         }
         _ => Err(Error::bad_file(path, format!("main.0.weight is {first:?}: not a generator shadergan knows"))),
     }

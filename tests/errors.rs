@@ -159,7 +159,7 @@ fn reductions_are_bit_identical_on_rerun() {
 fn a_penalty_through_a_layer_without_a_double_backward_is_refused_naming_it() {
     use shadergan::model::{DNorm, ModelConfig, ModelKind};
     use shadergan::nn::{DropoutRng, Instance, ParamStore};
-    let cfg = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 1, nz: 4, ngf: 4, ndf: 4, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm };
+    let cfg = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 1, nz: 4, ngf: 4, ndf: 4, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None };
     let spec = cfg.discriminator().unwrap();
     let store = ParamStore::new(gpu(), "netD", spec.params()).unwrap();
     let counters = zeros(&[2]);

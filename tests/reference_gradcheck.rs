@@ -466,12 +466,13 @@ fn spectral_norm_backward_matches_finite_differences() {
 
 /// Small critics for the penalty checks: the DCGAN discriminator without normalisation
 /// (conv + LeakyReLU), an MLP critic (Linear with bias + LeakyReLU, a Flatten), one through a
-/// transposed convolution and ReLU, and one with two LayerNorms (whose backward depends on
-/// their input, so the penalty reaches the layers below them, biases included).
+/// transposed convolution and ReLU, one with two LayerNorms (whose backward depends on
+/// their input, so the penalty reaches the layers below them, biases included), one with max
+/// and average pooling, and one with a minibatch standard deviation layer.
 fn critics() -> Vec<shadergan::nn::NetSpec> {
     use shadergan::model::{DNorm, ModelConfig, ModelKind};
     use shadergan::nn::{Init, Layer, NetSpec};
-    let dcgan = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 1, nz: 4, ngf: 2, ndf: 2, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::None };
+    let dcgan = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 1, nz: 4, ngf: 2, ndf: 2, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::None, minibatch_std: None };
     let init = Init::Normal { mean: 0.0, std: 0.02 };
     let mlp = NetSpec {
         name: "critic".into(),
@@ -532,7 +533,24 @@ fn critics() -> Vec<shadergan::nn::NetSpec> {
         conv_init: init,
         label_embedding: None,
     };
-    vec![dcgan.discriminator().unwrap(), mlp, convt, layernorm, pooling]
+    // StyleGAN's minibatch standard deviation between two convolutions: its backward depends
+    // on its input and mixes the samples (groups of 3: one group at batch 3, of 1 at batch 1).
+    let minibatch_std = NetSpec {
+        name: "critic".into(),
+        input: vec![1, 5, 5],
+        layers: vec![
+            Layer::Conv2d { c_in: 1, c_out: 2, kernel: 3, stride: 1, padding: 0, bias: true },
+            Layer::LeakyRelu(0.2),
+            Layer::MinibatchStd { group: 3 },
+            Layer::Conv2d { c_in: 3, c_out: 2, kernel: 3, stride: 1, padding: 0, bias: true },
+            Layer::LeakyRelu(0.2),
+            Layer::Flatten,
+            Layer::Linear { in_features: 2, out_features: 1, bias: true },
+        ],
+        conv_init: init,
+        label_embedding: None,
+    };
+    vec![dcgan.discriminator().unwrap(), mlp, convt, layernorm, pooling, minibatch_std]
 }
 
 /// The penalty of a critic's input gradient at `x`, as a function of its parameters.

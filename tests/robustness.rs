@@ -85,7 +85,7 @@ fn set_tensor(path: &Path, key: &str, index: usize, value: f32) {
 /// A DCGAN of a few milliseconds per step (as tests/train.rs).
 fn tiny_cfg(out: &Path) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm },
+        model: ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,

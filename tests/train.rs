@@ -26,7 +26,7 @@ fn tmp(name: &str) -> PathBuf {
 /// A DCGAN small enough to take milliseconds per step: 16×16×3, widths 8, batch 8.
 fn tiny(out: &Path, model: ModelKind) -> TrainConfig {
     TrainConfig {
-        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm },
+        model: ModelConfig { model, image_size: 16, channels: 3, nz: 16, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None },
         dataset: DatasetKind::Synthetic,
         data: None,
         max_images: None,
@@ -425,7 +425,7 @@ fn pytorch_dcgan64() -> (StateDictShapes, StateDictShapes) {
 
 #[test]
 fn state_dicts_have_exactly_pytorchs_keys_and_shapes() {
-    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm };
+    let m = ModelConfig { model: ModelKind::Dcgan, image_size: 64, channels: 3, nz: 100, ngf: 64, ndf: 64, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None };
     let (want_g, want_d) = pytorch_dcgan64();
     for (spec, want) in [(m.generator().unwrap(), want_g), (m.discriminator().unwrap(), want_d)] {
         let mut got: Vec<(String, Vec<usize>)> = spec.params().into_iter().map(|p| (p.name, p.shape)).collect();
@@ -580,16 +580,22 @@ fn spectral_norm_trains_saves_pytorch_names_and_resumes_exactly() {
 /// (its extra D step every k iterations, the resumed run at a step where it is due).
 #[test]
 fn gradient_penalties_train_log_and_resume_exactly() {
+    // (name, λ, γ, lazy R1 interval, D's normalisation, minibatch std group)
     let runs = [
-        ("wgan-gp", Some(10.0f32), None, None, DNorm::None),
-        ("wgan-gp-layernorm", Some(10.0f32), None, None, DNorm::LayerNorm),
-        ("r1", None, Some(1.0f32), None, DNorm::None),
-        ("r1-lazy", None, Some(1.0f32), Some(2), DNorm::None),
+        ("wgan-gp", Some(10.0f32), None, None, DNorm::None, None),
+        ("wgan-gp-layernorm", Some(10.0f32), None, None, DNorm::LayerNorm, None),
+        ("r1", None, Some(1.0f32), None, DNorm::None, None),
+        ("r1-lazy", None, Some(1.0f32), Some(2), DNorm::None, None),
+        // The minibatch standard deviation layer: its backward of the backward, and (the
+        // run without a penalty) its plain training step.
+        ("r1-minibatch-std", None, Some(1.0f32), None, DNorm::None, Some(4)),
+        ("wgan-gp-layernorm-minibatch-std", Some(10.0f32), None, None, DNorm::LayerNorm, Some(4)),
     ];
-    for (name, gp, r1, r1_every, d_norm) in runs {
+    for (name, gp, r1, r1_every, d_norm, minibatch_std) in runs {
         let (a, b, c) = (tmp(name), tmp(&format!("{name}-resumed")), tmp(&format!("{name}-none")));
         let mut cfg = TrainConfig { gp, r1, r1_every, checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };
         cfg.model.d_norm = d_norm;
+        cfg.model.minibatch_std = minibatch_std;
         if gp.is_some() {
             cfg.loss = GanLoss::Wgan;
             cfg.d_steps = 2;
@@ -765,4 +771,46 @@ fn label_embedding_is_one_hot_at_the_identity_and_trains_its_tables() {
             assert_ne!(images[..per], images[k * per..(k + 1) * per], "{what}: class {k} draws class 0's image");
         }
     }
+}
+
+/// `--minibatch-std G`: D gets StyleGAN's layer before its last convolution, which takes one
+/// more input channel (PyTorch names and shapes follow), config.json records it, and D's
+/// output on a batch depends on the other samples of each group (the layer's point), on none
+/// outside it.
+#[test]
+fn the_minibatch_std_layer_sits_before_the_last_convolution_and_mixes_each_group() {
+    use shadergan::nn::{DropoutRng, Instance, Layer, Mode};
+    let a = tmp("minibatch-std");
+    let mut cfg = tiny(&a, ModelKind::Dcgan);
+    cfg.model.minibatch_std = Some(2);
+    let spec = cfg.model.discriminator().unwrap();
+    let n = spec.layers.len();
+    assert_eq!(spec.layers[n - 2], Layer::MinibatchStd { group: 2 });
+    assert!(matches!(spec.layers[n - 1], Layer::Conv2d { c_in: 17, .. }), "{:?}", spec.layers[n - 1]);
+    assert!(spec.describe().contains("MinibatchStdLayer(group_size=2, num_channels=1)"), "{}", spec.describe());
+    let (t, _) = train(cfg.clone(), false);
+    let d = TensorFile::load(&a.join("discriminator.safetensors")).unwrap();
+    assert_eq!(d.tensors[&format!("main.{}.weight", n - 1)].shape, vec![1, 17, 4, 4]);
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(a.join("config.json")).unwrap()).unwrap();
+    assert_eq!(info["config"]["model"]["minibatch_std"], 2);
+
+    // Batch 4 in groups of 2 (samples 0, 2 and 1, 3): changing sample 2 moves D(sample 0)
+    // and not D(sample 1).
+    let gpu = gpu();
+    let counters = shadergan::gpu::GpuTensor::zeros(&gpu, &[4], shadergan::gpu::DType::U32, "counters").unwrap();
+    let net = Instance::new(&gpu, &spec, &t.d, 4, Mode::Eval, &counters, DropoutRng { seed: 1, counter_index: 0 }, None, None).unwrap();
+    let per = 3 * 16 * 16;
+    let mut rng = shadergan::rng::Rng::for_case(3, "minibatch std batch");
+    let x: Vec<f32> = rng.normals(4 * per, 0.5);
+    let outputs = |x: &[f32]| {
+        net.input().write_f32(&gpu, x).unwrap();
+        gpu.run("d", &net.forward.iter().collect::<Vec<_>>()).unwrap();
+        net.output().read_f32(&gpu).unwrap()
+    };
+    let before = outputs(&x);
+    let mut changed = x.clone();
+    changed[2 * per..3 * per].iter_mut().for_each(|v| *v = -*v);
+    let after = outputs(&changed);
+    assert_ne!(before[0], after[0], "D(sample 0) does not see its group");
+    assert_eq!(before[1], after[1], "D(sample 1) sees a sample outside its group");
 }

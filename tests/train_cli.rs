@@ -136,6 +136,10 @@ fn nonsensical_settings_name_their_flag() {
     assert_error(&["train", "--out", o, "--lr=-1"], &["--lr", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--batch-size", "1"], &["--batch-size"]);
     assert_error(&["train", "--out", o, "--holdout", "0"], &["--holdout", "(0, 1)"]);
+    assert_error(&["train", "--out", o, "--minibatch-std", "4", "--batch-size", "30"], &["--minibatch-std", "--batch-size 30", "28 or 32"]);
+    assert_error(&["train", "--out", o, "--minibatch-std", "4", "--model", "mlp"], &["--minibatch-std", "MLP", "--model dcgan"]);
+    assert_error(&["train", "--out", o, "--minibatch-std", "0"], &["--minibatch-std", "1..=256"]);
+    assert_error(&["train", "--out", o, "--minibatch-std", "4", "--model", "vae"], &["--minibatch-std", "not an autoencoder setting"]);
     assert_error(&["train", "--out", o, "--steps", "0"], &["--steps"]);
     assert_error(&["train", "--out", o, "--g-ema", "1"], &["--g-ema", "(0, 1)"]);
     assert_error(&["train", "--out", o, "--model", "mlp", "--spectral-norm"], &["--spectral-norm", "dropout", "--dropout 0"]);

@@ -61,6 +61,10 @@ pub enum Layer {
     /// PyTorch `nn.MaxPool2d(kernel, stride, padding)`: the maximum of each window (the first
     /// on a tie). No parameters.
     MaxPool2d { kernel: usize, stride: usize, padding: usize },
+    /// StyleGAN's minibatch standard deviation (stylegan2-ada's `MinibatchStdLayer`, one
+    /// channel): [B, C, H, W] → [B, C + 1, H, W], the extra plane the mean over the features of
+    /// their standard deviation across the sample's group of `group`. No parameters.
+    MinibatchStd { group: usize },
 }
 
 impl Layer {
@@ -360,12 +364,13 @@ impl Instance {
                 let passes = b.double_backward().ok_or_else(|| {
                     Error::invalid(
                         &tag,
-                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, spectral norm, the projection head, 2-D max and average pooling and views only", spec.layers[i].torch_name()),
+                        format!("main.{i} {} has no backward of its backward: a gradient penalty needs Conv2d, ConvTranspose2d, Linear, ReLU/LeakyReLU, LayerNorm, minibatch standard deviation, spectral norm, the projection head, 2-D max and average pooling and views only", spec.layers[i].torch_name()),
                     )
                 })?;
                 double_backward.extend(passes?);
             }
-            // A backward that depends on its input (LayerNorm's, through x̂ and σ) sends P's
+            // A backward that depends on its input (LayerNorm's through x̂ and σ, the minibatch
+            // standard deviation's through d/σ) sends P's
             // gradient into the forward below it too: one more backward, from the highest such
             // layer down, on ∂P/∂acts held in the gradient buffers (free again once the backward
             // of the backward has read them), adding each such layer's ∂P/∂input on the way.

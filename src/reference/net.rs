@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, pool, projection, reduce, spectral_norm, Tensor};
+use super::{activation, batchnorm, conv2d, conv_transpose2d, layernorm, matmul, minibatch_std, pool, projection, reduce, spectral_norm, Tensor};
 use crate::nn::{Layer, NetSpec};
 
 /// Parameters and buffers by state-dict name.
@@ -75,6 +75,10 @@ fn layer_forward(layer: &Layer, i: usize, p: &Params, x: &Tensor, labels: &[u32]
         &Layer::MaxPool2d { kernel, stride, padding } => {
             let (n, h, wd) = planes(x);
             Tensor::new(&pooled(x, kernel, stride, padding), pool::max_pool(&x.data, n, h, wd, kernel, stride, padding).0)
+        }
+        &Layer::MinibatchStd { group } => {
+            let (c, p) = channels_and_plane(x);
+            Tensor::new(&[vec![b, c + 1], x.shape[2..].to_vec()].concat(), minibatch_std::forward(&x.data, b, c, p, group))
         }
     }
 }
@@ -165,7 +169,16 @@ fn layer_backward(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, &Tensor
             let argmax = pool::max_pool(&x.data, n, h, wd, kernel, stride, padding).1;
             Tensor::new(&x.shape, pool::max_pool_backward(&g.data, &argmax, n, h, wd, y.shape[2], y.shape[3]))
         }
+        &Layer::MinibatchStd { group } => {
+            let (c, p) = channels_and_plane(x);
+            Tensor::new(&x.shape, minibatch_std::backward(&x.data, &g.data, x.shape[0], c, p, group))
+        }
     }
+}
+
+/// (C, H·W) of an NCHW tensor.
+fn channels_and_plane(x: &Tensor) -> (usize, usize) {
+    (x.shape[1], x.shape[2..].iter().product())
 }
 
 /// (B·C, H, W) of an NCHW tensor: the planes a pooling works on.
@@ -200,7 +213,8 @@ const LN_EPS: f64 = crate::ops::layernorm::EPS as f64;
 /// LeakyReLU, LayerNorm, spectral norm, the projection head, 2-D max and average pooling and
 /// views.
 ///
-/// LayerNorm's backward depends on its input, so P also has a gradient ∂P/∂acts[i] there;
+/// LayerNorm's and the minibatch standard deviation's backwards depend on their input, so P
+/// also has a gradient ∂P/∂acts[i] there;
 /// it reaches the layers below through the forward: a first-order backward from the highest
 /// such layer down, with each one's ∂P/∂input added on the way.
 pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], labels: &[u32], adj_input: &Tensor) -> Params {
@@ -241,6 +255,11 @@ fn double_backward_layer(layer: &Layer, i: usize, p: &Params, (x, y): (&Tensor, 
         let (adj_dy, adj_x, adj_gamma) = layernorm::double_backward(x, dy, w("weight"), adj, LN_EPS);
         grads.insert(name, adj_gamma);
         return (adj_dy, Some(adj_x));
+    }
+    if let &Layer::MinibatchStd { group } = layer {
+        let (c, p) = channels_and_plane(x);
+        let (adj_dy, adj_x) = minibatch_std::double_backward(&x.data, &dy.data, &adj.data, b, c, p, group);
+        return (Tensor::new(&y.shape, adj_dy), Some(Tensor::new(&x.shape, adj_x)));
     }
     let next = match layer {
         Layer::Conv2d { c_in, c_out, kernel, stride, padding, .. } => {

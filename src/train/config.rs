@@ -204,6 +204,12 @@ impl TrainConfig {
                 return bad("--lr-warmup", format!("{} exceeds {}", sch.warmup, u32::MAX));
             }
         }
+        if let Some(g) = self.model.minibatch_std
+            && self.batch_size % g.min(self.batch_size) != 0
+        {
+            let (below, above) = ((self.batch_size / g * g).max(g), self.batch_size.div_ceil(g) * g);
+            return bad("--minibatch-std", format!("groups of {g} do not divide --batch-size {}: D sees whole batches of real and of generated images; use a batch size that is a multiple of {g}, e.g. {below} or {above}", self.batch_size));
+        }
         if let Some(k) = self.r1_every {
             if k == 0 {
                 return bad("--r1-every", "must be at least 1 (StyleGAN2 uses 16)".into());

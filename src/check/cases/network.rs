@@ -11,9 +11,9 @@ pub(super) fn network_cases() -> Vec<Case> {
     let projection = |classes| Some(Conditional { mode: ConditionMode::Projection, classes, embedding: None });
     let mut v = Vec::new();
     let configs = [
-        ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
-        ("dcgan 32x32x1", ModelConfig { model: ModelKind::Dcgan, image_size: 32, channels: 1, nz: 10, ngf: 4, ndf: 4, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
-        ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm }),
+        ("dcgan 16x16x3", ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 8, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None }),
+        ("dcgan 32x32x1", ModelConfig { model: ModelKind::Dcgan, image_size: 32, channels: 1, nz: 10, ngf: 4, ndf: 4, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None }),
+        ("mlp 8x8x1", ModelConfig { model: ModelKind::Mlp, image_size: 8, channels: 1, nz: 6, ngf: 8, ndf: 8, dropout: 0.3, conditional: None, spectral_norm: false, d_norm: DNorm::BatchNorm, minibatch_std: None }),
     ];
     // Spectrally normalised discriminators (the generator is the same as above): without and
     // with BatchNorm, and the MLP's Linear layers (no dropout: SN refuses it); and the
@@ -30,6 +30,10 @@ pub(super) fn network_cases() -> Vec<Case> {
         ("dcgan 16x16x3 projection", ModelConfig { conditional: projection(3), ..configs[0].1.clone() }),
         ("dcgan 32x32x1 projection no norm", ModelConfig { conditional: projection(10), d_norm: DNorm::None, ..configs[1].1.clone() }),
         ("mlp 8x8x1 projection", ModelConfig { conditional: projection(4), ..configs[2].1.clone() }),
+        // The minibatch standard deviation layer (one group: the cases' batch is 5), without
+        // normalisation, and with BatchNorm below a projection head.
+        ("dcgan 32x32x1 minibatch std", ModelConfig { minibatch_std: Some(5), d_norm: DNorm::None, ..configs[1].1.clone() }),
+        ("dcgan 16x16x3 projection minibatch std", ModelConfig { conditional: projection(3), minibatch_std: Some(5), ..configs[0].1.clone() }),
     ];
     v.push(Case::new("network", "network conv+maxpool+avgpool critic".to_string(), |gpu, rng| network_case(gpu, rng, &super::penalty::pooling_critic(), "conv+maxpool+avgpool critic")));
     for (name, cfg) in sn_configs {

@@ -51,12 +51,13 @@ pub(super) fn penalty_cases() -> Vec<Case> {
     v
 }
 
-/// Critics with a backward of the backward: the DCGAN discriminator without BatchNorm (plain and
-/// spectrally normalised), an MLP critic, and one through a transposed convolution and ReLU.
+/// Critics with a backward of the backward: the DCGAN discriminator without BatchNorm (plain,
+/// spectrally normalised, with LayerNorm, with the minibatch standard deviation), an MLP critic,
+/// and ones through a transposed convolution and ReLU and through pooling.
 fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
     use crate::model::{DNorm, ModelConfig, ModelKind};
     use crate::nn::{Init, Layer, NetSpec};
-    let dcgan = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 4, ngf: 4, ndf: 4, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::None };
+    let dcgan = ModelConfig { model: ModelKind::Dcgan, image_size: 16, channels: 3, nz: 4, ngf: 4, ndf: 4, dropout: 0.0, conditional: None, spectral_norm: false, d_norm: DNorm::None, minibatch_std: None };
     let init = Init::Normal { mean: 0.0, std: 0.02 };
     let mlp = NetSpec {
         name: "critic".into(),
@@ -81,6 +82,7 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
     };
     let sn = ModelConfig { spectral_norm: true, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
     let ln = ModelConfig { d_norm: DNorm::LayerNorm, image_size: 32, ..dcgan.clone() }.discriminator().expect("a valid DCGAN");
+    let dcgan_config = dcgan.clone();
     let dcgan = dcgan.discriminator().expect("a valid DCGAN");
     vec![
         ("dcgan 16x16x3 no-norm", dcgan),
@@ -91,6 +93,11 @@ fn critics() -> Vec<(&'static str, crate::nn::NetSpec)> {
         ("mlp 5x5", mlp),
         ("convT+conv", convt),
         ("conv+maxpool+avgpool", pooling_critic()),
+        // The minibatch standard deviation layer (groups of 3: one group at batch 3, groups of
+        // one at batch 1): its backward depends on its input, and with LayerNorms below it P
+        // reaches the layers below through three input adjoints.
+        ("dcgan 16x16x3 minibatch std", ModelConfig { minibatch_std: Some(3), ..dcgan_config.clone() }.discriminator().expect("a valid DCGAN")),
+        ("dcgan 32x32x3 layernorm minibatch std", ModelConfig { d_norm: DNorm::LayerNorm, image_size: 32, minibatch_std: Some(3), ..dcgan_config }.discriminator().expect("a valid DCGAN")),
     ]
 }
 

@@ -8,6 +8,7 @@ mod conv_transpose2d;
 mod dropout;
 mod layernorm;
 mod linear;
+mod minibatch_std;
 mod pool;
 mod projection;
 mod spectral_norm;
@@ -20,6 +21,7 @@ pub use conv_transpose2d::ConvTranspose2d;
 pub use dropout::Dropout;
 pub use layernorm::LayerNorm;
 pub use linear::Linear;
+pub use minibatch_std::MinibatchStd;
 pub use pool::{Pool2d, PoolKind};
 pub use projection::Projection;
 pub use spectral_norm::SpectralNorm;
@@ -51,6 +53,7 @@ pub fn module_of(layer: &Layer) -> Box<dyn Module> {
         &Layer::AvgPool2d { kernel, stride, padding } => Box::new(Pool2d { kind: PoolKind::Avg, window: Window { kernel, stride, padding } }),
         &Layer::MaxPool2d { kernel, stride, padding } => Box::new(Pool2d { kind: PoolKind::Max, window: Window { kernel, stride, padding } }),
         Layer::SpectralNorm(inner) => Box::new(SpectralNorm { inner: module_of(inner) }),
+        &Layer::MinibatchStd { group } => Box::new(MinibatchStd { group }),
     }
 }
 
