@@ -176,7 +176,7 @@ pub struct Record {
 
 impl Record {
     pub fn finite(&self) -> bool {
-        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0), self.d_x_mismatch.unwrap_or(0.0), self.c_real.unwrap_or(0.0), self.c_g.unwrap_or(0.0)]
+        [self.loss_d, self.loss_g, self.d_x, self.d_g_z1, self.d_g_z2, self.penalty.unwrap_or(0.0), self.d_x_mismatch.unwrap_or(0.0), self.c_real.unwrap_or(0.0), self.c_fake.unwrap_or(0.0), self.c_g.unwrap_or(0.0)]
             .iter()
             .all(|v| v.is_finite())
     }
@@ -999,14 +999,7 @@ impl Trainer {
         // The plot history from the metrics kept up to this step: loss lines and score lines.
         let kept = keep_metrics_up_to(&dir, self.step)?;
         self.eval_history = kept.iter().filter_map(|v| Some((v["step"].as_u64()?, v["FD"].as_f64()?))).collect();
-        self.history = kept
-            .iter()
-            .filter(|v| v.get("loss_D").is_some())
-            .map(|v| {
-                let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as f32;
-                plot::Point { step: v["step"].as_u64().unwrap_or(0), loss_d: f("loss_D"), loss_g: f("loss_G"), d_x: f("D_x"), d_g_z: f("D_G_z1") }
-            })
-            .collect();
+        self.history = kept.iter().filter_map(plot::Point::of_metrics).collect();
         Ok(())
     }
 
@@ -1124,7 +1117,7 @@ impl runner::Objective for Trainer {
     }
 
     fn logged(&mut self, rec: &Record) {
-        self.history.push(plot::Point { step: rec.step, loss_d: rec.loss_d, loss_g: rec.loss_g, d_x: rec.d_x, d_g_z: rec.d_g_z1 });
+        self.history.push(plot::Point { step: rec.step, loss_d: rec.loss_d, loss_g: rec.loss_g, d_x: rec.d_x, d_g_z: rec.d_g_z1, penalty: rec.penalty, c_real: rec.c_real, c_g: rec.c_g });
     }
 
     /// --eval-every: score the generator file just written (into metrics.jsonl and the plot);

@@ -1,5 +1,5 @@
-//! The loss curves as a PNG: loss_D and loss_G against the step (top), D(x) and D(G(z))
-//! (bottom). Drawn with plotters into an RGB buffer; text uses the DejaVu Sans font bundled in
+//! The loss curves as a PNG: loss_D and loss_G against the step (top, with the penalty and
+//! ACGAN's class losses dashed where a run has them), D(x) and D(G(z)) (bottom). Drawn with plotters into an RGB buffer; text uses the DejaVu Sans font bundled in
 //! assets/fonts (so no system fonts are needed), PNG encoding and the atomic write are ours.
 
 use std::path::Path;
@@ -28,6 +28,22 @@ pub struct Point {
     pub loss_g: f32,
     pub d_x: f32,
     pub d_g_z: f32,
+    /// What some runs add to the loss panel, as dashed lines: the gradient penalty (--gp,
+    /// --r1; not in loss_D), and ACGAN's class cross-entropies on the real batch and in G's
+    /// step (in loss_D and loss_G).
+    pub penalty: Option<f32>,
+    pub c_real: Option<f32>,
+    pub c_g: Option<f32>,
+}
+
+impl Point {
+    /// The point of a metrics.jsonl line (None for a line without losses: a score line).
+    pub fn of_metrics(v: &serde_json::Value) -> Option<Point> {
+        v.get("loss_D")?;
+        let f = |k: &str| v[k].as_f64().unwrap_or(f64::NAN) as f32;
+        let opt = |k: &str| v.get(k).and_then(|x| x.as_f64()).map(|x| x as f32);
+        Some(Point { step: v["step"].as_u64().unwrap_or(0), loss_d: f("loss_D"), loss_g: f("loss_G"), d_x: f("D_x"), d_g_z: f("D_G_z1"), penalty: opt("penalty"), c_real: opt("C_real"), c_g: opt("C_G") })
+    }
 }
 
 fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], title: &str) -> std::result::Result<(), Box<dyn std::error::Error>> {
@@ -51,7 +67,9 @@ fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], 
     let (top, bottom) = root.split_vertically(h * 3 / 5);
     let x_max = points.last().map_or(1, |p| p.step).max(1);
     let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
-    let y_max = points.iter().map(|p| finite(p.loss_d).max(finite(p.loss_g))).fold(0.1f32, f32::max) * 1.05;
+    let extras: [(&str, fn(&Point) -> Option<f32>, RGBColor); 3] = [("penalty", |p| p.penalty, BLACK), ("C_real (class loss)", |p| p.c_real, CYAN), ("C_G (class loss)", |p| p.c_g, RGBColor(255, 140, 0))];
+    let extra_max = points.iter().flat_map(|p| extras.iter().filter_map(move |(_, get, _)| get(p))).map(finite).fold(0.0f32, f32::max);
+    let y_max = points.iter().map(|p| finite(p.loss_d).max(finite(p.loss_g))).fold(0.1f32, f32::max).max(extra_max) * 1.05;
     let mut chart = ChartBuilder::on(&top)
         .caption(title, ("sans-serif", 20))
         .margin(12)
@@ -67,6 +85,15 @@ fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], 
         .draw_series(LineSeries::new(points.iter().map(|p| (p.step, finite(p.loss_g))), RED.stroke_width(2)))?
         .label("loss_G")
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], RED.stroke_width(2)));
+    for (name, get, color) in extras {
+        if points.iter().any(|p| get(p).is_some()) {
+            let style = color.stroke_width(1);
+            chart
+                .draw_series(DashedLineSeries::new(points.iter().filter_map(|p| get(p).map(|v| (p.step, finite(v)))), 6, 4, style))?
+                .label(name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], style));
+        }
+    }
     chart.configure_series_labels().border_style(BLACK).background_style(WHITE.mix(0.8)).label_font(("sans-serif", 13)).draw()?;
 
     let mut chart = ChartBuilder::on(&bottom)
@@ -140,4 +167,20 @@ pub fn save_birthday_plot(path: &Path, curve: &[(usize, f64)], title: &str) -> R
         Ok(())
     };
     render_png(path, w, h, draw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Point;
+
+    #[test]
+    fn a_metrics_line_gives_its_point_with_what_the_run_logged() {
+        let line = |s: &str| serde_json::from_str::<serde_json::Value>(s).unwrap();
+        let p = Point::of_metrics(&line(r#"{"step":4,"loss_D":1.5,"loss_G":0.5,"D_x":0.6,"D_G_z1":0.4,"penalty":0.25,"C_real":2.0,"C_G":1.0}"#)).unwrap();
+        assert_eq!((p.step, p.loss_d, p.d_g_z, p.penalty, p.c_real, p.c_g), (4, 1.5, 0.4, Some(0.25), Some(2.0), Some(1.0)));
+        let plain = Point::of_metrics(&line(r#"{"step":6,"loss_D":1.0,"loss_G":0.7,"D_x":0.5,"D_G_z1":0.5}"#)).unwrap();
+        assert_eq!((plain.penalty, plain.c_real, plain.c_g), (None, None, None));
+        // A score line (--eval-every) has no losses.
+        assert!(Point::of_metrics(&line(r#"{"step":6,"FD":12.5}"#)).is_none());
+    }
 }
