@@ -8,7 +8,8 @@ N(1, 0.02)), Adam 2e-4 (0.5, 0.999), the non-saturating loss, one D step per G s
 same fake batch (pytorch/examples' order). D's normalisation (--d-norm batchnorm | layernorm |
 none; the convolutions get biases without BatchNorm), R1 (--r1 γ: γ/2·E‖∂D(x)/∂x‖² on the
 real batch, by double backward) and the minibatch standard deviation layer before D's last
-convolution (--minibatch-std G, stylegan2-ada's) mirror shadergan's flags.
+convolution (--minibatch-std G, stylegan2-ada's) mirror shadergan's flags; --gp λ is WGAN-GP
+as `--loss wgan --gp λ` (its paper's Adam 1e-4, β (0.5, 0.9), 5 critic steps).
 
 Every 100 steps it prints the losses and the samples' spread: the per-pixel standard deviation
 over 64 fixed latents (G in eval mode), averaged over the pixels — about 0.27 for 64 real
@@ -78,6 +79,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "../../shared/datasets/mnist/t10k-images-idx3-ubyte.gz"))
     ap.add_argument("--d-norm", choices=["batchnorm", "layernorm", "none"], default="batchnorm")
     ap.add_argument("--r1", type=float, default=0.0)
+    ap.add_argument("--gp", type=float, default=0.0, help="WGAN-GP: the Wasserstein loss, λ·E[(‖∂D(x̂)/∂x̂‖ − 1)²] on interpolates, 5 critic steps per G step, Adam 1e-4 (0.5, 0.9) (shadergan's --loss wgan --gp λ)")
     ap.add_argument("--minibatch-std", type=int, default=0)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--seed", type=int, default=1)
@@ -89,23 +91,32 @@ def main():
     x = torch.from_numpy(np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2))).astype(np.float32) / 127.5 - 1)
     nz = 64
     G, D = networks(args, nz)
-    opt_d = torch.optim.Adam(D.parameters(), 2e-4, betas=(0.5, 0.999))
-    opt_g = torch.optim.Adam(G.parameters(), 2e-4, betas=(0.5, 0.999))
+    lr, betas, d_steps = (1e-4, (0.5, 0.9), 5) if args.gp > 0 else (2e-4, (0.5, 0.999), 1)
+    opt_d = torch.optim.Adam(D.parameters(), lr, betas=betas)
+    opt_g = torch.optim.Adam(G.parameters(), lr, betas=betas)
     softplus = nn.functional.softplus
     fixed = torch.randn(64, nz, 1, 1)
     start = time.time()
     for step in range(1, args.steps + 1):
-        real = x[torch.randint(0, len(x), (64,))].requires_grad_(args.r1 > 0)
-        fake = G(torch.randn(64, nz, 1, 1))
-        d_real = D(real).view(-1)
-        loss_d = softplus(-d_real).mean() + softplus(D(fake.detach()).view(-1)).mean()
-        if args.r1 > 0:
-            (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
-            loss_d = loss_d + args.r1 / 2 * grad.pow(2).sum([1, 2, 3]).mean()
-        opt_d.zero_grad()
-        loss_d.backward()
-        opt_d.step()
-        loss_g = softplus(-D(fake).view(-1)).mean()
+        for _ in range(d_steps):
+            real = x[torch.randint(0, len(x), (64,))].requires_grad_(args.r1 > 0)
+            fake = G(torch.randn(64, nz, 1, 1))
+            d_real = D(real).view(-1)
+            if args.gp > 0:
+                loss_d = D(fake.detach()).mean() - d_real.mean()
+                eps = torch.rand(64, 1, 1, 1)
+                x_hat = (eps * real.detach() + (1 - eps) * fake.detach()).requires_grad_(True)
+                (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+                loss_d = loss_d + args.gp * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+            else:
+                loss_d = softplus(-d_real).mean() + softplus(D(fake.detach()).view(-1)).mean()
+            if args.r1 > 0:
+                (grad,) = torch.autograd.grad(d_real.sum(), real, create_graph=True)
+                loss_d = loss_d + args.r1 / 2 * grad.pow(2).sum([1, 2, 3]).mean()
+            opt_d.zero_grad()
+            loss_d.backward()
+            opt_d.step()
+        loss_g = -D(fake).mean() if args.gp > 0 else softplus(-D(fake).view(-1)).mean()
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
