@@ -334,14 +334,14 @@ impl AutoencoderTrainer {
         if !draws.is_empty() {
             p.push(tick(slot::LATENT)?);
         }
-        let mut inputs = Vec::new();
+        let mut draws_and_corruption = Vec::new();
         for (stream, dist, out) in draws {
-            inputs.push(draw(stream, dist, out)?);
+            draws_and_corruption.push(draw(stream, dist, out)?);
         }
-        inputs.extend(nets.corrupt(&gpu, &cfg)?);
+        draws_and_corruption.extend(nets.corrupt(&gpu, &cfg)?);
         // save_initial runs the same draws without the ticks (it moves LATENT itself).
-        draw_inputs.extend(inputs.iter().cloned());
-        p.extend(inputs);
+        draw_inputs.extend(draws_and_corruption.iter().cloned());
+        p.extend(draws_and_corruption);
         p.push(ops::elementwise::fill(&gpu, &encoder.grads, 0.0)?);
         p.push(ops::elementwise::fill(&gpu, &decoder.grads, 0.0)?);
         p.extend(nets.forward_and_loss(&gpu, &stats)?);
