@@ -46,6 +46,9 @@ impl Point {
     }
 }
 
+/// A dashed line of the loss panel: its legend, the value it reads, its colour.
+type Extra = (&'static str, fn(&Point) -> Option<f32>, RGBColor);
+
 fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], title: &str) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let root = BitMapBackend::with_buffer(buf, (w, h)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -67,7 +70,7 @@ fn draw(buf: &mut [u8], w: u32, h: u32, points: &[Point], evals: &[(u64, f64)], 
     let (top, bottom) = root.split_vertically(h * 3 / 5);
     let x_max = points.last().map_or(1, |p| p.step).max(1);
     let finite = |v: f32| if v.is_finite() { v } else { 0.0 };
-    let extras: [(&str, fn(&Point) -> Option<f32>, RGBColor); 3] = [("penalty", |p| p.penalty, BLACK), ("C_real (class loss)", |p| p.c_real, CYAN), ("C_G (class loss)", |p| p.c_g, RGBColor(255, 140, 0))];
+    let extras: [Extra; 3] = [("penalty", |p| p.penalty, BLACK), ("C_real (class loss)", |p| p.c_real, CYAN), ("C_G (class loss)", |p| p.c_g, RGBColor(255, 140, 0))];
     let extra_max = points.iter().flat_map(|p| extras.iter().filter_map(move |(_, get, _)| get(p))).map(finite).fold(0.0f32, f32::max);
     let y_max = points.iter().map(|p| finite(p.loss_d).max(finite(p.loss_g))).fold(0.1f32, f32::max).max(extra_max) * 1.05;
     let mut chart = ChartBuilder::on(&top)
