@@ -204,8 +204,9 @@ impl TrainConfig {
                 return bad("--lr-warmup", format!("{} exceeds {}", sch.warmup, u32::MAX));
             }
         }
+        // The layer's own rule (ops::minibatch_std::group_for), told in terms of the flags.
         if let Some(g) = self.model.minibatch_std
-            && self.batch_size % g.min(self.batch_size) != 0
+            && crate::ops::minibatch_std::group_for(self.batch_size, g).is_err()
         {
             let (below, above) = ((self.batch_size / g * g).max(g), self.batch_size.div_ceil(g) * g);
             return bad("--minibatch-std", format!("groups of {g} do not divide --batch-size {}: D sees whole batches of real and of generated images; use a batch size that is a multiple of {g}, e.g. {below} or {above}", self.batch_size));
