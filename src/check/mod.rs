@@ -88,6 +88,33 @@ impl Row {
         }
     }
 
+    /// A row for a sum whose terms cancel: the error is measured against ‖Σ|terms|‖, the
+    /// magnitude that f32 summation (and the f32 terms' own rounding) is accurate to, instead
+    /// of ‖Σ terms‖, which cancellation can make arbitrarily small (a sum's condition number is
+    /// Σ|terms| / |Σ terms|). `magnitude` holds Σ|terms| per element of `reference`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn compare_sum(op: &str, pass: &str, shape: &str, kernel: &str, gpu: &[f32], reference: &[f64], magnitude: &[f64], bound: f64) -> Row {
+        // errors() gives max |gpu − ref| and rejects non-finite values and length mismatches.
+        let (max_abs, _) = errors(gpu, reference);
+        let diff_over_magnitude = if magnitude.len() == reference.len() && max_abs.is_finite() {
+            let d2: f64 = gpu.iter().zip(reference).map(|(&g, &r)| (g as f64 - r).powi(2)).sum();
+            let m2: f64 = magnitude.iter().map(|m| m * m).sum();
+            if m2 > 0.0 { (d2 / m2).sqrt() } else { d2.sqrt() }
+        } else {
+            f64::INFINITY
+        };
+        Row {
+            op: op.into(),
+            pass: format!("{pass} (err / ‖Σ|terms|‖)"),
+            shape: shape.into(),
+            kernel: kernel.into(),
+            max_abs,
+            rel: diff_over_magnitude,
+            bound,
+            ok: diff_over_magnitude <= bound,
+        }
+    }
+
     /// A row for a check that is not a tensor comparison (statistics, determinism).
     pub fn scalar(op: &str, pass: &str, shape: &str, kernel: &str, error: f64, bound: f64) -> Row {
         Row {

@@ -218,7 +218,17 @@ const LN_EPS: f64 = crate::ops::layernorm::EPS as f64;
 /// it reaches the layers below through the forward: a first-order backward from the highest
 /// such layer down, with each one's ∂P/∂input added on the way.
 pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], labels: &[u32], adj_input: &Tensor) -> Params {
+    double_backward_traced(spec, p, acts, deltas, labels, adj_input).0
+}
+
+/// `double_backward`, and also the gradient that its sweep through the forward carries into
+/// each layer it passes (keyed by layer index: ∂P/∂acts[i + 1] as seen by layer i's first-order
+/// backward). A LayerNorm bias's gradient is that tensor summed over the batch; where the terms
+/// cancel (through the minibatch standard deviation they nearly do: shifting every member of a
+/// group alike leaves its spread unchanged), the check compares against Σ|terms| instead.
+pub fn double_backward_traced(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], labels: &[u32], adj_input: &Tensor) -> (Params, HashMap<usize, Tensor>) {
     let mut grads = Params::new();
+    let mut trace = HashMap::new();
     let mut adj = adj_input.clone();
     let mut through_input: Vec<(usize, Tensor)> = Vec::new();
     for (i, layer) in spec.layers.iter().enumerate() {
@@ -230,6 +240,7 @@ pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Te
         let mut g = adj_top.clone();
         for i in (0..*top).rev() {
             let mut layer_grads = Params::new();
+            trace.insert(i, g.clone());
             g = layer_backward(&spec.layers[i], i, p, (&acts[i], &acts[i + 1]), &g, labels, &Masks::new(), &mut layer_grads);
             for (k, v) in layer_grads {
                 let sum = grads.entry(k).or_insert_with(|| vec![0.0; v.len()]);
@@ -240,7 +251,7 @@ pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Te
             }
         }
     }
-    grads
+    (grads, trace)
 }
 
 /// One layer's backward of the backward: the adjoint of its output gradient from that of its

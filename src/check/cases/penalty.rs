@@ -151,7 +151,14 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
     let store = ParamStore::new(gpu, "critic", spec.params())?;
     let mut params: cpu::net::Params = HashMap::new();
     for p in &store.specs {
-        let values = rng.normals(p.shape.iter().product(), 0.5);
+        let mut values = rng.normals(p.shape.iter().product(), 0.5);
+        if p.name.ends_with(".weight") && layer_of(&p.name).is_some_and(|i| matches!(spec.layers[i], crate::nn::Layer::LayerNorm(_))) {
+            // LayerNorm gains away from 0 (they start at 1 in training): a gain near 0 makes a
+            // feature nearly equal across the batch, and the minibatch standard deviation of
+            // nearly equal f32 values is ill-conditioned (relative error u·|x|/σ), in any f32
+            // implementation.
+            values.iter_mut().for_each(|v| *v = v.signum() * (0.5 + v.abs()));
+        }
         store.param(&p.name)?.write_f32(gpu, &values)?;
         params.insert(p.name.clone(), f64s(&values));
     }
@@ -175,7 +182,7 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
     let ones = Tensor::new(&acts.last().expect("output").shape, vec![1.0; net.output().numel()]);
     let (_, deltas) = cpu::net::backward_all(spec, &params, &acts, &ones, &[], &masks);
     let (value, adj) = cpu::penalty::penalty(&deltas[0].data, batch, true, lambda as f64, ops::penalty::EPS as f64);
-    let want = cpu::net::double_backward(spec, &params, &acts, &deltas, &[], &Tensor::new(&input.shape, adj));
+    let (want, sweep) = cpu::net::double_backward_traced(spec, &params, &acts, &deltas, &[], &Tensor::new(&input.shape, adj));
     // Forward, backward and its backward: three networks' worth of reductions deep.
     let bound = 8.0 * sum_bound(4096);
     let mut rows = vec![
@@ -185,10 +192,29 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
     for p in store.specs.iter().filter(|p| p.kind == Kind::Trainable) {
         let got = store.grad(&p.name)?.read_f32(gpu)?;
         match want.get(&p.name) {
+            // A bias gets P's gradient only from the sweep through the forward: that sweep's
+            // gradient at its layer's output summed over the batch (and positions). Through
+            // the minibatch standard deviation the terms nearly cancel (a shift shared by a
+            // group leaves its spread alone), so the sum is measured against Σ|terms|, what
+            // f32 can resolve; measured against |Σ terms| it failed at 1.8e-4 for one seed.
+            Some(w) if p.name.ends_with(".bias") && layer_of(&p.name).is_some_and(|i| sweep.contains_key(&i)) => {
+                let terms = &sweep[&layer_of(&p.name).expect("checked")];
+                let plane = terms.data.len() / terms.shape[0] / w.len();
+                let mut magnitude = vec![0.0; w.len()];
+                for (e, t) in terms.data.iter().enumerate() {
+                    magnitude[(e / plane) % w.len()] += t.abs();
+                }
+                rows.push(Row::compare_sum("penalty", &format!("grad {}", p.name), label, "nn", &got, w, &magnitude, bound));
+            }
             Some(w) => rows.push(Row::compare("penalty", &format!("grad {}", p.name), label, "nn", &got, w, bound)),
             // Biases above every LayerNorm: no gradient from the penalty, and none written.
             None => rows.push(Row::scalar("penalty", &format!("grad {} (untouched: nonzero count)", p.name), label, "nn", got.iter().filter(|v| **v != 0.0).count() as f64, 0.0)),
         }
     }
     Ok(rows)
+}
+
+/// The index of the layer that owns parameter `name` (`main.{i}.…`).
+fn layer_of(name: &str) -> Option<usize> {
+    name.strip_prefix("main.")?.split('.').next()?.parse().ok()
 }
