@@ -156,6 +156,28 @@ fn the_generator_update_leaves_the_discriminator_untouched() {
 }
 
 #[test]
+fn the_generator_step_scores_the_fake_batch_the_critic_step_scored() {
+    // A critic learning rate too small to move any f32 weight: D(G(z)) in G's step must then
+    // be D(G(z)) of D's step. Whatever D's step leaves in D's input (the penalty's interpolates
+    // x̂, the real batch kept for R1) must not be what G is scored and trained on.
+    for (name, loss, gp, r1, d_norm) in [
+        ("ns", GanLoss::Ns, None, None, DNorm::None),
+        ("wgan-gp", GanLoss::Wgan, Some(10.0f32), None, DNorm::None),
+        ("wgan-gp-layernorm", GanLoss::Wgan, Some(10.0f32), None, DNorm::LayerNorm),
+        ("r1", GanLoss::Ns, None, Some(1.0f32), DNorm::None),
+    ] {
+        let out = tmp(&format!("g-scores-{name}"));
+        let mut cfg = TrainConfig { loss, gp, r1, lr_d: 1e-30, steps: 3, log_every: 1, checkpoint_every: 100, ..tiny(&out, ModelKind::Dcgan) };
+        cfg.model.d_norm = d_norm;
+        let (_, records) = train(cfg, false);
+        for r in &records {
+            let tol = 1e-6 * r.d_g_z1.abs().max(1e-3);
+            assert!((r.d_g_z2 - r.d_g_z1).abs() <= tol, "{name} step {}: G's step scored D(G(z)) = {} but D's step {}", r.step, r.d_g_z2, r.d_g_z1);
+        }
+    }
+}
+
+#[test]
 fn resume_gives_the_same_weights_as_training_straight_through() {
     let (a, b) = (tmp("straight"), tmp("resumed"));
     let cfg_a = TrainConfig { checkpoint_every: 100, ..tiny(&a, ModelKind::Dcgan) };

@@ -19,6 +19,7 @@
 //!      D.forward(x̂), then as R1 with λ·E(‖·‖ − 1)²]
 //!     Adam step of D                     (GPU counter D_ADAM += 1)
 //! G.grads = 0                                                (2) update G
+//! copy G(z) → D.input (the penalty's x̂ may be there)
 //! D.forward on the same G(z) (D updated, in training mode as PyTorch: BatchNorm statistics
 //!     of this batch, running statistics updated)
 //! L_G = BCE(D(G(z)), 1)  [ns]   or   −BCE(D(G(z)), 0) = log(1 − D(G(z)))  [minimax]
@@ -634,6 +635,9 @@ impl Trainer {
         }
         let g_start = p.len();
         p.push(ops::elementwise::fill(&gpu, &g.grads, 0.0)?);
+        // G(z) into D's input again: D's step may have left something else there (WGAN-GP's
+        // interpolates x̂ did, and G was trained on D's gradient at x̂ until this copy).
+        p.extend(fake_into_d.iter().cloned());
         d_forward(&mut p)?;
         p.extend(loss(g_loss.0, g_loss.1, stat::G, g_loss.2)?);
         p.extend(class_loss(fake_labels, stat::AUX_G)?);
