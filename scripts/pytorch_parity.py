@@ -10,6 +10,8 @@
    losses, BatchNorm running statistics and weight updates with the run's step-1 checkpoint:
        shadergan train --conditional none --steps 1 --log-every 1 --save-initial --out runs/parity
        python scripts/pytorch_parity.py runs/parity --iteration
+   WGAN-GP too (one critic step, the run's interpolation weights ε from initial.safetensors):
+       shadergan train --loss wgan --gp 10 --d-norm layernorm --d-steps 1 --steps 1 --log-every 1 --save-initial --out runs/parity-wgangp
    The same for an autoencoder or VAE run (DCGAN architecture; --recon mse or bce; with
    --denoise / --mask-ratio the corrupted encoder input is in initial.safetensors too):
        shadergan train --model vae --steps 1 --log-every 1 --save-initial --out runs/parity-vae
@@ -52,14 +54,19 @@ class NetG(nn.Module):
         return self.main(z)
 
 
-def dcgan_discriminator(ndf, nc, size):
+def dcgan_discriminator(ndf, nc, size, d_norm="batchnorm"):
+    """pytorch/examples' netD; with --d-norm layernorm | none (shadergan's), LayerNorm over
+    [C, H, W] or nothing after the inner convolutions, and conv biases (no BatchNorm follows)."""
     top = size // 8
-    layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
-    m = 1
+    bias = d_norm != "batchnorm"
+    layers = [nn.Conv2d(nc, ndf, 4, 2, 1, bias=bias), nn.LeakyReLU(0.2)]
+    m, s = 1, size // 2
     while m < top:
-        layers += [nn.Conv2d(ndf * m, ndf * m * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ndf * m * 2), nn.LeakyReLU(0.2, inplace=True)]
+        s //= 2
+        norm = {"batchnorm": [nn.BatchNorm2d(ndf * m * 2)], "layernorm": [nn.LayerNorm([ndf * m * 2, s, s])], "none": []}[d_norm]
+        layers += [nn.Conv2d(ndf * m, ndf * m * 2, 4, 2, 1, bias=bias), *norm, nn.LeakyReLU(0.2)]
         m *= 2
-    layers += [nn.Conv2d(ndf * top, 1, 4, 1, 0, bias=False)]  # logit: BCEWithLogits
+    layers += [nn.Conv2d(ndf * top, 1, 4, 1, 0, bias=bias)]  # the logit, or the critic's score
     return nn.Sequential(*layers)
 
 
@@ -77,7 +84,8 @@ def load_run(run_dir):
 def compare_step(nets, before, after, lr):
     """Each net's state after the step against the checkpoint's: num_batches_tracked exactly,
     the BatchNorm running statistics and the weight updates by relative L2."""
-    worst_stats, worst_update, flips, flip_grad = 0.0, 0.0, 0, 0.0
+    worst_stats, worst_update, worst_key, flips, flip_grad = 0.0, 0.0, "", 0, 0.0
+    next_update = 0.0  # the worst among the other tensors
     for prefix, model in nets:
         grads = {k: p.grad for k, p in model.named_parameters()}
         for k, v in model.state_dict().items():
@@ -97,9 +105,13 @@ def compare_step(nets, before, after, lr):
                     # How large those gradients are, against the tensor's largest.
                     g = grads[k].abs()
                     flip_grad = max(flip_grad, (g[flipped].max() / g.max()).item())
-                worst_update = max(worst_update, compare(d_mine, d_torch)[1])
+                rel = compare(d_mine, d_torch)[1] if d_torch.norm() > 0 else d_mine.norm().item()
+                if rel > worst_update:
+                    worst_update, next_update, worst_key = rel, worst_update, key
+                else:
+                    next_update = max(next_update, rel)
     print("BatchNorm running statistics: worst rel L2 %.3g" % worst_stats)
-    print("weight updates: worst rel L2 %.3g, elements with another sign: %d" % (worst_update, flips), end="")
+    print("weight updates: worst rel L2 %.3g (%s; every other tensor within %.3g), elements with another sign: %d" % (worst_update, worst_key, next_update, flips), end="")
     print(" (their |gradient| at most %.2g of their tensor's largest)" % flip_grad if flips else "")
 
 
@@ -158,9 +170,16 @@ def iteration(run_dir):
         autoencoder_iteration(cfg, init, after, metrics)
         return
     m = cfg["model"]
+    unsupported = [flag for flag, on in [("--conditional", m.get("conditional")), ("--spectral-norm", m.get("spectral_norm")),
+                                         ("--minibatch-std", m.get("minibatch_std")), ("--r1", cfg.get("r1")), ("--clip", cfg.get("clip")),
+                                         ("--mismatch-weight", cfg.get("mismatch_weight")), ("--loss %s" % cfg["loss"], cfg["loss"] not in ("ns", "minimax", "wgan")),
+                                         ("--d-steps %d" % cfg["d_steps"], cfg["d_steps"] != 1), ("--optimizer %s" % cfg.get("optimizer", "adam"), cfg.get("optimizer", "adam") != "adam")] if on]
+    if m["model"] != "dcgan" or unsupported:
+        sys.exit("this script replays the unconditional DCGAN with one D step and Adam (ns, minimax, wgan with --gp); not %s" % ", ".join(unsupported or ["--model " + m["model"]]))
+    d_norm = m.get("d_norm", "batchnorm")
     _, g_main = dcgan_generator(m["nz"], m["ngf"], m["channels"], m["image_size"])
     G = NetG(g_main)
-    D = NetG(dcgan_discriminator(m["ndf"], m["channels"], m["image_size"]))
+    D = NetG(dcgan_discriminator(m["ndf"], m["channels"], m["image_size"], d_norm))
     G.load_state_dict({k[5:]: v for k, v in init.items() if k.startswith("netG.")}, strict=True)
     D.load_state_dict({k[5:]: v for k, v in init.items() if k.startswith("netD.")}, strict=True)
     before = {k: v.clone() for k, v in init.items()}
@@ -173,12 +192,28 @@ def iteration(run_dir):
     # The pytorch/examples iteration (the D losses summed, one backward).
     fake = G(z)
     D.zero_grad()
-    err_real = crit(D(real).view(-1), torch.ones(B))
-    err_fake = crit(D(fake.detach()).view(-1), torch.zeros(B))
-    (err_real + err_fake).backward()
+    wgan = cfg["loss"] == "wgan"
+    if wgan:
+        # The critic's loss E[D(G(z))] − E[D(x)], and WGAN-GP's λ·E[(‖∂D(x̂)/∂x̂‖ − 1)²] at
+        # x̂ = εx + (1 − ε)G(z) with the run's ε (the gradients' norm with shadergan's 1e-12
+        # inside the square root, which cannot matter at these norms).
+        err_real, err_fake = -D(real).mean(), D(fake.detach()).mean()
+        penalty = torch.zeros(())
+        if cfg.get("gp"):
+            eps = init["gp_epsilon"].reshape(B, 1, 1, 1)
+            x_hat = (eps * real + (1 - eps) * fake.detach()).requires_grad_(True)
+            (grad,) = torch.autograd.grad(D(x_hat).sum(), x_hat, create_graph=True)
+            penalty = cfg["gp"] * (grad.flatten(1).norm(dim=1) - 1).pow(2).mean()
+        (err_real + err_fake + penalty).backward()
+    else:
+        err_real = crit(D(real).view(-1), torch.ones(B))
+        err_fake = crit(D(fake.detach()).view(-1), torch.zeros(B))
+        (err_real + err_fake).backward()
     optD.step()
     G.zero_grad()
-    if cfg["loss"] == "ns":
+    if wgan:
+        err_g = -D(fake).mean()
+    elif cfg["loss"] == "ns":
         err_g = crit(D(fake).view(-1), torch.ones(B))
     else:
         err_g = -crit(D(fake).view(-1), torch.zeros(B))
@@ -186,6 +221,8 @@ def iteration(run_dir):
     optG.step()
     sg = metrics[0]
     print("loss_D  shadergan %.7f  PyTorch %.7f" % (sg["loss_D"], (err_real + err_fake).item()))
+    if wgan and cfg.get("gp"):
+        print("penalty shadergan %.7f  PyTorch %.7f" % (sg["penalty"], penalty.item()))
     print("loss_G  shadergan %.7f  PyTorch %.7f" % (sg["loss_G"], err_g.item()))
     compare_step([("netG.", G), ("netD.", D)], before, after, cfg["lr_g"])
 

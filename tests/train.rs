@@ -634,6 +634,65 @@ fn gradient_penalties_train_log_and_resume_exactly() {
     }
 }
 
+/// `--save-initial` with WGAN-GP: initial.safetensors holds the initial weights and the first
+/// D step's inputs (real batch, z, the interpolation weights ε), from which the f64 reference
+/// reproduces step 1's logged critic scores and gradient penalty (what
+/// scripts/pytorch_parity.py --iteration does in PyTorch); writing it does not move the run.
+#[test]
+fn initial_safetensors_holds_the_first_wgan_gp_iteration_and_leaves_the_run_unchanged() {
+    use shadergan::reference::{net, penalty, Tensor};
+    let (a, b) = (tmp("gan-initial"), tmp("gan-initial-without"));
+    let cfg = |out: &Path| {
+        let mut c = TrainConfig { loss: GanLoss::Wgan, gp: Some(10.0), steps: 3, log_every: 1, checkpoint_every: 100, ..tiny(out, ModelKind::Dcgan) };
+        c.model.d_norm = DNorm::LayerNorm;
+        c
+    };
+    let mut t = trainer(cfg(&a));
+    t.initialize().unwrap();
+    t.prepare_run_dir().unwrap();
+    t.save_initial(&a.join("initial.safetensors")).unwrap();
+    let mut records = Vec::new();
+    t.run(|e| {
+        if let Event::Logged(r) = e {
+            records.push(r.clone());
+        }
+    })
+    .unwrap();
+    train(cfg(&b), false);
+    assert_eq!(tensors(&a.join("checkpoint.safetensors")), tensors(&b.join("checkpoint.safetensors")), "writing initial.safetensors changed the run");
+
+    let init = tensors(&a.join("initial.safetensors"));
+    let f64s = |key: &str| match &init[key] {
+        Values::F32(v) => v.iter().map(|&x| x as f64).collect::<Vec<f64>>(),
+        Values::I64(v) => v.iter().map(|&x| x as f64).collect(),
+        Values::U32(v) => v.iter().map(|&x| x as f64).collect(),
+    };
+    let params = |prefix: &str| -> net::Params { init.keys().filter_map(|k| k.strip_prefix(prefix).map(|name| (name.to_string(), f64s(k)))).collect() };
+    let m = &t.cfg.model;
+    let bsz = t.cfg.batch_size;
+    let eps = f64s("gp_epsilon");
+    assert_eq!(eps.len(), bsz);
+    assert!(eps.iter().all(|e| (0.0..1.0).contains(e)) && eps.iter().any(|&e| e != eps[0]), "ε is not a U(0, 1) draw: {eps:?}");
+    let (g_spec, d_spec) = (m.generator().unwrap(), m.discriminator().unwrap());
+    let (g_params, d_params) = (params("netG."), params("netD."));
+    let image = [bsz, m.channels, m.image_size, m.image_size];
+    let fake = net::forward(&g_spec, &g_params, &Tensor::new(&[bsz, m.nz, 1, 1], f64s("z")), &[], &Default::default()).pop().unwrap().data;
+    let real = f64s("real");
+    let critic_mean = |x: &[f64]| net::forward(&d_spec, &d_params, &Tensor::new(&image, x.to_vec()), &[], &Default::default()).pop().unwrap().data.iter().sum::<f64>() / bsz as f64;
+    let per = real.len() / bsz;
+    let x_hat: Vec<f64> = (0..real.len()).map(|k| eps[k / per] * real[k] + (1.0 - eps[k / per]) * fake[k]).collect();
+    let acts = net::forward(&d_spec, &d_params, &Tensor::new(&image, x_hat), &[], &Default::default());
+    let ones = Tensor::new(&acts.last().unwrap().shape, vec![1.0; bsz]);
+    let (_, deltas) = net::backward_all(&d_spec, &d_params, &acts, &ones, &[], &Default::default());
+    let (gp, _) = penalty::penalty(&deltas[0].data, bsz, true, 10.0, shadergan::ops::penalty::EPS as f64);
+    let first = &records[0];
+    assert_eq!(first.step, 1);
+    let close = |gpu: f32, reference: f64| (gpu as f64 - reference).abs() <= 1e-5 * reference.abs().max(1e-2);
+    assert!(close(first.d_x, critic_mean(&real)), "step 1 D(x): GPU {} vs reference on initial.safetensors {}", first.d_x, critic_mean(&real));
+    assert!(close(first.d_g_z1, critic_mean(&fake)), "step 1 D(G(z)): GPU {} vs reference {}", first.d_g_z1, critic_mean(&fake));
+    assert!(close(first.penalty.unwrap(), gp), "step 1 gradient penalty: GPU {:?} vs reference on initial.safetensors {gp}", first.penalty);
+}
+
 /// Five steps of `cfg` (with --g-ema), the moving average compared after each with the f64
 /// recursion of G's weights and running statistics.
 fn ema_follows_its_recursion(cfg: TrainConfig) {

@@ -242,6 +242,8 @@ pub struct Trainer {
     draw_inputs: Vec<Dispatch>,
     inputs: (GpuTensor, GpuTensor),
     input_labels: Option<(GpuTensor, GpuTensor)>,
+    /// --gp: the interpolation weights ε of the next D step, drawn by `draw_inputs` too.
+    gp_epsilon: Option<GpuTensor>,
     /// Completed iterations (generator updates).
     pub step: u64,
     history: Vec<plot::Point>,
@@ -669,12 +671,17 @@ impl Trainer {
 
         let mut draw_inputs = data.clone();
         draw_inputs.extend(draw_z.iter().cloned());
+        if let Some((_, eps, key)) = &gp_inputs {
+            draw_inputs.push(ops::random::sample(&gpu, Distribution::Uniform { low: 0.0, high: 1.0 }, *key, &counters, eps)?);
+        }
+        let gp_epsilon = gp_inputs.map(|g| g.1);
         let inputs = (real_x, z);
 
         Ok(Trainer {
             draw_inputs,
             inputs,
             input_labels,
+            gp_epsilon,
             dataset_source: dataset.source.clone(),
             n_images: dataset.n,
             gpu,
@@ -783,10 +790,19 @@ impl Trainer {
     }
 
     /// Write `path` with the current weights of both networks (`netG.*`, `netD.*`, PyTorch
-    /// keys), the next real batch (`real`, [B, C, S, S]) and the next latents (`z`, [B, nz]):
-    /// everything another implementation needs to reproduce the next iteration.
+    /// keys), the next real batch (`real`, [B, C, S, S]), the next latents (`z`, [B, nz]) and
+    /// with --gp the next interpolation weights (`gp_epsilon`, [B]): everything another
+    /// implementation needs to reproduce the next iteration of one D step. The counters are
+    /// left as they were, so the run goes on exactly as without it.
     pub fn save_initial(&self, path: &Path) -> Result<()> {
+        let counters = self.counters.read_u32(&self.gpu)?;
+        // The D step ticks PENALTY before drawing ε (the data and z are drawn before theirs):
+        // draw at the value it will read.
+        let mut ahead = counters.clone();
+        ahead[slot::PENALTY] += 1;
+        self.counters.write_u32(&self.gpu, &ahead)?;
         self.gpu.run("draw inputs", &self.draw_inputs.iter().collect::<Vec<_>>())?;
+        self.counters.write_u32(&self.gpu, &counters)?;
         let (g_fwd, d_fwd) = self.bn_forwards();
         let mut f = TensorFile::default();
         for (net, spec, store, fwd) in [("netG", &self.g_spec, &self.g, g_fwd), ("netD", &self.d_spec, &self.d, d_fwd)] {
@@ -800,6 +816,9 @@ impl Trainer {
         };
         f.tensors.insert("real".into(), host(real, real.shape().to_vec())?);
         f.tensors.insert("z".into(), host(z, vec![self.cfg.batch_size, self.cfg.model.nz])?);
+        if let Some(eps) = &self.gp_epsilon {
+            f.tensors.insert("gp_epsilon".into(), host(eps, vec![self.cfg.batch_size])?);
+        }
         if let Some((real, fake)) = &self.input_labels {
             for (name, t) in [("labels_real", real), ("labels_fake", fake)] {
                 f.tensors.insert(name.into(), checkpoint::HostTensor { shape: vec![self.cfg.batch_size], values: checkpoint::Values::U32(t.read_u32(&self.gpu)?) });
