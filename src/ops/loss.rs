@@ -126,7 +126,7 @@ pub fn elementwise_column(
 /// (rows, values per row) of a [B, …] logits tensor whose gradient has its shape.
 fn rows_of(op: &str, logits: &GpuTensor, dlogits: &GpuTensor) -> Result<(usize, usize)> {
     let shape = logits.shape();
-    if shape.len() < 2 || shape.iter().any(|&d| d == 0) || dlogits.shape() != shape {
+    if shape.len() < 2 || shape.contains(&0) || dlogits.shape() != shape {
         return Err(Error::shape(op, format!("logits must be [B, C, …] with no empty dimension and the gradient of its shape; got {shape:?} and {:?}", dlogits.shape())));
     }
     Ok((shape[0], logits.numel() / shape[0]))

@@ -86,6 +86,7 @@ fn expect_argmax(t: &GpuTensor, shape: &[usize]) -> Result<()> {
     Ok(())
 }
 
+#[allow(clippy::too_many_arguments)]
 fn launch(gpu: &Gpu, entry: &'static str, window: Window, x: &GpuTensor, items: usize, reads: &[&GpuTensor], writes: &[&GpuTensor], params: &PoolParams) -> Result<Dispatch> {
     let label = format!("{entry} {:?} k={} s={} p={}", x.shape(), window.kernel, window.stride, window.padding);
     let grid = Grid::for_items(gpu, &label, items as u64, WG)?;

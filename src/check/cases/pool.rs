@@ -6,9 +6,11 @@
 use super::*;
 use crate::ops::pool::Window;
 
+/// (B, C, H, W, kernel, stride, padding, fold the grid, inputs with ties)
+type PoolShape = (usize, usize, usize, usize, usize, usize, usize, bool, bool);
+
 pub(super) fn pool_cases() -> Vec<Case> {
-    // (B, C, H, W, kernel, stride, padding, fold, ties)
-    let shapes: &[(usize, usize, usize, usize, usize, usize, usize, bool, bool)] = &[
+    let shapes: &[PoolShape] = &[
         (1, 1, 1, 1, 1, 1, 0, false, false),
         (1, 3, 7, 9, 2, 2, 0, false, false),
         (2, 3, 17, 17, 3, 2, 1, false, false),
