@@ -223,9 +223,9 @@ pub fn double_backward(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Te
 
 /// `double_backward`, and also the gradient that its sweep through the forward carries into
 /// each layer it passes (keyed by layer index: ∂P/∂acts[i + 1] as seen by layer i's first-order
-/// backward). A LayerNorm bias's gradient is that tensor summed over the batch; where the terms
-/// cancel (through the minibatch standard deviation they nearly do: shifting every member of a
-/// group alike leaves its spread unchanged), the check compares against Σ|terms| instead.
+/// backward). A bias's gradient is that tensor summed over the batch (and positions); where the
+/// terms cancel (through the minibatch standard deviation they nearly do: shifting every member
+/// of a group alike leaves its spread unchanged), the check compares against Σ|terms| instead.
 pub fn double_backward_traced(spec: &NetSpec, p: &Params, acts: &[Tensor], deltas: &[Tensor], labels: &[u32], adj_input: &Tensor) -> (Params, HashMap<usize, Tensor>) {
     let mut grads = Params::new();
     let mut trace = HashMap::new();

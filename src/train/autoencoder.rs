@@ -414,13 +414,8 @@ impl AutoencoderTrainer {
     /// the next iteration (scripts/pytorch_parity.py --iteration). The counters are left as
     /// they were, so the run goes on exactly as without it.
     pub fn save_initial(&self, path: &Path) -> Result<()> {
-        let counters = self.counters.read_u32(&self.gpu)?;
-        // The step ticks LATENT before its draws: draw at the value it will read.
-        let mut ahead = counters.clone();
-        ahead[slot::LATENT] += 1;
-        self.counters.write_u32(&self.gpu, &ahead)?;
-        self.gpu.run("draw inputs", &self.draw_inputs.iter().collect::<Vec<_>>())?;
-        self.counters.write_u32(&self.gpu, &counters)?;
+        // The step ticks LATENT before its draws.
+        super::draw_ahead(&self.gpu, &self.counters, slot::LATENT, &self.draw_inputs)?;
         let mut f = TensorFile::default();
         for net in self.saved_nets() {
             for (k, t) in checkpoint::state_dict(&self.gpu, net.spec, net.store, self.bn_forwards())? {

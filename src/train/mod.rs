@@ -563,13 +563,14 @@ impl Trainer {
             Some(_) => Some(GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real.kept for R1")?),
             None => None,
         };
-        // WGAN-GP: the real batch kept for the interpolates, and ε per sample.
+        // WGAN-GP: the real batch kept for the interpolates, ε per sample and its draw.
         let gp_inputs = match cfg.gp {
-            Some(_) => Some((
-                GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real.kept")?,
-                GpuTensor::zeros(&gpu, &[b], DType::F32, "gp.epsilon")?,
-                RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("gp epsilon"), counter_index: slot::PENALTY },
-            )),
+            Some(_) => {
+                let eps = GpuTensor::zeros(&gpu, &[b], DType::F32, "gp.epsilon")?;
+                let key = RngKey { seed: cfg.seed, stream: crate::nn::params::stream_of("gp epsilon"), counter_index: slot::PENALTY };
+                let draw = ops::random::sample(&gpu, Distribution::Uniform { low: 0.0, high: 1.0 }, key, &counters, &eps)?;
+                Some((GpuTensor::zeros(&gpu, &image_shape, DType::F32, "real.kept")?, eps, draw))
+            }
             None => None,
         };
 
@@ -610,10 +611,10 @@ impl Trainer {
             p.extend(loss(d_fake.0, d_fake.1, stat::D_FAKE, d_fake.2 * (1.0 - cfg.mismatch_weight.unwrap_or(0.0)))?);
             p.extend(class_loss(fake_labels, stat::AUX_FAKE)?);
             d_backward(&mut p, 2);
-            if let (Some((kept, eps, key)), Some(lambda)) = (&gp_inputs, cfg.gp) {
+            if let (Some((kept, eps, draw_eps)), Some(lambda)) = (&gp_inputs, cfg.gp) {
                 // x̂ = ε·x + (1 − ε)·G(z) into D's input, then the penalty of D at x̂.
                 p.push(tick(slot::PENALTY)?);
-                p.push(ops::random::sample(&gpu, Distribution::Uniform { low: 0.0, high: 1.0 }, *key, &counters, eps)?);
+                p.push(draw_eps.clone());
                 p.push(ops::penalty::interpolate(&gpu, kept, g_net.output(), eps, d_net.input())?);
                 d_forward(&mut p)?;
                 penalty_passes(&mut p, ops::penalty::Penalty::Gp { lambda })?;
@@ -671,9 +672,7 @@ impl Trainer {
 
         let mut draw_inputs = data.clone();
         draw_inputs.extend(draw_z.iter().cloned());
-        if let Some((_, eps, key)) = &gp_inputs {
-            draw_inputs.push(ops::random::sample(&gpu, Distribution::Uniform { low: 0.0, high: 1.0 }, *key, &counters, eps)?);
-        }
+        draw_inputs.extend(gp_inputs.iter().map(|g| g.2.clone()));
         let gp_epsilon = gp_inputs.map(|g| g.1);
         let inputs = (real_x, z);
 
@@ -795,14 +794,8 @@ impl Trainer {
     /// implementation needs to reproduce the next iteration of one D step. The counters are
     /// left as they were, so the run goes on exactly as without it.
     pub fn save_initial(&self, path: &Path) -> Result<()> {
-        let counters = self.counters.read_u32(&self.gpu)?;
-        // The D step ticks PENALTY before drawing ε (the data and z are drawn before theirs):
-        // draw at the value it will read.
-        let mut ahead = counters.clone();
-        ahead[slot::PENALTY] += 1;
-        self.counters.write_u32(&self.gpu, &ahead)?;
-        self.gpu.run("draw inputs", &self.draw_inputs.iter().collect::<Vec<_>>())?;
-        self.counters.write_u32(&self.gpu, &counters)?;
+        // The D step ticks PENALTY before drawing ε (the data and z are drawn before theirs).
+        draw_ahead(&self.gpu, &self.counters, slot::PENALTY, &self.draw_inputs)?;
         let (g_fwd, d_fwd) = self.bn_forwards();
         let mut f = TensorFile::default();
         for (net, spec, store, fwd) in [("netG", &self.g_spec, &self.g, g_fwd), ("netD", &self.d_spec, &self.d, d_fwd)] {
@@ -1167,4 +1160,17 @@ impl runner::Objective for Trainer {
         }
         plot::save_loss_plot(&dir.join("loss_curves.png"), &self.history, &self.eval_history, &format!("{} on {}", self.cfg.model.model.name(), self.cfg.dataset.name()))
     }
+}
+
+/// Run `draws` (prepared draws of a step's inputs) as the step will see them, without moving
+/// the run: the counters are read, `ticked_first` (the slot the step ticks before its draws)
+/// is moved one ahead, the draws run, and the counters are written back as they were. For
+/// `save_initial`, which must leave the run exactly as without it.
+pub(crate) fn draw_ahead(gpu: &Gpu, counters: &GpuTensor, ticked_first: usize, draws: &[Dispatch]) -> Result<()> {
+    let saved = counters.read_u32(gpu)?;
+    let mut ahead = saved.clone();
+    ahead[ticked_first] += 1;
+    counters.write_u32(gpu, &ahead)?;
+    gpu.run("draw inputs", &draws.iter().collect::<Vec<_>>())?;
+    counters.write_u32(gpu, &saved)
 }

@@ -191,14 +191,14 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
     ];
     for p in store.specs.iter().filter(|p| p.kind == Kind::Trainable) {
         let got = store.grad(&p.name)?.read_f32(gpu)?;
-        match want.get(&p.name) {
+        let swept = layer_of(&p.name).and_then(|i| sweep.get(&i)).filter(|_| p.name.ends_with(".bias"));
+        match (want.get(&p.name), swept) {
             // A bias gets P's gradient only from the sweep through the forward: that sweep's
             // gradient at its layer's output summed over the batch (and positions). Through
             // the minibatch standard deviation the terms nearly cancel (a shift shared by a
             // group leaves its spread alone), so the sum is measured against Σ|terms|, what
             // f32 can resolve; measured against |Σ terms| it failed at 1.8e-4 for one seed.
-            Some(w) if p.name.ends_with(".bias") && layer_of(&p.name).is_some_and(|i| sweep.contains_key(&i)) => {
-                let terms = &sweep[&layer_of(&p.name).expect("checked")];
+            (Some(w), Some(terms)) => {
                 let plane = terms.data.len() / terms.shape[0] / w.len();
                 let mut magnitude = vec![0.0; w.len()];
                 for (e, t) in terms.data.iter().enumerate() {
@@ -206,9 +206,9 @@ fn double_backward_case(gpu: &Gpu, rng: &mut Rng, spec: &crate::nn::NetSpec, lab
                 }
                 rows.push(Row::compare_sum("penalty", &format!("grad {}", p.name), label, "nn", &got, w, &magnitude, bound));
             }
-            Some(w) => rows.push(Row::compare("penalty", &format!("grad {}", p.name), label, "nn", &got, w, bound)),
+            (Some(w), None) => rows.push(Row::compare("penalty", &format!("grad {}", p.name), label, "nn", &got, w, bound)),
             // Biases above every LayerNorm: no gradient from the penalty, and none written.
-            None => rows.push(Row::scalar("penalty", &format!("grad {} (untouched: nonzero count)", p.name), label, "nn", got.iter().filter(|v| **v != 0.0).count() as f64, 0.0)),
+            (None, _) => rows.push(Row::scalar("penalty", &format!("grad {} (untouched: nonzero count)", p.name), label, "nn", got.iter().filter(|v| **v != 0.0).count() as f64, 0.0)),
         }
     }
     Ok(rows)
